@@ -1,0 +1,2 @@
+//! The all-in-one `marketprism` binary.
+fn main() {}

@@ -1,0 +1,353 @@
+//! A maintained L2 order book.
+//!
+//! Each side is a vector sorted so that the best level is at the **end**: almost every update
+//! touches the top of the book, so inserts and removals move only a few entries, and a binary
+//! search finds any level. This beats tree maps by a wide margin for real update distributions.
+
+use rust_decimal::Decimal;
+
+use crate::{
+    Error,
+    model::{BookDelta, BookSnapshot, Level, TimestampNs},
+};
+
+/// Which side of the book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SideKind {
+    Bid,
+    Ask,
+}
+
+/// One side of a book; best level last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookSide {
+    kind: SideKind,
+    /// Bids ascending by price, asks descending: the best is always `levels.last()`.
+    levels: Vec<Level>,
+}
+
+impl BookSide {
+    fn new(kind: SideKind) -> Self {
+        BookSide {
+            kind,
+            levels: Vec::new(),
+        }
+    }
+
+    /// Position of `price` (Ok) or where it would go (Err), in this side's order.
+    #[inline]
+    fn search(&self, price: &Decimal) -> Result<usize, usize> {
+        match self.kind {
+            SideKind::Bid => self.levels.binary_search_by(|l| l.price.cmp(price)),
+            SideKind::Ask => self.levels.binary_search_by(|l| price.cmp(&l.price)),
+        }
+    }
+
+    /// Sets the size at `price`; zero removes the level.
+    #[inline]
+    pub fn set(&mut self, price: Decimal, size: Decimal) {
+        match self.search(&price) {
+            Ok(i) if size.is_zero() => {
+                self.levels.remove(i);
+            }
+            Ok(i) => self.levels[i].size = size,
+            Err(_) if size.is_zero() => {}
+            Err(i) => self.levels.insert(i, Level { price, size }),
+        }
+    }
+
+    /// The best level.
+    pub fn best(&self) -> Option<&Level> {
+        self.levels.last()
+    }
+
+    /// Number of levels.
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// True when the side has no level.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Levels from best to worst.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Level> + DoubleEndedIterator {
+        self.levels.iter().rev()
+    }
+
+    /// Size at exactly `price`.
+    pub fn size_at(&self, price: &Decimal) -> Option<Decimal> {
+        self.search(price).ok().map(|i| self.levels[i].size)
+    }
+
+    /// Keeps only the best `depth` levels.
+    pub fn truncate(&mut self, depth: usize) {
+        if self.levels.len() > depth {
+            let excess = self.levels.len() - depth;
+            self.levels.drain(..excess);
+        }
+    }
+
+    fn replace(&mut self, levels: &[Level]) {
+        self.levels.clear();
+        for l in levels {
+            self.set(l.price, l.size);
+        }
+    }
+}
+
+/// A maintained L2 order book with its exchange sequence.
+///
+/// ```
+/// use marketprism_core::book::OrderBook;
+/// use marketprism_core::model::Level;
+/// let d = |s: &str| s.parse::<rust_decimal::Decimal>().expect("decimal");
+/// let mut book = OrderBook::new();
+/// book.replace(100, &[Level::new(d("99.5"), d("2"))], &[Level::new(d("100.5"), d("1"))]);
+/// book.apply(101, 100, &[Level::new(d("99.5"), d("0"))], &[Level::new(d("100.0"), d("3"))])?;
+/// assert!(book.best_bid().is_none());
+/// assert_eq!(book.best_ask().map(|l| l.price), Some(d("100.0")));
+/// assert_eq!(book.sequence(), 101);
+/// # Ok::<_, marketprism_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBook {
+    sequence: u64,
+    bids: BookSide,
+    asks: BookSide,
+    exchange_ts: TimestampNs,
+    depth: Option<usize>,
+}
+
+impl Default for OrderBook {
+    fn default() -> Self {
+        OrderBook::new()
+    }
+}
+
+impl OrderBook {
+    /// An empty book at sequence 0, unlimited depth.
+    pub fn new() -> Self {
+        OrderBook {
+            sequence: 0,
+            bids: BookSide::new(SideKind::Bid),
+            asks: BookSide::new(SideKind::Ask),
+            exchange_ts: 0,
+            depth: None,
+        }
+    }
+
+    /// An empty book that keeps only the best `depth` levels per side.
+    ///
+    /// ```
+    /// let book = marketprism_core::book::OrderBook::with_depth(20);
+    /// assert_eq!(book.depth(), Some(20));
+    /// ```
+    pub fn with_depth(depth: usize) -> Self {
+        OrderBook {
+            depth: Some(depth),
+            ..OrderBook::new()
+        }
+    }
+
+    /// Configured depth limit.
+    pub fn depth(&self) -> Option<usize> {
+        self.depth
+    }
+
+    /// The exchange sequence of the last applied image or delta.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// Exchange time (ns) of the last applied image or delta.
+    pub fn exchange_ts(&self) -> TimestampNs {
+        self.exchange_ts
+    }
+
+    /// Bid side.
+    pub fn bids(&self) -> &BookSide {
+        &self.bids
+    }
+
+    /// Ask side.
+    pub fn asks(&self) -> &BookSide {
+        &self.asks
+    }
+
+    /// Best bid.
+    pub fn best_bid(&self) -> Option<&Level> {
+        self.bids.best()
+    }
+
+    /// Best ask.
+    pub fn best_ask(&self) -> Option<&Level> {
+        self.asks.best()
+    }
+
+    /// Best ask minus best bid.
+    pub fn spread(&self) -> Option<Decimal> {
+        Some(self.best_ask()?.price - self.best_bid()?.price)
+    }
+
+    /// Mid price.
+    pub fn mid(&self) -> Option<Decimal> {
+        Some((self.best_ask()?.price + self.best_bid()?.price) / Decimal::TWO)
+    }
+
+    /// True when best bid >= best ask.
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some(b), Some(a)) if b.price >= a.price)
+    }
+
+    /// The best `n` levels of each side, best first.
+    pub fn top(&self, n: usize) -> (Vec<Level>, Vec<Level>) {
+        (
+            self.bids.iter().take(n).copied().collect(),
+            self.asks.iter().take(n).copied().collect(),
+        )
+    }
+
+    /// Replaces the whole book with an image at `sequence`.
+    pub fn replace(&mut self, sequence: u64, bids: &[Level], asks: &[Level]) {
+        self.bids.replace(bids);
+        self.asks.replace(asks);
+        self.sequence = sequence;
+        self.trim();
+    }
+
+    /// Applies changed levels that follow `prev_sequence`; refuses (and changes nothing) when
+    /// `prev_sequence` is not the book's sequence.
+    pub fn apply(
+        &mut self,
+        sequence: u64,
+        prev_sequence: u64,
+        bids: &[Level],
+        asks: &[Level],
+    ) -> Result<(), Error> {
+        if prev_sequence != self.sequence {
+            return Err(Error::SequenceGap {
+                expected: self.sequence,
+                received: prev_sequence,
+            });
+        }
+        self.apply_unchecked(sequence, bids, asks);
+        Ok(())
+    }
+
+    /// Applies changed levels without a sequence check: for connectors whose exchange rules
+    /// (Binance spot's `U`/`u` ranges) were already checked by their own sync state machine.
+    pub fn apply_unchecked(&mut self, sequence: u64, bids: &[Level], asks: &[Level]) {
+        for l in bids {
+            self.bids.set(l.price, l.size);
+        }
+        for l in asks {
+            self.asks.set(l.price, l.size);
+        }
+        self.sequence = sequence;
+        self.trim();
+    }
+
+    /// Replaces the book with a snapshot event.
+    pub fn apply_snapshot(&mut self, snapshot: &BookSnapshot) {
+        self.replace(snapshot.sequence, &snapshot.bids, &snapshot.asks);
+        self.exchange_ts = snapshot.exchange_ts;
+    }
+
+    /// Applies a delta event, checking `prev_sequence`.
+    pub fn apply_delta(&mut self, delta: &BookDelta) -> Result<(), Error> {
+        self.apply(delta.sequence, delta.prev_sequence, &delta.bids, &delta.asks)?;
+        self.exchange_ts = delta.exchange_ts;
+        Ok(())
+    }
+
+    /// Returns an error naming the best prices when the book is crossed.
+    pub fn check_not_crossed(&self) -> Result<(), Error> {
+        match (self.best_bid(), self.best_ask()) {
+            (Some(b), Some(a)) if b.price >= a.price => Err(Error::CrossedBook {
+                bid: b.price,
+                ask: a.price,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn trim(&mut self) {
+        if let Some(d) = self.depth {
+            self.bids.truncate(d);
+            self.asks.truncate(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().expect("decimal")
+    }
+    fn l(p: &str, s: &str) -> Level {
+        Level::new(d(p), d(s))
+    }
+
+    #[test]
+    fn sides_are_ordered_best_first() {
+        let mut b = OrderBook::new();
+        b.replace(
+            1,
+            &[l("99", "1"), l("101", "1"), l("100", "2")],
+            &[l("105", "1"), l("103", "1"), l("104", "1")],
+        );
+        let (bids, asks) = b.top(3);
+        assert_eq!(
+            bids.iter().map(|l| l.price).collect::<Vec<_>>(),
+            [d("101"), d("100"), d("99")]
+        );
+        assert_eq!(
+            asks.iter().map(|l| l.price).collect::<Vec<_>>(),
+            [d("103"), d("104"), d("105")]
+        );
+        assert_eq!(b.spread(), Some(d("2")));
+        assert_eq!(b.mid(), Some(d("102")));
+    }
+
+    #[test]
+    fn delta_updates_removes_and_ignores_absent_zero() {
+        let mut b = OrderBook::new();
+        b.replace(10, &[l("100", "1")], &[l("101", "1")]);
+        b.apply(11, 10, &[l("100", "0"), l("99.5", "3"), l("98", "0")], &[l("101.00", "5")])
+            .expect("in sequence");
+        assert_eq!(b.best_bid(), Some(&l("99.5", "3")));
+        // 101.00 equals 101 numerically: same level, size replaced.
+        assert_eq!(b.asks().len(), 1);
+        assert_eq!(b.asks().size_at(&d("101")), Some(d("5")));
+    }
+
+    #[test]
+    fn gap_is_refused_without_change() {
+        let mut b = OrderBook::new();
+        b.replace(10, &[l("100", "1")], &[l("101", "1")]);
+        let before = b.clone();
+        let err = b.apply(13, 12, &[l("100", "7")], &[]).expect_err("gap");
+        assert!(matches!(err, Error::SequenceGap { expected: 10, received: 12 }));
+        assert_eq!(b, before);
+    }
+
+    #[test]
+    fn depth_limit_keeps_best() {
+        let mut b = OrderBook::with_depth(2);
+        b.replace(1, &[l("1", "1"), l("2", "1"), l("3", "1")], &[l("5", "1"), l("4", "1"), l("6", "1")]);
+        assert_eq!(b.top(10).0.iter().map(|l| l.price).collect::<Vec<_>>(), [d("3"), d("2")]);
+        assert_eq!(b.top(10).1.iter().map(|l| l.price).collect::<Vec<_>>(), [d("4"), d("5")]);
+    }
+
+    #[test]
+    fn crossed_detection() {
+        let mut b = OrderBook::new();
+        b.replace(1, &[l("100", "1")], &[l("100", "1")]);
+        assert!(b.is_crossed());
+        assert!(matches!(b.check_not_crossed(), Err(Error::CrossedBook { .. })));
+    }
+}

@@ -1,0 +1,436 @@
+//! Layered configuration: defaults < file (TOML or YAML) < environment < command-line flags.
+//!
+//! Every layer is checked against the target type: an unknown key or a bad value is an error
+//! that names the key and where it came from (the file, the environment variable or the flag).
+//! Target types should use `#[serde(deny_unknown_fields)]` so typos are caught.
+//!
+//! Environment variables (passed in as a map, so tests never touch the process environment):
+//!
+//! - `MARKETPRISM_<SECTION>__<KEY>`: `__` separates nesting levels, names are lowercased:
+//!   `MARKETPRISM_SERVICE__LISTEN=0.0.0.0:8082` sets `service.listen`.
+//! - The original system's names, applied only when the target has the section they belong to:
+//!
+//! | variable | key |
+//! |---|---|
+//! | `SERVICE_NAME` | `service.name` |
+//! | `NATS_URL` | `nats.url` |
+//! | `CLICKHOUSE_URL` | `clickhouse.url` |
+//! | `CLICKHOUSE_HOST` | `clickhouse.host` |
+//! | `CLICKHOUSE_PORT` | `clickhouse.port` |
+//! | `REDIS_URL` | `redis.url` |
+//! | `COLLECTOR_URL` | `services.collector_url` |
+//! | `STORAGE_URL` | `services.storage_url` |
+//!
+//! ```
+//! use marketprism_core::config::ConfigLoader;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config { service: Service }
+//! #[derive(Debug, Serialize, Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Service { name: String, port: u16 }
+//!
+//! let defaults = Config { service: Service { name: "storage".into(), port: 8082 } };
+//! let env = [("MARKETPRISM_SERVICE__PORT".to_string(), "9000".to_string())];
+//! let config: Config = ConfigLoader::new(&defaults)
+//!     .env(env)
+//!     .set("service.name", "storage-2")
+//!     .load()?;
+//! assert_eq!(config.service.port, 9000);
+//! assert_eq!(config.service.name, "storage-2");
+//!
+//! let bad = [("MARKETPRISM_SERVICE__PORT".to_string(), "ninety".to_string())];
+//! let err = ConfigLoader::new(&defaults).env(bad).load::<Config>().unwrap_err();
+//! assert!(err.to_string().contains("service.port"));
+//! assert!(err.to_string().contains("MARKETPRISM_SERVICE__PORT"));
+//! # Ok::<_, marketprism_core::Error>(())
+//! ```
+
+use std::path::Path;
+
+use figment::{
+    Figment, Metadata, Profile, Provider,
+    providers::{Format, Serialized, Toml, Yaml},
+    value::{Dict, Map, Value},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::Error;
+
+/// Prefix of the platform's own environment variables.
+pub const ENV_PREFIX: &str = "MARKETPRISM_";
+
+/// The original system's environment variable names and the keys they set.
+pub const LEGACY_ENV: &[(&str, &str)] = &[
+    ("SERVICE_NAME", "service.name"),
+    ("NATS_URL", "nats.url"),
+    ("CLICKHOUSE_URL", "clickhouse.url"),
+    ("CLICKHOUSE_HOST", "clickhouse.host"),
+    ("CLICKHOUSE_PORT", "clickhouse.port"),
+    ("REDIS_URL", "redis.url"),
+    ("COLLECTOR_URL", "services.collector_url"),
+    ("STORAGE_URL", "services.storage_url"),
+];
+
+/// One key set by one named origin (an environment variable or a flag).
+struct KeyValue {
+    origin: String,
+    key: String,
+    value: Value,
+}
+
+impl Provider for KeyValue {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        match figment::util::nest(&self.key, self.value.clone()) {
+            Value::Dict(_, dict) => Ok(Profile::Default.collect(dict)),
+            _ => Err(figment::Error::from(format!(
+                "{}: empty configuration key",
+                self.origin
+            ))),
+        }
+    }
+}
+
+/// Builds a configuration from layers; later layers win.
+pub struct ConfigLoader {
+    figment: Figment,
+    sections: Vec<String>,
+    error: Option<Error>,
+}
+
+impl ConfigLoader {
+    /// Starts from `defaults`, which also tells which sections the target has.
+    pub fn new<T: Serialize>(defaults: &T) -> Self {
+        let figment = Figment::from(Serialized::defaults(defaults));
+        let sections = figment
+            .data()
+            .ok()
+            .and_then(|mut m| m.remove(&Profile::Default))
+            .map(|d| d.into_keys().collect())
+            .unwrap_or_default();
+        ConfigLoader {
+            figment,
+            sections,
+            error: None,
+        }
+    }
+
+    /// Adds a TOML (`.toml`) or YAML (`.yaml`, `.yml`) file. A missing file or another
+    /// extension is an error reported by [`ConfigLoader::load`].
+    ///
+    /// ```no_run
+    /// # use marketprism_core::config::ConfigLoader;
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct C { a: u8 }
+    /// let c: C = ConfigLoader::new(&C { a: 1 }).file("config/storage.toml").load()?;
+    /// # Ok::<_, marketprism_core::Error>(())
+    /// ```
+    pub fn file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        if self.error.is_some() {
+            return self;
+        }
+        if !path.is_file() {
+            self.error = Some(Error::Config {
+                message: format!("configuration file {} not found", path.display()),
+                source: Box::new(figment::Error::from("file not found".to_string())),
+            });
+            return self;
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        self.figment = match ext.as_deref() {
+            Some("toml") => self.figment.merge(Toml::file_exact(path)),
+            Some("yaml" | "yml") => self.figment.merge(Yaml::file_exact(path)),
+            _ => {
+                self.error = Some(Error::Config {
+                    message: format!(
+                        "configuration file {}: unsupported extension (use .toml, .yaml or .yml)",
+                        path.display()
+                    ),
+                    source: Box::new(figment::Error::from("unsupported format".to_string())),
+                });
+                return self;
+            }
+        };
+        self
+    }
+
+    /// Adds environment variables: `MARKETPRISM_*` always, the original system's names
+    /// ([`LEGACY_ENV`]) when the target has their section. Other variables are ignored.
+    pub fn env<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut vars: Vec<(String, String)> = vars
+            .into_iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+            .collect();
+        // Deterministic precedence regardless of the map's iteration order.
+        vars.sort();
+        for (name, value) in &vars {
+            if let Some((_, key)) = LEGACY_ENV.iter().find(|(n, _)| n == name) {
+                let section = key.split('.').next().unwrap_or_default();
+                if self.sections.iter().any(|s| s == section) {
+                    self = self.layer(format!("environment variable `{name}`"), key, value);
+                }
+            }
+        }
+        for (name, value) in &vars {
+            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+                let key = rest.to_ascii_lowercase().replace("__", ".");
+                self = self.layer(format!("environment variable `{name}`"), &key, value);
+            }
+        }
+        self
+    }
+
+    /// Sets one key from a command-line flag (`--set service.port=9000`). The value is parsed
+    /// like an environment value (numbers, booleans, arrays `[a, b]`, strings).
+    ///
+    /// ```
+    /// # use marketprism_core::config::ConfigLoader;
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct C { a: u8 }
+    /// let c: C = ConfigLoader::new(&C { a: 1 }).set("a", "7").load()?;
+    /// assert_eq!(c.a, 7);
+    /// # Ok::<_, marketprism_core::Error>(())
+    /// ```
+    pub fn set(self, key: &str, value: &str) -> Self {
+        self.layer(format!("command-line flag `--set {key}={value}`"), key, value)
+    }
+
+    /// Parses and applies `key=value` pairs from `--set` flags; a pair without `=` is an error.
+    ///
+    /// ```
+    /// # use marketprism_core::config::ConfigLoader;
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct C { a: u8 }
+    /// let c: C = ConfigLoader::new(&C { a: 1 }).set_all(["a=3"]).load()?;
+    /// assert_eq!(c.a, 3);
+    /// # Ok::<_, marketprism_core::Error>(())
+    /// ```
+    pub fn set_all<I, S>(mut self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for pair in pairs {
+            let pair = pair.as_ref();
+            match pair.split_once('=') {
+                Some((k, v)) => self = self.set(k.trim(), v),
+                None if self.error.is_none() => {
+                    self.error = Some(Error::Config {
+                        message: format!("command-line flag `--set {pair}`: expected KEY=VALUE"),
+                        source: Box::new(figment::Error::from("missing `=`".to_string())),
+                    });
+                }
+                None => {}
+            }
+        }
+        self
+    }
+
+    /// Merges typed overrides (e.g. parsed flags whose `None`s are skipped by serde).
+    pub fn merge<S: Serialize>(mut self, overrides: &S) -> Self {
+        self.figment = self.figment.merge(Serialized::defaults(overrides));
+        self
+    }
+
+    fn layer(mut self, origin: String, key: &str, raw: &str) -> Self {
+        let value: Value = raw.parse().unwrap_or_else(|e: std::convert::Infallible| match e {});
+        self.figment = self.figment.merge(KeyValue {
+            origin,
+            key: key.to_owned(),
+            value,
+        });
+        self
+    }
+
+    /// Extracts the configuration.
+    pub fn load<T: DeserializeOwned>(self) -> Result<T, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.figment.extract::<T>().map_err(|e| {
+            let message = describe(&self.figment, &e);
+            Error::Config {
+                message,
+                source: Box::new(e),
+            }
+        })
+    }
+}
+
+/// One line per error: what is wrong, the full key, and the origin that set it.
+fn describe(figment: &Figment, error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let mut key = e.path.join(".");
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(field);
+            }
+            let origin = figment
+                .find_metadata(&key)
+                .or(e.metadata.as_ref())
+                .map(|m| match &m.source {
+                    Some(src) => format!("{} {src}", m.name),
+                    None => m.name.to_string(),
+                })
+                .unwrap_or_else(|| "defaults".into());
+            format!("{} for key `{key}` (from {origin})", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use std::io::Write;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Cfg {
+        service: Svc,
+        nats: Nats,
+    }
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Svc {
+        name: String,
+        port: u16,
+    }
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Nats {
+        url: String,
+    }
+
+    fn defaults() -> Cfg {
+        Cfg {
+            service: Svc {
+                name: "svc".into(),
+                port: 1,
+            },
+            nats: Nats {
+                url: "nats://127.0.0.1:4222".into(),
+            },
+        }
+    }
+
+    fn file(ext: &str, body: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new()
+            .suffix(ext)
+            .tempfile()
+            .expect("tempfile");
+        f.write_all(body.as_bytes()).expect("write");
+        f
+    }
+
+    #[test]
+    fn precedence_defaults_file_env_flags() {
+        let f = file(".toml", "[service]\nname = \"from-file\"\nport = 2\n");
+        let env = [
+            ("MARKETPRISM_SERVICE__PORT", "3"),
+            ("NATS_URL", "nats://10.0.0.1:4222"),
+            ("UNRELATED", "x"),
+        ];
+        let c: Cfg = ConfigLoader::new(&defaults())
+            .file(f.path())
+            .env(env)
+            .set("service.port", "4")
+            .load()
+            .expect("valid");
+        assert_eq!(c.service.name, "from-file");
+        assert_eq!(c.service.port, 4);
+        assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
+    }
+
+    #[test]
+    fn yaml_file() {
+        let f = file(".yaml", "service:\n  port: 8082\n");
+        let c: Cfg = ConfigLoader::new(&defaults())
+            .file(f.path())
+            .load()
+            .expect("valid");
+        assert_eq!(c.service.port, 8082);
+        assert_eq!(c.service.name, "svc");
+    }
+
+    #[test]
+    fn unknown_key_in_file_names_key_and_file() {
+        let f = file(".toml", "[service]\nnmae = \"typo\"\n");
+        let err = ConfigLoader::new(&defaults())
+            .file(f.path())
+            .load::<Cfg>()
+            .expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.contains("service.nmae"), "{msg}");
+        let fname = f.path().file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(msg.contains(fname), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_in_file_names_key_and_file() {
+        let f = file(".toml", "[service]\nport = \"high\"\n");
+        let msg = ConfigLoader::new(&defaults())
+            .file(f.path())
+            .load::<Cfg>()
+            .expect_err("bad value")
+            .to_string();
+        assert!(msg.contains("service.port"), "{msg}");
+        let fname = f.path().file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(msg.contains(fname), "{msg}");
+    }
+
+    #[test]
+    fn unknown_env_key_names_variable() {
+        let msg = ConfigLoader::new(&defaults())
+            .env([("MARKETPRISM_SERVICE__PROT", "1")])
+            .load::<Cfg>()
+            .expect_err("unknown")
+            .to_string();
+        assert!(msg.contains("service.prot"), "{msg}");
+        assert!(msg.contains("MARKETPRISM_SERVICE__PROT"), "{msg}");
+    }
+
+    #[test]
+    fn legacy_names_only_for_present_sections() {
+        // REDIS_URL has no `redis` section in Cfg: ignored, not an error.
+        let c: Cfg = ConfigLoader::new(&defaults())
+            .env([("REDIS_URL", "redis://x"), ("SERVICE_NAME", "legacy")])
+            .load()
+            .expect("valid");
+        assert_eq!(c.service.name, "legacy");
+    }
+
+    #[test]
+    fn missing_file_and_bad_flag_are_errors() {
+        assert!(
+            ConfigLoader::new(&defaults())
+                .file("/nonexistent/marketprism.toml")
+                .load::<Cfg>()
+                .is_err()
+        );
+        let msg = ConfigLoader::new(&defaults())
+            .set_all(["service.port"])
+            .load::<Cfg>()
+            .expect_err("no =")
+            .to_string();
+        assert!(msg.contains("KEY=VALUE"), "{msg}");
+    }
+}

@@ -1,0 +1,161 @@
+//! The normalized data model: one exact, typed shape for every exchange.
+//!
+//! Prices and sizes are [`Decimal`](rust_decimal::Decimal) parsed straight from the exchange's
+//! text, never binary floats. Every event carries two timestamps in nanoseconds since the Unix
+//! epoch: `exchange_ts` (what the exchange stamped) and `local_ts` (when we received it).
+
+mod event;
+mod instrument;
+mod status;
+mod symbol;
+
+pub use event::{
+    Bbo, BookDelta, BookSnapshot, FundingRate, Kline, Level, Liquidation, LongShortRatio,
+    MarkPrice, MarketEvent, OpenInterest, OptionSummary, RatioKind, Ticker, Trade,
+    VolatilityIndex,
+};
+pub use instrument::{Instrument, OptionType};
+pub use status::{Status, StatusKind};
+pub use symbol::{Symbol, normalized_symbol};
+
+use serde::{Deserialize, Serialize};
+
+/// Nanoseconds since the Unix epoch (UTC).
+pub type TimestampNs = i64;
+
+/// Current wall-clock time in nanoseconds since the Unix epoch.
+///
+/// ```
+/// let t = marketprism_core::model::now_ns();
+/// assert!(t > 1_700_000_000_000_000_000);
+/// ```
+pub fn now_ns() -> TimestampNs {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Converts exchange milliseconds to nanoseconds, saturating instead of overflowing.
+#[inline]
+pub const fn ms_to_ns(ms: i64) -> TimestampNs {
+    ms.saturating_mul(1_000_000)
+}
+
+/// Converts exchange microseconds to nanoseconds, saturating instead of overflowing.
+#[inline]
+pub const fn us_to_ns(us: i64) -> TimestampNs {
+    us.saturating_mul(1_000)
+}
+
+/// The exchanges MarketPrism speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Exchange {
+    /// Binance (spot, USDⓈ-M futures, COIN-M futures).
+    Binance,
+    /// OKX v5 (spot, swap, futures, options).
+    Okx,
+    /// Deribit v2 (futures, perpetuals, options).
+    Deribit,
+}
+
+impl Exchange {
+    /// All exchanges, in a stable order.
+    pub const ALL: [Exchange; 3] = [Exchange::Binance, Exchange::Okx, Exchange::Deribit];
+
+    /// The lowercase name used in subjects, config and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Exchange::Binance => "binance",
+            Exchange::Okx => "okx",
+            Exchange::Deribit => "deribit",
+        }
+    }
+}
+
+impl std::fmt::Display for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Exchange {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Exchange::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| crate::Error::UnknownName {
+                what: "exchange",
+                name: s.to_owned(),
+            })
+    }
+}
+
+/// The kind of market an instrument trades in; the `{market}` token of a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MarketType {
+    /// Spot pair.
+    Spot,
+    /// Perpetual swap (no expiry).
+    Perpetual,
+    /// Dated future.
+    Future,
+    /// Option.
+    Option,
+    /// An index rather than a tradable instrument (index prices, DVOL).
+    Index,
+}
+
+impl MarketType {
+    /// All market types, in a stable order.
+    pub const ALL: [MarketType; 5] = [
+        MarketType::Spot,
+        MarketType::Perpetual,
+        MarketType::Future,
+        MarketType::Option,
+        MarketType::Index,
+    ];
+
+    /// The lowercase name used in subjects, config and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MarketType::Spot => "spot",
+            MarketType::Perpetual => "perpetual",
+            MarketType::Future => "future",
+            MarketType::Option => "option",
+            MarketType::Index => "index",
+        }
+    }
+}
+
+impl std::fmt::Display for MarketType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MarketType {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MarketType::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| crate::Error::UnknownName {
+                what: "market type",
+                name: s.to_owned(),
+            })
+    }
+}
+
+/// The aggressor (taker) side of a trade, or the side of a liquidated order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Buy.
+    Buy,
+    /// Sell.
+    Sell,
+}

@@ -1,0 +1,95 @@
+use serde::{Deserialize, Serialize};
+
+use super::{Exchange, MarketType, Symbol, TimestampNs};
+
+/// A discontinuity or connection change. Consumers must see every one of these: a silent gap is
+/// the worst bug in market data.
+///
+/// ```
+/// use marketprism_core::model::{Exchange, MarketType, Status, StatusKind, Symbol};
+/// let s = Status::new(Exchange::Okx, MarketType::Spot, Some(Symbol::new("BTC-USDT")), 7,
+///     StatusKind::Gap { expected: 10, received: 12 });
+/// assert!(s.kind.is_discontinuity());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Exchange.
+    pub exchange: Exchange,
+    /// Market type.
+    pub market: MarketType,
+    /// The instrument concerned; `None` for a whole connection.
+    pub symbol: Option<Symbol>,
+    /// What happened.
+    pub kind: StatusKind,
+    /// Exchange time (ns); equal to `local_ts` for events we originate.
+    pub exchange_ts: TimestampNs,
+    /// Local time (ns).
+    pub local_ts: TimestampNs,
+}
+
+impl Status {
+    /// A status event stamped `ts` for both timestamps.
+    pub fn new(
+        exchange: Exchange,
+        market: MarketType,
+        symbol: Option<Symbol>,
+        ts: TimestampNs,
+        kind: StatusKind,
+    ) -> Self {
+        Status {
+            exchange,
+            market,
+            symbol,
+            kind,
+            exchange_ts: ts,
+            local_ts: ts,
+        }
+    }
+}
+
+/// The kinds of status event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StatusKind {
+    /// A connection is up and subscribed.
+    Connected {
+        /// Connection identifier (stable within a process).
+        connection: String,
+    },
+    /// A connection went down; data may be missing until the matching resyncs.
+    Disconnected {
+        /// Connection identifier.
+        connection: String,
+        /// Why.
+        reason: String,
+    },
+    /// A sequence gap was detected; no update across it was applied.
+    Gap {
+        /// The sequence that should have come next (or been continued from).
+        expected: u64,
+        /// What arrived instead.
+        received: u64,
+    },
+    /// The book is being rebuilt from a fresh snapshot; a book snapshot follows.
+    BookResync {
+        /// Why (gap, checksum mismatch, reconnect, exchange reset).
+        reason: String,
+    },
+}
+
+impl StatusKind {
+    /// True when data between the previous and the next event may be missing.
+    pub fn is_discontinuity(&self) -> bool {
+        !matches!(self, StatusKind::Connected { .. })
+    }
+
+    /// Short name (`connected`, `disconnected`, `gap`, `book_resync`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StatusKind::Connected { .. } => "connected",
+            StatusKind::Disconnected { .. } => "disconnected",
+            StatusKind::Gap { .. } => "gap",
+            StatusKind::BookResync { .. } => "book_resync",
+        }
+    }
+}
