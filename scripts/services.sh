@@ -84,6 +84,7 @@ ensure_installed() {
     find_bin etcd >/dev/null || pkgs+=(etcd-server)
     find_bin etcdctl >/dev/null || pkgs+=(etcd-client)
     find_bin curl >/dev/null || pkgs+=(curl) # readiness checks
+    find_bin promtool >/dev/null || pkgs+=(prometheus) # promtool checks our /metrics output
     if ! nats_ok; then
         # Debian splits venv/ensurepip out of python3 (package python3-venv).
         find_bin python3 >/dev/null && "$(find_bin python3)" -c 'import venv, ensurepip' 2>/dev/null ||

@@ -257,7 +257,12 @@ impl OrderBook {
 
     /// Applies a delta event, checking `prev_sequence`.
     pub fn apply_delta(&mut self, delta: &BookDelta) -> Result<(), Error> {
-        self.apply(delta.sequence, delta.prev_sequence, &delta.bids, &delta.asks)?;
+        self.apply(
+            delta.sequence,
+            delta.prev_sequence,
+            &delta.bids,
+            &delta.asks,
+        )?;
         self.exchange_ts = delta.exchange_ts;
         Ok(())
     }
@@ -317,8 +322,13 @@ mod tests {
     fn delta_updates_removes_and_ignores_absent_zero() {
         let mut b = OrderBook::new();
         b.replace(10, &[l("100", "1")], &[l("101", "1")]);
-        b.apply(11, 10, &[l("100", "0"), l("99.5", "3"), l("98", "0")], &[l("101.00", "5")])
-            .expect("in sequence");
+        b.apply(
+            11,
+            10,
+            &[l("100", "0"), l("99.5", "3"), l("98", "0")],
+            &[l("101.00", "5")],
+        )
+        .expect("in sequence");
         assert_eq!(b.best_bid(), Some(&l("99.5", "3")));
         // 101.00 equals 101 numerically: same level, size replaced.
         assert_eq!(b.asks().len(), 1);
@@ -331,16 +341,32 @@ mod tests {
         b.replace(10, &[l("100", "1")], &[l("101", "1")]);
         let before = b.clone();
         let err = b.apply(13, 12, &[l("100", "7")], &[]).expect_err("gap");
-        assert!(matches!(err, Error::SequenceGap { expected: 10, received: 12 }));
+        assert!(matches!(
+            err,
+            Error::SequenceGap {
+                expected: 10,
+                received: 12
+            }
+        ));
         assert_eq!(b, before);
     }
 
     #[test]
     fn depth_limit_keeps_best() {
         let mut b = OrderBook::with_depth(2);
-        b.replace(1, &[l("1", "1"), l("2", "1"), l("3", "1")], &[l("5", "1"), l("4", "1"), l("6", "1")]);
-        assert_eq!(b.top(10).0.iter().map(|l| l.price).collect::<Vec<_>>(), [d("3"), d("2")]);
-        assert_eq!(b.top(10).1.iter().map(|l| l.price).collect::<Vec<_>>(), [d("4"), d("5")]);
+        b.replace(
+            1,
+            &[l("1", "1"), l("2", "1"), l("3", "1")],
+            &[l("5", "1"), l("4", "1"), l("6", "1")],
+        );
+        assert_eq!(
+            b.top(10).0.iter().map(|l| l.price).collect::<Vec<_>>(),
+            [d("3"), d("2")]
+        );
+        assert_eq!(
+            b.top(10).1.iter().map(|l| l.price).collect::<Vec<_>>(),
+            [d("4"), d("5")]
+        );
     }
 
     #[test]
@@ -348,6 +374,9 @@ mod tests {
         let mut b = OrderBook::new();
         b.replace(1, &[l("100", "1")], &[l("100", "1")]);
         assert!(b.is_crossed());
-        assert!(matches!(b.check_not_crossed(), Err(Error::CrossedBook { .. })));
+        assert!(matches!(
+            b.check_not_crossed(),
+            Err(Error::CrossedBook { .. })
+        ));
     }
 }

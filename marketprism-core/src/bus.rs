@@ -241,10 +241,21 @@ mod tests {
     async fn routes_by_pattern() {
         let bus = Bus::new();
         let mut okx = bus.subscribe("*.okx.>", 8).expect("sub");
-        let mut all = bus.subscribe(">", 8).expect("sub");
-        assert_eq!(bus.publish(status(Exchange::Binance, "A")).await.expect("pub"), 1);
-        assert_eq!(bus.publish(status(Exchange::Okx, "B")).await.expect("pub"), 2);
-        assert_eq!(okx.recv().await.expect("ev").symbol().map(|s| s.as_str()), Some("B"));
+        let all = bus.subscribe(">", 8).expect("sub");
+        assert_eq!(
+            bus.publish(status(Exchange::Binance, "A"))
+                .await
+                .expect("pub"),
+            1
+        );
+        assert_eq!(
+            bus.publish(status(Exchange::Okx, "B")).await.expect("pub"),
+            2
+        );
+        assert_eq!(
+            okx.recv().await.expect("ev").symbol().map(|s| s.as_str()),
+            Some("B")
+        );
         assert_eq!(all.len(), 2);
     }
 
@@ -252,7 +263,9 @@ mod tests {
     async fn full_subscriber_applies_backpressure_not_loss() {
         let bus = Bus::new();
         let mut sub = bus.subscribe(">", 1).expect("sub");
-        bus.publish(status(Exchange::Okx, "1")).await.expect("first fits");
+        bus.publish(status(Exchange::Okx, "1"))
+            .await
+            .expect("first fits");
         // The second publish must wait until the subscriber reads.
         let bus2 = bus.clone();
         let pending = tokio::spawn(async move { bus2.publish(status(Exchange::Okx, "2")).await });
@@ -260,12 +273,22 @@ mod tests {
         assert!(!pending.is_finished(), "publish should be waiting for room");
         assert!(matches!(
             bus.try_publish(status(Exchange::Okx, "3")),
-            Err(TryPublishError::Full { delivered: 0, full: 1 })
+            Err(TryPublishError::Full {
+                delivered: 0,
+                full: 1
+            })
         ));
         let first = sub.recv().await.expect("first");
         assert_eq!(first.symbol().map(|s| s.as_str()), Some("1"));
         assert_eq!(pending.await.expect("join").expect("publish"), 1);
-        assert_eq!(sub.recv().await.expect("second").symbol().map(|s| s.as_str()), Some("2"));
+        assert_eq!(
+            sub.recv()
+                .await
+                .expect("second")
+                .symbol()
+                .map(|s| s.as_str()),
+            Some("2")
+        );
     }
 
     #[tokio::test]
@@ -276,6 +299,9 @@ mod tests {
         drop(sub);
         assert_eq!(bus.subscriber_count(), 0);
         bus.close();
-        assert!(matches!(bus.publish(status(Exchange::Okx, "x")).await, Err(Error::BusClosed)));
+        assert!(matches!(
+            bus.publish(status(Exchange::Okx, "x")).await,
+            Err(Error::BusClosed)
+        ));
     }
 }

@@ -205,7 +205,11 @@ impl ConfigLoader {
     /// # Ok::<_, marketprism_core::Error>(())
     /// ```
     pub fn set(self, key: &str, value: &str) -> Self {
-        self.layer(format!("command-line flag `--set {key}={value}`"), key, value)
+        self.layer(
+            format!("command-line flag `--set {key}={value}`"),
+            key,
+            value,
+        )
     }
 
     /// Parses and applies `key=value` pairs from `--set` flags; a pair without `=` is an error.
@@ -245,7 +249,9 @@ impl ConfigLoader {
     }
 
     fn layer(mut self, origin: String, key: &str, raw: &str) -> Self {
-        let value: Value = raw.parse().unwrap_or_else(|e: std::convert::Infallible| match e {});
+        let value: Value = raw
+            .parse()
+            .unwrap_or_else(|e: std::convert::Infallible| match e {});
         self.figment = self.figment.merge(KeyValue {
             origin,
             key: key.to_owned(),

@@ -38,6 +38,7 @@ pub mod model;
 pub mod runtime;
 pub mod sink;
 pub mod subject;
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use rust_decimal::Decimal;

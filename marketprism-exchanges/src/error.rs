@@ -57,7 +57,9 @@ pub enum ExchangeError {
         detail: String,
     },
     /// An order-book checksum did not match; the book was resynced.
-    #[error("{exchange}: checksum mismatch on {native_symbol}: exchange {expected}, computed {computed}")]
+    #[error(
+        "{exchange}: checksum mismatch on {native_symbol}: exchange {expected}, computed {computed}"
+    )]
     Checksum {
         /// Exchange.
         exchange: Exchange,

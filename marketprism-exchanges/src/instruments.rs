@@ -31,10 +31,10 @@ impl InstrumentMap {
     /// Adds or replaces an instrument.
     pub fn insert(&mut self, instrument: Instrument) {
         let instrument = Arc::new(instrument);
-        if let Some(old) = self
-            .by_native
-            .insert(instrument.native_symbol.as_str().into(), Arc::clone(&instrument))
-        {
+        if let Some(old) = self.by_native.insert(
+            instrument.native_symbol.as_str().into(),
+            Arc::clone(&instrument),
+        ) {
             self.by_symbol.remove(old.symbol.as_str());
         }
         self.by_symbol

@@ -19,8 +19,8 @@ mod error;
 mod instruments;
 mod normalizer;
 pub mod okx;
-mod venue;
 pub mod spec;
+mod venue;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -11,8 +11,7 @@ mod symbol;
 
 pub use event::{
     Bbo, BookDelta, BookSnapshot, FundingRate, Kline, Level, Liquidation, LongShortRatio,
-    MarkPrice, MarketEvent, OpenInterest, OptionSummary, RatioKind, Ticker, Trade,
-    VolatilityIndex,
+    MarkPrice, MarketEvent, OpenInterest, OptionSummary, RatioKind, Ticker, Trade, VolatilityIndex,
 };
 pub use instrument::{Instrument, OptionType};
 pub use status::{Status, StatusKind};

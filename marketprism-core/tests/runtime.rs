@@ -1,0 +1,199 @@
+//! The service runtime on a real socket: /health, /metrics (checked by promtool when present),
+//! the caller's routes, request metrics, graceful shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use axum::{Router, routing::get};
+use marketprism_core::{
+    runtime::{HealthCheck, Service},
+    sink::Health,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+};
+
+struct Fixed(&'static str, Health);
+
+#[async_trait]
+impl HealthCheck for Fixed {
+    fn name(&self) -> &str {
+        self.0
+    }
+    async fn check(&self) -> Health {
+        self.1.clone()
+    }
+}
+
+struct Hangs;
+
+#[async_trait]
+impl HealthCheck for Hangs {
+    fn name(&self) -> &str {
+        "hangs"
+    }
+    async fn check(&self) -> Health {
+        std::future::pending().await
+    }
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.expect("read");
+    let code = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("code");
+    (
+        code,
+        resp.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
+}
+
+async fn start(
+    service: Service,
+) -> (
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        service
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+    });
+    (addr, tx, task)
+}
+
+#[tokio::test]
+async fn health_routes_metrics_and_shutdown() {
+    let service = Service::builder("test-service")
+        .version("9.9.9")
+        .dependency(Arc::new(Fixed("clickhouse", Health::Healthy)))
+        .dependency(Arc::new(Fixed(
+            "redis",
+            Health::Degraded {
+                reason: "slow".into(),
+            },
+        )))
+        .routes(Router::new().route("/api/v1/test/status", get(|| async { "running" })))
+        .build();
+    let (addr, stop, task) = start(service).await;
+
+    let (code, body) = http_get(addr, "/health").await;
+    assert_eq!(code, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(health["service"], "test-service");
+    assert_eq!(health["version"], "9.9.9");
+    assert_eq!(health["status"], "degraded");
+    assert!(health["uptime_seconds"].is_u64());
+    assert_eq!(health["dependencies"][0]["name"], "clickhouse");
+    assert_eq!(health["dependencies"][0]["status"], "healthy");
+    assert_eq!(health["dependencies"][1]["status"], "degraded");
+    assert_eq!(health["dependencies"][1]["reason"], "slow");
+
+    assert_eq!(
+        http_get(addr, "/api/v1/test/status").await,
+        (200, "running".to_owned())
+    );
+    assert_eq!(http_get(addr, "/nope").await.0, 404);
+
+    let (code, metrics) = http_get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains(r#"marketprism_http_requests_total{service="test-service",method="GET",route="/api/v1/test/status",status="200"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# HELP marketprism_http_requests_total"),
+        "{metrics}"
+    );
+    promtool_check(&metrics);
+
+    stop.send(()).expect("signal");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("graceful shutdown completes")
+        .expect("join");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "listener closed after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn unhealthy_or_hanging_dependency_gives_503() {
+    let service = Service::builder("sick")
+        .dependency(Arc::new(Fixed(
+            "nats",
+            Health::Unhealthy {
+                reason: "down".into(),
+            },
+        )))
+        .dependency(Arc::new(Hangs))
+        .health_timeout(Duration::from_millis(100))
+        .build();
+    let (addr, stop, _task) = start(service).await;
+    let (code, body) = http_get(addr, "/health").await;
+    assert_eq!(code, 503);
+    let health: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(health["status"], "unhealthy");
+    assert!(
+        health["dependencies"][1]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("timed out")
+    );
+    let _ = stop.send(());
+}
+
+/// `promtool check metrics` (Debian package `prometheus`, installed by scripts/services.sh).
+fn promtool_check(exposition: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                !marketprism_core::testing::is_ci(),
+                "CI=true and promtool is missing ({e}); scripts/services.sh installs it"
+            );
+            eprintln!("SKIPPED promtool check (not CI): {e}");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
