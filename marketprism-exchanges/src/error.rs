@@ -70,6 +70,52 @@ pub enum ExchangeError {
         /// Checksum of our book.
         computed: i32,
     },
+    /// A WebSocket connection failed or broke.
+    #[error("WebSocket {url}: {source}")]
+    WebSocket {
+        /// The URL.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: Box<tokio_tungstenite::tungstenite::Error>,
+    },
+    /// An HTTP request failed (transport error or non-success status).
+    #[error("HTTP GET {url} failed (status {status:?})")]
+    Http {
+        /// The URL.
+        url: String,
+        /// HTTP status when one was received.
+        status: Option<u16>,
+        /// The transport error or the error body.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The exchange answered 429 (too many requests) or 418 (IP banned).
+    #[error("{venue}: rate limited (HTTP {status}), retry after {retry_after:?}")]
+    RateLimited {
+        /// Venue.
+        venue: crate::Venue,
+        /// 429 or 418.
+        status: u16,
+        /// How long the exchange asked us to wait.
+        retry_after: std::time::Duration,
+    },
+    /// No data (not even a heartbeat) for longer than the stall timeout.
+    #[error("{venue}: connection stalled: no frame for {silent_for:?}")]
+    Stalled {
+        /// Venue.
+        venue: crate::Venue,
+        /// Silence observed.
+        silent_for: std::time::Duration,
+    },
+    /// The connection was closed by the peer.
+    #[error("{venue}: connection closed by the exchange: {reason}")]
+    Closed {
+        /// Venue.
+        venue: crate::Venue,
+        /// Close frame reason or description.
+        reason: String,
+    },
     /// An error from the core crate.
     #[error(transparent)]
     Core(#[from] marketprism_core::Error),
@@ -81,6 +127,12 @@ impl ExchangeError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ExchangeError::Core(e) => e.is_retryable(),
+            ExchangeError::WebSocket { .. }
+            | ExchangeError::RateLimited { .. }
+            | ExchangeError::Stalled { .. }
+            | ExchangeError::Closed { .. } => true,
+            // 4xx other than 429/418 will fail again; 5xx and transport errors may not.
+            ExchangeError::Http { status, .. } => status.is_none_or(|s| s >= 500),
             _ => false,
         }
     }
@@ -94,6 +146,11 @@ impl ExchangeError {
             ExchangeError::UnknownInstrument { .. } => "unknown_instrument",
             ExchangeError::Unsupported { .. } => "unsupported",
             ExchangeError::Checksum { .. } => "checksum",
+            ExchangeError::WebSocket { .. } => "websocket",
+            ExchangeError::Http { .. } => "http",
+            ExchangeError::RateLimited { .. } => "rate_limited",
+            ExchangeError::Stalled { .. } => "stalled",
+            ExchangeError::Closed { .. } => "closed",
             ExchangeError::Core(_) => "core",
         }
     }

@@ -13,13 +13,18 @@
 #![deny(missing_docs)]
 
 pub mod binance;
+pub mod capture;
+mod connection;
 pub mod de;
 pub mod deribit;
 mod error;
 mod instruments;
 mod normalizer;
 pub mod okx;
+mod ops;
 pub mod spec;
+mod stream;
+pub mod transport;
 mod venue;
 
 #[cfg(test)]
@@ -29,4 +34,6 @@ pub use error::ExchangeError;
 pub use instruments::InstrumentMap;
 pub use marketprism_core::book::OrderBook;
 pub use normalizer::{Action, FrameKind, Normalizer, Output, RestKind};
+pub use ops::{new_normalizer, parse_instruments};
+pub use stream::{MarketStream, MarketStreamBuilder};
 pub use venue::{Channel, Venue};

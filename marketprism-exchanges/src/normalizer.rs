@@ -56,7 +56,8 @@ pub enum Action {
 }
 
 /// The REST responses a normalizer understands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum RestKind {
     /// Depth snapshot of an instrument (`/api/v3/depth`, `/fapi/v1/depth`, ...).
     DepthSnapshot {
@@ -136,4 +137,11 @@ pub trait Normalizer: Send {
     /// [`BookResync`](marketprism_core::model::StatusKind::BookResync) status is emitted for
     /// each book that was live, so consumers know data may be missing until the next snapshot.
     fn on_disconnect(&mut self, local_ts: TimestampNs, out: &mut Output);
+
+    /// Emits a [`BookSnapshot`](marketprism_core::model::MarketEvent::BookSnapshot) of every
+    /// synced book. Used when a rotated connection takes over from the old one, so that
+    /// consumers switch to the new connection's book state with a clean image.
+    fn emit_books(&mut self, local_ts: TimestampNs, out: &mut Output) {
+        let _ = (local_ts, out);
+    }
 }
