@@ -1,0 +1,88 @@
+//! The `marketprism` command line.
+
+mod record;
+mod replay;
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use marketprism_exchanges::{Channel, Venue};
+
+pub use record::record;
+pub use replay::replay;
+
+/// MarketPrism: collect, check, move, store and serve crypto market data.
+#[derive(Debug, Parser)]
+#[command(name = "marketprism", version, about)]
+pub struct Cli {
+    /// Log as JSON lines (stderr).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect to an exchange and write every raw frame and REST response to a capture file.
+    Record(RecordArgs),
+    /// Run a capture file through the normalizers and print normalized events as JSON lines.
+    Replay(ReplayArgs),
+}
+
+/// `marketprism record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Venue: binance-spot, binance-usdm, binance-coinm, okx, deribit.
+    #[arg(long)]
+    pub venue: Venue,
+    /// Channels, comma-separated: trades, book, bbo, ticker, funding, mark_price,
+    /// open_interest, liquidations, long_short_ratio, option_summary, volatility_index, kline.
+    #[arg(long, value_delimiter = ',', value_parser = parse_channel, default_value = "trades,book")]
+    pub channels: Vec<Channel>,
+    /// Symbols, normalized (BTC-USDT-PERP) or native (BTCUSDT), comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub symbols: Vec<String>,
+    /// Capture file to write (JSON lines, see docs/capture-format.md).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// Also print normalized events on stdout.
+    #[arg(long)]
+    pub print: bool,
+    /// Override the WebSocket base URL (e.g. a local simulator).
+    #[arg(long)]
+    pub ws_url: Option<String>,
+    /// Override the REST base URL.
+    #[arg(long)]
+    pub rest_url: Option<String>,
+    /// Keep books to this many levels per side.
+    #[arg(long)]
+    pub depth: Option<usize>,
+}
+
+impl RecordArgs {
+    /// How long to record.
+    pub fn duration(&self) -> Option<Duration> {
+        self.seconds.map(Duration::from_secs)
+    }
+}
+
+/// `marketprism replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture file (JSON lines); `-` reads stdin.
+    pub file: PathBuf,
+    /// Keep books to this many levels per side.
+    #[arg(long)]
+    pub depth: Option<usize>,
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    serde_json::from_value(serde_json::Value::String(s.trim().to_owned()))
+        .map_err(|_| format!("unknown channel `{s}`"))
+}
