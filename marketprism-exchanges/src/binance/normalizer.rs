@@ -1,7 +1,7 @@
 //! The Binance [`Normalizer`]: one type for the three venues (spot, USDⓈ-M, COIN-M), which
 //! share the wire protocol and differ in book-sequencing rules and COIN-M contract units.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use marketprism_core::{
     book::OrderBook,
@@ -140,11 +140,16 @@ impl BinanceNormalizer {
         self.venue == Venue::BinanceCoinm
     }
 
-    pub(super) fn book_mut(&mut self, inst: &std::sync::Arc<Instrument>) -> &mut BookSync {
-        let (rules, depth, max) = (self.rules(), self.depth, self.max_buffer);
-        self.books
-            .entry(inst.native_symbol.as_str().into())
-            .or_insert_with(|| BookSync::new(rules, inst.clone(), depth, max))
+    /// Runs `f` on the instrument's book state, creating it on first use (the lookup by
+    /// `&str` allocates nothing on the hot path).
+    pub(super) fn with_book(&mut self, inst: &Arc<Instrument>, f: impl FnOnce(&mut BookSync)) {
+        if let Some(book) = self.books.get_mut(inst.native_symbol.as_str()) {
+            f(book);
+            return;
+        }
+        let mut book = BookSync::new(self.rules(), Arc::clone(inst), self.depth, self.max_buffer);
+        f(&mut book);
+        self.books.insert(inst.native_symbol.as_str().into(), book);
     }
 
     /// A payload, with its stream name when it came wrapped.
@@ -329,7 +334,7 @@ impl BinanceNormalizer {
             bids: m.bids,
             asks: m.asks,
         };
-        self.book_mut(&inst).on_diff(diff, out);
+        self.with_book(&inst, |b| b.on_diff(diff, out));
         Ok(())
     }
 

@@ -90,7 +90,7 @@ impl BinanceNormalizer {
                     bids: m.bids,
                     asks: m.asks,
                 };
-                self.book_mut(&inst).on_snapshot(snap, local_ts, out);
+                self.with_book(&inst, |b| b.on_snapshot(snap, local_ts, out));
                 Ok(())
             }
             RestKind::OpenInterest { .. } => parse::<OpenInterestBody<'_>>(body, "openInterest")

@@ -300,3 +300,27 @@ fn key_order_of_wrapper_and_control_does_not_matter() {
     let (r, _) = feed(&mut n, r#"{ "id": 7, "result": null }"#);
     assert_eq!(r.expect("ack"), FrameKind::SubscriptionAck);
 }
+
+#[test]
+fn all_market_arrays_skip_untracked_instruments() {
+    let mut n = usdm();
+    let (r, out) = feed(
+        &mut n,
+        r#"{"stream":"!markPrice@arr","data":[{"e":"markPriceUpdate","E":1,"s":"NOTLISTED","p":"1","i":"1","r":"0.0001","T":2},{"e":"markPriceUpdate","E":1,"s":"ETHUSDT","p":"1981.15704420","i":"1978.08197502","r":"0.00059142","T":1617321600000}]}"#,
+    );
+    assert_eq!(r.expect("array"), FrameKind::Data);
+    assert_eq!(
+        out.events.len(),
+        2,
+        "mark price and funding of ETHUSDT only"
+    );
+    let (r, out) = feed(&mut n, r#"{"stream":"!ticker@arr","data":[]}"#);
+    assert_eq!(r.expect("empty array"), FrameKind::Data);
+    assert!(out.events.is_empty());
+    // A single-instrument frame for an untracked instrument is an error, not a silent drop.
+    let (r, _) = feed(
+        &mut n,
+        r#"{"e":"markPriceUpdate","E":1,"s":"NOTLISTED","p":"1","r":"0","T":2}"#,
+    );
+    assert_eq!(r.expect_err("unknown").kind(), "unknown_instrument");
+}

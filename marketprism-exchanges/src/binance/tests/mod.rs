@@ -2,6 +2,7 @@
 
 mod book_sync;
 mod corpus;
+mod perf;
 mod values;
 mod venues;
 
