@@ -1,43 +1,170 @@
-//! stub
-#![allow(missing_docs, unreachable_pub)]
-use crate::{spec::*, *};
-use marketprism_core::model::*;
-pub struct StubN;
-impl Normalizer for StubN {
-    fn on_frame(
-        &mut self,
-        _: &str,
-        _: TimestampNs,
-        _: &mut Output,
-    ) -> Result<FrameKind, ExchangeError> {
-        Ok(FrameKind::Data)
+//! OKX v5 public market data: spot, perpetual swaps, dated futures and options on one API
+//! (<https://www.okx.com/docs-v5/en/>).
+//!
+//! | channel | OKX source | event |
+//! |---|---|---|
+//! | [`Trades`](Channel::Trades) | ws `trades` (also parses `trades-all`) | [`Trade`](marketprism_core::model::Trade) |
+//! | [`Book`](Channel::Book) | ws `books` (also `books-l2-tbt`, `books50-l2-tbt`), `action` snapshot/update, `seqId`/`prevSeqId`, CRC32 `checksum` | `BookSnapshot`, then `BookDelta`s |
+//! | — | ws `books5` (parsed when received) | `BookSnapshot` (top 5 each push) |
+//! | [`Bbo`](Channel::Bbo) | ws `bbo-tbt` | `Bbo` |
+//! | [`Ticker`](Channel::Ticker) | ws `tickers` | `Ticker` (with best bid/ask) |
+//! | [`Funding`](Channel::Funding) | ws `funding-rate` (REST `/api/v5/public/funding-rate`) | `FundingRate` |
+//! | [`OpenInterest`](Channel::OpenInterest) | ws `open-interest` (REST `/api/v5/public/open-interest`) | `OpenInterest` |
+//! | [`MarkPrice`](Channel::MarkPrice) | ws `mark-price`; ws `index-tickers` for `BASE-QUOTE` ids | `MarkPrice` (index: market `index`) |
+//! | [`Liquidations`](Channel::Liquidations) | ws `liquidation-orders` (by `instType`) | one `Liquidation` per `details` element |
+//! | [`Kline`](Channel::Kline) | ws `candle1m` on `/ws/v5/business` | `Kline` |
+//! | [`LongShortRatio`](Channel::LongShortRatio) | REST `/api/v5/rubik/stat/contracts/long-short-*` (5 min polls) | `LongShortRatio` |
+//! | depth (REST) | REST `/api/v5/market/books` via [`RestKind::DepthSnapshot`](crate::RestKind) | `BookSnapshot` |
+//!
+//! Control frames: subscribe/unsubscribe acks (one per arg) → `SubscriptionAck`;
+//! `event:error` → `ExchangeError`; `event:notice` (64008, sent 60 s before a server-side
+//! disconnect) → `Shutdown` + [`Action::Rotate`](crate::Action::Rotate); text `pong` →
+//! `Heartbeat`; `channel-conn-count` → `Control`.
+//!
+//! Book integrity rules are in [`book`]'s docs (sequence chain, keep-alive, exchange reset,
+//! checksum, resubscribe per instrument). Docs pages: WebSocket overview
+//! <https://www.okx.com/docs-v5/en/#overview-websocket>, market data
+//! <https://www.okx.com/docs-v5/en/#order-book-trading-market-data>, public data
+//! <https://www.okx.com/docs-v5/en/#public-data-websocket>, trading statistics
+//! <https://www.okx.com/docs-v5/en/#trading-statistics-rest-api>.
+
+mod book;
+mod instruments;
+mod normalize;
+mod normalizer;
+mod subscription;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use marketprism_core::model::{Instrument, MarketType};
+
+pub use normalizer::OkxNormalizer;
+pub use subscription::books_request;
+
+use crate::{
+    Channel, ExchangeError, InstrumentMap, RestKind, Venue,
+    spec::{Keepalive, RestRequest, Source, Subscription, VenueSpec},
+};
+
+/// OKX v5 (spot, swap, futures, options): one instrument table across all types, since
+/// `instId` is unique.
+///
+/// ```
+/// use marketprism_exchanges::{okx::Okx, spec::{Subscription, VenueSpec}, Channel};
+/// let subs = [Subscription::new(Channel::Trades, "BTC-USDT")];
+/// assert_eq!(Okx::ws_url(Okx::WS_URL, &subs), "wss://ws.okx.com:8443/ws/v5/public");
+/// assert_eq!(
+///     Okx::subscribe_frames(&subs, 1),
+///     [r#"{"id":"1","op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}"#]
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Okx;
+
+impl VenueSpec for Okx {
+    const VENUE: Venue = Venue::Okx;
+    const WS_URL: &'static str = "wss://ws.okx.com:8443/ws/v5/public";
+    const REST_URL: &'static str = "https://www.okx.com";
+    /// OKX documents no per-connection cap for public channels; 256 is our choice so one slow
+    /// connection does not carry too many books.
+    const MAX_STREAMS_PER_CONNECTION: usize = 256;
+    /// OKX allows 480 subscribe/unsubscribe requests per hour per connection (3 new
+    /// connections per second per IP). One request carries up to
+    /// [`MAX_SUBSCRIPTIONS_PER_MESSAGE`](Self::MAX_SUBSCRIPTIONS_PER_MESSAGE) args, so a
+    /// connection subscribes in one message; 1/s is the finest this constant can express, and
+    /// the hourly budget is the connection layer's to keep (see the crate notes).
+    const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = 1;
+    /// 256 args (~15 KB) stay well under OKX's 64 KB args limit, which the frame builder also
+    /// enforces.
+    const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 256;
+    /// Text `ping` after 25 s without data (OKX drops a connection silent for 30 s).
+    const KEEPALIVE: Keepalive = Keepalive::TextPing {
+        idle: Duration::from_secs(25),
+    };
+    /// No fixed lifetime: OKX announces disconnects with `notice` 64008 instead.
+    const MAX_CONNECTION_LIFETIME: Option<Duration> = None;
+    /// OKX limits REST per endpoint (20 req/2 s for instruments, 5 req/2 s per instrument for
+    /// Rubik statistics); one request weighs 1 and this per-minute budget stays below them.
+    const REST_WEIGHT_PER_MINUTE: u32 = 600;
+
+    type Normalizer = OkxNormalizer;
+
+    fn source(channel: Channel, instrument: &Instrument) -> Source {
+        let derivative = matches!(
+            instrument.market,
+            MarketType::Perpetual | MarketType::Future | MarketType::Option
+        );
+        match channel {
+            Channel::Trades | Channel::Book | Channel::Bbo | Channel::Ticker | Channel::Kline => {
+                if instrument.market == MarketType::Index {
+                    Source::Unsupported
+                } else {
+                    Source::WebSocket
+                }
+            }
+            Channel::MarkPrice => Source::WebSocket,
+            Channel::Funding if instrument.market == MarketType::Perpetual => Source::WebSocket,
+            Channel::OpenInterest | Channel::Liquidations if derivative => Source::WebSocket,
+            Channel::LongShortRatio
+                if matches!(
+                    instrument.market,
+                    MarketType::Perpetual | MarketType::Future
+                ) =>
+            {
+                Source::Poll(Duration::from_secs(300))
+            }
+            _ => Source::Unsupported,
+        }
     }
-    fn on_rest(
-        &mut self,
-        _: &RestKind,
-        _: &str,
-        _: TimestampNs,
-        _: &mut Output,
-    ) -> Result<(), ExchangeError> {
-        Ok(())
+
+    fn ws_url(base: &str, subscriptions: &[Subscription]) -> String {
+        subscription::ws_url(base, subscriptions)
     }
-    fn on_disconnect(&mut self, _: TimestampNs, _: &mut Output) {}
+
+    fn subscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+        subscription::op_frames(
+            "subscribe",
+            subscriptions,
+            request_id,
+            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+        )
+    }
+
+    fn unsubscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+        subscription::op_frames(
+            "unsubscribe",
+            subscriptions,
+            request_id,
+            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+        )
+    }
+
+    fn on_connect_frames(_request_id: u64) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn instruments_requests() -> Vec<RestRequest> {
+        subscription::instruments_requests()
+    }
+
+    fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
+        instruments::parse_instruments(body)
+    }
+
+    /// `None`: books sync from the WebSocket snapshot and resync by resubscribing.
+    fn snapshot_request(_native_symbol: &str) -> Option<RestRequest> {
+        None
+    }
+
+    fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
+        subscription::poll_requests(subscription)
+    }
+
+    fn normalizer(instruments: InstrumentMap, book_depth: Option<usize>) -> OkxNormalizer {
+        OkxNormalizer::new(instruments, book_depth)
+    }
 }
-macro_rules! stub { ($($n:ident),*) => { $(pub struct $n;
-impl VenueSpec for $n {
-    const VENUE: Venue = Venue::Okx; const WS_URL: &'static str = ""; const REST_URL: &'static str = "";
-    const MAX_STREAMS_PER_CONNECTION: usize = 1; const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = 1; const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 1;
-    const KEEPALIVE: Keepalive = Keepalive::ServerPing; const MAX_CONNECTION_LIFETIME: Option<std::time::Duration> = None; const REST_WEIGHT_PER_MINUTE: u32 = 1;
-    type Normalizer = StubN;
-    fn source(_: Channel, _: &Instrument) -> Source { Source::Unsupported }
-    fn ws_url(_: &str, _: &[Subscription]) -> String { String::new() }
-    fn subscribe_frames(_: &[Subscription], _: u64) -> Vec<String> { vec![] }
-    fn unsubscribe_frames(_: &[Subscription], _: u64) -> Vec<String> { vec![] }
-    fn on_connect_frames(_: u64) -> Vec<String> { vec![] }
-    fn instruments_requests() -> Vec<RestRequest> { vec![] }
-    fn parse_instruments(_: &str) -> Result<Vec<Instrument>, ExchangeError> { Ok(vec![]) }
-    fn snapshot_request(_: &str) -> Option<RestRequest> { None }
-    fn poll_requests(_: &Subscription) -> Vec<(RestRequest, RestKind)> { vec![] }
-    fn normalizer(_: InstrumentMap, _: Option<usize>) -> StubN { StubN }
-})* } }
-stub!(BinanceSpot, BinanceUsdm, BinanceCoinm, Okx, Deribit);
