@@ -2,7 +2,6 @@
 
 mod book_sync;
 mod corpus;
-mod perf;
 mod values;
 mod venues;
 
