@@ -80,10 +80,11 @@ async fn session_inner(
         ws.send(send(frame)).await.map_err(|e| ws_err(&url, e))?;
     }
     let exchange = venue.exchange();
+    // Connection-wide status events carry the market of the connection's first instrument.
     let market = p
-        .instruments
-        .iter()
-        .next()
+        .subscriptions
+        .first()
+        .and_then(|s| p.instruments.by_native(&s.native_symbol))
         .map_or(marketprism_core::model::MarketType::Spot, |i| i.market);
     let status =
         |kind: StatusKind| MarketEvent::Status(Status::new(exchange, market, None, now_ns(), kind));
