@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(v[1].settle.as_deref(), Some("BTC"));
         assert_eq!(
             v[1].contract_size.map(|d| d.to_string()),
-            Some("10".to_owned())
+            Some("10.0".to_owned())
         );
         assert_eq!(v[2].option_type, Some(OptionType::Call));
         assert_eq!(v[2].expiry, Some(1_627_632_000_000_000_000));

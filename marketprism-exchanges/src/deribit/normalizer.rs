@@ -12,13 +12,16 @@ use super::{
     normalize,
     subscription::test_request,
     wire::{
-        ChannelKind, Data, Frame, GroupedBookData, ResultShape, RpcError,
+        ChannelKind, Data, Frame, GroupedBookData, ResultShape, RpcError, fast,
         rest::{BookSummary, Response, VolIndexCandles},
     },
 };
 use crate::{ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, RestKind};
 
 const EX: Exchange = Exchange::Deribit;
+
+/// The fast path handles book and trades data, whose handling needs no channel name.
+const FAST_PATH_CHANNEL: &str = "";
 
 /// Request ids of our `public/test` answers start here, away from subscription ids.
 const FIRST_TEST_REQUEST_ID: u64 = 1 << 40;
@@ -77,6 +80,23 @@ impl DeribitNormalizer {
         self.books
             .book(native_symbol)
             .map(|(b, s)| (b, s == SyncState::Live))
+    }
+
+    /// Handles a notification; a rejected one leaves no partial output behind.
+    fn notification(
+        &mut self,
+        channel: &str,
+        data: Data<'_>,
+        local_ts: TimestampNs,
+        out: &mut Output,
+    ) -> Result<FrameKind, ExchangeError> {
+        let (events, actions) = (out.events.len(), out.actions.len());
+        let result = self.on_notification(channel, data, local_ts, out);
+        if result.is_err() {
+            out.events.truncate(events);
+            out.actions.truncate(actions);
+        }
+        result
     }
 
     fn on_notification(
@@ -231,6 +251,10 @@ impl Normalizer for DeribitNormalizer {
         local_ts: TimestampNs,
         out: &mut Output,
     ) -> Result<FrameKind, ExchangeError> {
+        // Hot path: book changes and trades in their usual shape, scanned in one pass.
+        if let Some(data) = fast::scan(frame) {
+            return self.notification(FAST_PATH_CHANNEL, data, local_ts, out);
+        }
         let frame: Frame<'_> =
             serde_json::from_str(frame).map_err(|source| ExchangeError::Malformed {
                 exchange: EX,
@@ -246,14 +270,7 @@ impl Normalizer for DeribitNormalizer {
                 let (Some(channel), Some(data)) = (params.channel, params.data) else {
                     return Err(invalid("subscription", "no channel or data".to_owned()));
                 };
-                let (events, actions) = (out.events.len(), out.actions.len());
-                let result = self.on_notification(channel, data, local_ts, out);
-                if result.is_err() {
-                    // A rejected frame leaves no partial output behind.
-                    out.events.truncate(events);
-                    out.actions.truncate(actions);
-                }
-                result
+                self.notification(channel, data, local_ts, out)
             }
             Some("heartbeat") => match frame.params.and_then(|p| p.kind) {
                 Some("test_request") => {

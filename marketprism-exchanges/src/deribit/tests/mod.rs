@@ -4,6 +4,7 @@
 
 mod book;
 mod corpus;
+mod perf;
 mod rest;
 
 use marketprism_core::model::{MarketEvent, StatusKind};

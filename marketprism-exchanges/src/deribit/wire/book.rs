@@ -13,7 +13,7 @@ use serde::{
     de::{self, SeqAccess, Visitor},
 };
 
-use crate::de::Dec;
+use super::num::Num;
 
 /// `data` of `book.{instrument}.{interval}`.
 ///
@@ -104,10 +104,10 @@ impl<'de> Deserialize<'de> for ActionLevel {
                 let action: &'de str = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let Dec(price) = seq
+                let Num(price) = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-                let Dec(amount) = seq
+                let Num(amount) = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(2, &self))?;
                 let size = match action {
@@ -133,7 +133,7 @@ struct PlainLevel(Level);
 
 impl<'de> Deserialize<'de> for PlainLevel {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (Dec(price), Dec(size)) = <(Dec, Dec)>::deserialize(d)?;
+        let (Num(price), Num(size)) = <(Num, Num)>::deserialize(d)?;
         Ok(PlainLevel(Level::new(price, size)))
     }
 }
@@ -152,7 +152,7 @@ where
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Level>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(1024));
+        let mut out = Vec::new();
         while let Some(level) = seq.next_element::<T>()? {
             out.push(level.into());
         }

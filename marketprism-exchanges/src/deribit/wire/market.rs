@@ -12,7 +12,7 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::de;
+use super::num;
 
 /// One element of the `data` array of `trades.{instrument}.{interval}`.
 ///
@@ -29,10 +29,10 @@ pub(crate) struct TradeData<'a> {
     /// Exchange time (ms).
     pub(crate) timestamp: i64,
     /// Price.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) price: Decimal,
     /// Amount (USD for inverse futures, coin for options and linear instruments).
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) amount: Decimal,
     /// Taker direction: `buy` or `sell`.
     #[serde(borrow)]
@@ -64,52 +64,52 @@ pub(crate) struct TickerData<'a> {
     #[serde(borrow)]
     pub(crate) instrument_name: &'a str,
     /// Last trade price (`null` when never traded).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) last_price: Option<Decimal>,
     /// Best bid (`0.0` with amount `0.0` when there is none).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) best_bid_price: Option<Decimal>,
     /// Size at the best bid.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) best_bid_amount: Option<Decimal>,
     /// Best ask.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) best_ask_price: Option<Decimal>,
     /// Size at the best ask.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) best_ask_amount: Option<Decimal>,
     /// Mark price.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) mark_price: Option<Decimal>,
     /// Index price.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) index_price: Option<Decimal>,
     /// Open interest (USD for inverse futures, coin for options/linear).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) open_interest: Option<Decimal>,
     /// 24 h statistics.
     #[serde(default)]
     pub(crate) stats: Option<Stats>,
     /// Perpetuals: current funding.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) current_funding: Option<Decimal>,
     /// Perpetuals: funding over the last 8 hours.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) funding_8h: Option<Decimal>,
     /// Options: forward/underlying price.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) underlying_price: Option<Decimal>,
     /// Options: underlying future or index name.
     #[serde(borrow, default)]
     pub(crate) underlying_index: Option<&'a str>,
     /// Options: mark IV (percent).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) mark_iv: Option<Decimal>,
     /// Options: bid IV (percent; `0.0` without a bid).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) bid_iv: Option<Decimal>,
     /// Options: ask IV (percent; `0.0` without an ask).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) ask_iv: Option<Decimal>,
     /// Options: greeks.
     #[serde(default)]
@@ -124,19 +124,19 @@ pub(crate) struct TickerData<'a> {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Stats {
     /// 24 h volume in base coin.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) volume: Option<Decimal>,
     /// 24 h volume in USD.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) volume_usd: Option<Decimal>,
     /// 24 h volume in the quote/counter currency (2022+ frames).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) volume_notional: Option<Decimal>,
     /// 24 h low.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) low: Option<Decimal>,
     /// 24 h high.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) high: Option<Decimal>,
 }
 
@@ -148,16 +148,16 @@ pub(crate) struct Stats {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Greeks {
     /// Delta.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) delta: Option<Decimal>,
     /// Gamma.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) gamma: Option<Decimal>,
     /// Vega.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) vega: Option<Decimal>,
     /// Theta.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) theta: Option<Decimal>,
 }
 
@@ -175,16 +175,16 @@ pub(crate) struct QuoteData<'a> {
     #[serde(borrow)]
     pub(crate) instrument_name: &'a str,
     /// Best bid.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) best_bid_price: Decimal,
     /// Size at the best bid.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) best_bid_amount: Decimal,
     /// Best ask.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) best_ask_price: Decimal,
     /// Size at the best ask.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) best_ask_amount: Decimal,
 }
 
@@ -199,22 +199,22 @@ pub(crate) struct ChartData {
     /// Candle open time (ms).
     pub(crate) tick: i64,
     /// Open.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) open: Decimal,
     /// High.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) high: Decimal,
     /// Low.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) low: Decimal,
     /// Close (last so far).
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) close: Decimal,
     /// Volume in base coin.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) volume: Decimal,
     /// Volume in quote (USD) terms.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) cost: Option<Decimal>,
 }
 
@@ -228,7 +228,7 @@ pub(crate) struct PriceIndexData<'a> {
     /// Exchange time (ms).
     pub(crate) timestamp: i64,
     /// Index value.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) price: Decimal,
     /// Index name, e.g. `btc_usd`.
     #[serde(borrow)]
@@ -245,7 +245,7 @@ pub(crate) struct VolIndexData<'a> {
     /// Exchange time (ms).
     pub(crate) timestamp: i64,
     /// Index value.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) volatility: Decimal,
     /// Index name, e.g. `btc_usd`.
     #[serde(borrow)]
@@ -262,10 +262,10 @@ pub(crate) struct PerpetualData {
     /// Exchange time (ms).
     pub(crate) timestamp: i64,
     /// Current interest (funding) rate.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) interest: Decimal,
     /// Index price.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) index_price: Option<Decimal>,
 }
 

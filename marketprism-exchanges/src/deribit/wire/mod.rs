@@ -9,7 +9,9 @@
 //! <https://docs.deribit.com/articles/json-rpc-overview>.
 
 pub(crate) mod book;
+pub(crate) mod fast;
 pub(crate) mod market;
+pub(crate) mod num;
 pub(crate) mod rest;
 
 use std::{borrow::Cow, fmt};

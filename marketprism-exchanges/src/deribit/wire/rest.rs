@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::RpcError;
-use crate::de::{self, Dec};
+use super::num::{self, Num};
 
 /// A REST response: `result` or `error`.
 #[derive(Debug, Deserialize)]
@@ -39,25 +39,25 @@ pub(crate) struct BookSummary<'a> {
     /// When the summary was made (ms).
     pub(crate) creation_timestamp: i64,
     /// Open interest (USD for inverse futures, coin for options/linear).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) open_interest: Option<Decimal>,
     /// Mark price.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) mark_price: Option<Decimal>,
     /// Options: mark IV, when present.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) mark_iv: Option<Decimal>,
     /// Options: underlying price.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) underlying_price: Option<Decimal>,
     /// Options: underlying future or index.
     #[serde(borrow, default)]
     pub(crate) underlying_index: Option<&'a str>,
     /// Perpetuals: current funding.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) current_funding: Option<Decimal>,
     /// Perpetuals: funding over the last 8 hours.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) funding_8h: Option<Decimal>,
 }
 
@@ -69,7 +69,7 @@ pub(crate) struct BookSummary<'a> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct VolIndexCandles {
     /// `[timestamp ms, open, high, low, close]`, oldest first.
-    pub(crate) data: Vec<(i64, Dec, Dec, Dec, Dec)>,
+    pub(crate) data: Vec<(i64, Num, Num, Num, Num)>,
 }
 
 /// One element of the `public/get_instruments` result.
@@ -105,19 +105,19 @@ pub(crate) struct InstrumentData<'a> {
     #[serde(borrow, default)]
     pub(crate) settlement_period: Option<&'a str>,
     /// Price increment.
-    #[serde(deserialize_with = "de::decimal")]
+    #[serde(deserialize_with = "num::decimal")]
     pub(crate) tick_size: Decimal,
     /// Minimum amount (USD for inverse futures, coin for options/linear).
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) min_trade_amount: Option<Decimal>,
     /// Contract size.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) contract_size: Option<Decimal>,
     /// Expiry (ms); far future (`32503708800000`) for perpetuals.
     #[serde(default)]
     pub(crate) expiration_timestamp: Option<i64>,
     /// Options: strike.
-    #[serde(default, deserialize_with = "de::opt_decimal")]
+    #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) strike: Option<Decimal>,
     /// Options: `call` or `put`.
     #[serde(borrow, default)]
@@ -186,7 +186,7 @@ mod tests {
         )
         .expect("json");
         assert_eq!(i.kind, "option");
-        assert_eq!(i.strike.map(|d| d.to_string()), Some("40000".to_owned()));
+        assert_eq!(i.strike.map(|d| d.to_string()), Some("40000.0".to_owned()));
         assert_eq!(i.option_type, Some("put"));
     }
 }
