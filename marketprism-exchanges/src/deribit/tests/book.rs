@@ -399,3 +399,43 @@ fn depth_limit_is_respected() {
     assert_eq!(s.asks, [Level::new(d("101"), d("3"))]);
     assert_eq!(n.book("BTC-PERPETUAL").map(|b| b.bids().len()), Some(1));
 }
+
+/// Frames the fast scanner declines (an extra field here) take the serde path, under the
+/// same chain rules.
+#[test]
+fn serde_path_keeps_the_same_rules() {
+    let with_extra =
+        |f: String| f.replace(r#""timestamp":"#, r#""extra":[1,{"a":null}],"timestamp":"#);
+    let frames = [
+        with_extra(snapshot("BTC-PERPETUAL", 10)),
+        with_extra(change(
+            "BTC-PERPETUAL",
+            10,
+            11,
+            r#"[["change",100.0,7.0]]"#,
+            "[]",
+        )),
+        with_extra(change(
+            "BTC-PERPETUAL",
+            12,
+            13,
+            r#"[["change",100.0,8.0]]"#,
+            "[]",
+        )),
+    ];
+    assert!(
+        frames
+            .iter()
+            .all(|f| crate::deribit::wire::fast::scan(f).is_none())
+    );
+    let mut n = normalizer();
+    let steps = feed(&mut n, frames.iter().map(String::as_str));
+    assert_eq!(count(&steps, "book_snapshot"), 1);
+    let [MarketEvent::BookDelta(delta)] = steps[1].events.as_slice() else {
+        panic!("delta")
+    };
+    assert_eq!((delta.prev_sequence, delta.sequence), (10, 11));
+    assert_eq!(delta.bids, [Level::new(d("100.0"), d("7.0"))]);
+    assert_eq!(gap_of(&steps[2].events[0]), Some((11, 12)));
+    assert_eq!(steps[2].actions, [resubscribe("BTC-PERPETUAL")]);
+}

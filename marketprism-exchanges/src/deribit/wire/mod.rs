@@ -1,9 +1,10 @@
 //! Borrowed serde structs for Deribit's JSON-RPC 2.0 frames.
 //!
 //! One pass over the frame: the envelope reads `params.channel` first and then parses
-//! `params.data` straight into the struct that channel carries (see [`Params`]), so book and
-//! trade frames are never walked twice. Numbers arrive as JSON numbers and become exact
-//! decimals through their shortest round-trip text ([`crate::de::decimal_from_f64`]).
+//! `params.data` straight into the struct that channel carries (see [`Params`]), so frames
+//! are never walked twice. Numbers arrive as JSON numbers and become exact decimals from
+//! their literal text ([`num`]). Book changes and trades, the bulk of the traffic, are first
+//! offered to a narrower one-pass scanner ([`fast`]) that falls back to these structs.
 //!
 //! Docs: <https://docs.deribit.com/articles/notifications>,
 //! <https://docs.deribit.com/articles/json-rpc-overview>.
