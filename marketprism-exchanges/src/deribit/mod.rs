@@ -1,43 +1,176 @@
-//! stub
-#![allow(missing_docs, unreachable_pub)]
-use crate::{spec::*, *};
-use marketprism_core::model::*;
-pub struct StubN;
-impl Normalizer for StubN {
-    fn on_frame(
-        &mut self,
-        _: &str,
-        _: TimestampNs,
-        _: &mut Output,
-    ) -> Result<FrameKind, ExchangeError> {
-        Ok(FrameKind::Data)
+//! Deribit v2 connector: futures, perpetuals, options and spot over JSON-RPC 2.0 WebSocket.
+//!
+//! | model channel | Deribit channel / endpoint | events |
+//! |---|---|---|
+//! | trades, liquidations | `trades.{instrument}.100ms` | [`Trade`], [`Liquidation`] (from `liquidation`: `T`/`M`/`MT`) |
+//! | book | `book.{instrument}.100ms` (snapshot + `prev_change_id` chain) | [`BookSnapshot`], [`BookDelta`], [`Status`] |
+//! | book (grouped) | `book.{instrument}.{group}.{depth}.{interval}` | [`BookSnapshot`] every message |
+//! | bbo | `quote.{instrument}` | [`Bbo`] |
+//! | ticker, funding, mark price, open interest, option summary | `ticker.{instrument}.100ms` | [`Ticker`], [`FundingRate`] (perpetuals), [`MarkPrice`], [`OpenInterest`], [`OptionSummary`] (options) |
+//! | funding | `perpetual.{instrument}.{interval}` | [`FundingRate`] |
+//! | mark price (index) | `deribit_price_index.{index}` | [`MarkPrice`] with market `index`, symbol `BTC-USD` |
+//! | volatility index | `deribit_volatility_index.{index}`, REST `public/get_volatility_index_data` | [`VolatilityIndex`] `BTC-DVOL` |
+//! | kline | `chart.trades.{instrument}.1` | [`Kline`] |
+//! | REST snapshot | `public/get_order_book` | [`BookSnapshot`] |
+//! | REST open interest / funding | `public/get_book_summary_by_currency`, `_by_instrument` | [`OpenInterest`], [`OptionSummary`], [`FundingRate`] |
+//! | control | `heartbeat` (`test_request` → `public/test`), `platform_state`, `announcements` | — |
+//!
+//! Docs: <https://docs.deribit.com/articles/notifications>,
+//! <https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval>,
+//! <https://docs.deribit.com/api-reference/session-management/public-set_heartbeat>,
+//! <https://docs.deribit.com/articles/rate-limits>.
+//!
+//! Limits chosen (see [`VenueSpec`] consts of [`Deribit`]): Deribit has no small
+//! per-connection channel cap, so 500 channels per connection; `public/subscribe` costs
+//! 3,000 credits from a 30,000 pool refilled at ~10,000/s (docs: "sustained rate ~3.3
+//! requests/second", burst 10), so 3 subscribe messages per second of up to 100 channels;
+//! non-matching-engine REST calls cost 500 credits (~20/s sustained), so a budget of 1,200
+//! weight-1 requests per minute; connections have no maximum lifetime.
+//!
+//! [`Trade`]: marketprism_core::model::Trade
+//! [`Liquidation`]: marketprism_core::model::Liquidation
+//! [`BookSnapshot`]: marketprism_core::model::BookSnapshot
+//! [`BookDelta`]: marketprism_core::model::BookDelta
+//! [`Status`]: marketprism_core::model::Status
+//! [`Bbo`]: marketprism_core::model::Bbo
+//! [`Ticker`]: marketprism_core::model::Ticker
+//! [`FundingRate`]: marketprism_core::model::FundingRate
+//! [`MarkPrice`]: marketprism_core::model::MarkPrice
+//! [`OpenInterest`]: marketprism_core::model::OpenInterest
+//! [`OptionSummary`]: marketprism_core::model::OptionSummary
+//! [`VolatilityIndex`]: marketprism_core::model::VolatilityIndex
+//! [`Kline`]: marketprism_core::model::Kline
+
+mod book;
+mod instruments;
+mod normalize;
+mod normalizer;
+mod subscription;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use marketprism_core::model::{Instrument, MarketType};
+
+pub use instruments::parse_instruments;
+pub use normalizer::DeribitNormalizer;
+pub use subscription::channel_name;
+
+use crate::{
+    ExchangeError, InstrumentMap, RestKind, Venue,
+    spec::{Keepalive, RestRequest, Source, Subscription, VenueSpec},
+    venue::Channel,
+};
+
+/// Heartbeat interval requested with `public/set_heartbeat` (Deribit's minimum is 10 s).
+const HEARTBEAT_SECS: u64 = 10;
+
+/// Deribit v2 (`wss://www.deribit.com/ws/api/v2`, `https://www.deribit.com`).
+///
+/// ```
+/// use marketprism_exchanges::{deribit::Deribit, spec::{Subscription, VenueSpec}, Channel};
+/// let frames = Deribit::subscribe_frames(&[Subscription::new(Channel::Trades, "BTC-PERPETUAL")], 1);
+/// assert_eq!(frames, [r#"{"jsonrpc":"2.0","id":1,"method":"public/subscribe","params":{"channels":["trades.BTC-PERPETUAL.100ms"]}}"#]);
+/// assert_eq!(Deribit::on_connect_frames(0).len(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deribit;
+
+impl VenueSpec for Deribit {
+    const VENUE: Venue = Venue::Deribit;
+    const WS_URL: &'static str = "wss://www.deribit.com/ws/api/v2";
+    const REST_URL: &'static str = "https://www.deribit.com";
+    const MAX_STREAMS_PER_CONNECTION: usize = 500;
+    const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = 3;
+    const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 100;
+    const KEEPALIVE: Keepalive = Keepalive::Heartbeat {
+        interval: Duration::from_secs(HEARTBEAT_SECS),
+    };
+    const MAX_CONNECTION_LIFETIME: Option<Duration> = None;
+    const REST_WEIGHT_PER_MINUTE: u32 = 1200;
+
+    type Normalizer = DeribitNormalizer;
+
+    fn source(channel: Channel, instrument: &Instrument) -> Source {
+        let market = instrument.market;
+        let supported = match channel {
+            Channel::MarkPrice | Channel::VolatilityIndex => true,
+            _ if market == MarketType::Index => false,
+            Channel::Trades | Channel::Book | Channel::Bbo | Channel::Ticker | Channel::Kline => {
+                true
+            }
+            Channel::OpenInterest | Channel::Liquidations => market != MarketType::Spot,
+            Channel::Funding => market == MarketType::Perpetual,
+            Channel::OptionSummary => market == MarketType::Option,
+            Channel::LongShortRatio => false,
+        };
+        if supported {
+            Source::WebSocket
+        } else {
+            Source::Unsupported
+        }
     }
-    fn on_rest(
-        &mut self,
-        _: &RestKind,
-        _: &str,
-        _: TimestampNs,
-        _: &mut Output,
-    ) -> Result<(), ExchangeError> {
-        Ok(())
+
+    fn ws_url(base: &str, _subscriptions: &[Subscription]) -> String {
+        base.trim_end_matches('/').to_owned()
     }
-    fn on_disconnect(&mut self, _: TimestampNs, _: &mut Output) {}
+
+    fn subscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+        subscription::channel_frames(
+            "public/subscribe",
+            subscriptions,
+            request_id,
+            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+        )
+    }
+
+    fn unsubscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+        subscription::channel_frames(
+            "public/unsubscribe",
+            subscriptions,
+            request_id,
+            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+        )
+    }
+
+    fn on_connect_frames(request_id: u64) -> Vec<String> {
+        vec![subscription::set_heartbeat(request_id, HEARTBEAT_SECS)]
+    }
+
+    fn instruments_requests() -> Vec<RestRequest> {
+        subscription::instruments_requests()
+    }
+
+    fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
+        instruments::parse_instruments(body)
+    }
+
+    /// `None`: Deribit books resync by resubscribing (the first message of a subscription is
+    /// a full snapshot), not from REST. `public/get_order_book` is still understood by
+    /// [`DeribitNormalizer`] with [`RestKind::DepthSnapshot`].
+    fn snapshot_request(_native_symbol: &str) -> Option<RestRequest> {
+        None
+    }
+
+    fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
+        subscription::poll_requests(subscription)
+    }
+
+    fn normalizer(instruments: InstrumentMap, book_depth: Option<usize>) -> DeribitNormalizer {
+        DeribitNormalizer::new(instruments, book_depth)
+    }
 }
-macro_rules! stub { ($($n:ident),*) => { $(pub struct $n;
-impl VenueSpec for $n {
-    const VENUE: Venue = Venue::Okx; const WS_URL: &'static str = ""; const REST_URL: &'static str = "";
-    const MAX_STREAMS_PER_CONNECTION: usize = 1; const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = 1; const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 1;
-    const KEEPALIVE: Keepalive = Keepalive::ServerPing; const MAX_CONNECTION_LIFETIME: Option<std::time::Duration> = None; const REST_WEIGHT_PER_MINUTE: u32 = 1;
-    type Normalizer = StubN;
-    fn source(_: Channel, _: &Instrument) -> Source { Source::Unsupported }
-    fn ws_url(_: &str, _: &[Subscription]) -> String { String::new() }
-    fn subscribe_frames(_: &[Subscription], _: u64) -> Vec<String> { vec![] }
-    fn unsubscribe_frames(_: &[Subscription], _: u64) -> Vec<String> { vec![] }
-    fn on_connect_frames(_: u64) -> Vec<String> { vec![] }
-    fn instruments_requests() -> Vec<RestRequest> { vec![] }
-    fn parse_instruments(_: &str) -> Result<Vec<Instrument>, ExchangeError> { Ok(vec![]) }
-    fn snapshot_request(_: &str) -> Option<RestRequest> { None }
-    fn poll_requests(_: &Subscription) -> Vec<(RestRequest, RestKind)> { vec![] }
-    fn normalizer(_: InstrumentMap, _: Option<usize>) -> StubN { StubN }
-})* } }
-stub!(BinanceSpot, BinanceUsdm, BinanceCoinm, Okx, Deribit);
+
+/// The `public/get_order_book` request for an explicit REST image of one instrument
+/// (answer with [`RestKind::DepthSnapshot`]).
+///
+/// ```
+/// let r = marketprism_exchanges::deribit::order_book_request("BTC-PERPETUAL");
+/// assert!(r.path_and_query.starts_with("/api/v2/public/get_order_book?instrument_name=BTC-PERPETUAL"));
+/// ```
+pub fn order_book_request(native_symbol: &str) -> RestRequest {
+    subscription::order_book_request(native_symbol)
+}

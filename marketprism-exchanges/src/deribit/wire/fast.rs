@@ -1,0 +1,418 @@
+//! A single-pass scanner for the two hot notifications, book changes and trades, used before
+//! serde. serde_json's generic machinery (field visitors, values moved through `Result`s,
+//! a raw-value capture per number) cost more than half of the book path; this scanner reads
+//! the same bytes once, borrows every string and reads numbers from their literal text.
+//!
+//! It is deliberately narrow: it accepts only well-formed JSON of the expected shape with
+//! escape-free strings. Anything else (another channel, an escape, an unknown level action,
+//! a duplicate key, trailing bytes) returns `None` and the frame goes through the serde path,
+//! which then parses it or reports the error. So the scanner never decides what is an error.
+
+use marketprism_core::model::Level;
+use rust_decimal::Decimal;
+
+use super::{BookData, Data, TradeData, book::ActionLevels, num::decimal_from_text};
+
+/// Scans a `subscription` notification of a book or trades channel; `None` for anything else.
+pub(crate) fn scan(frame: &str) -> Option<Data<'_>> {
+    let mut c = Cursor {
+        b: frame.as_bytes(),
+        s: frame,
+        i: 0,
+    };
+    let mut data = None;
+    let mut method_ok = false;
+    c.expect(b'{')?;
+    if !c.eat(b'}') {
+        loop {
+            match c.string()? {
+                "jsonrpc" => {
+                    c.colon()?;
+                    c.string()?;
+                }
+                "method" => {
+                    c.colon()?;
+                    if c.string()? != "subscription" || method_ok {
+                        return None;
+                    }
+                    method_ok = true;
+                }
+                "params" if data.is_none() => {
+                    c.colon()?;
+                    data = Some(params(&mut c)?);
+                }
+                _ => return None,
+            }
+            if !c.more(b'}')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    if c.i != c.b.len() || !method_ok {
+        return None;
+    }
+    data
+}
+
+fn params<'a>(c: &mut Cursor<'a>) -> Option<Data<'a>> {
+    c.expect(b'{')?;
+    let channel = match c.string()? {
+        "channel" => {
+            c.colon()?;
+            c.string()?
+        }
+        _ => return None,
+    };
+    c.expect(b',')?;
+    if c.string()? != "data" {
+        return None;
+    }
+    c.colon()?;
+    let rest = channel.strip_prefix("book.");
+    let data = match rest {
+        Some(rest) if rest.bytes().filter(|&b| b == b'.').count() == 1 => Data::Book(book(c)?),
+        Some(_) => return None,
+        None if channel.starts_with("trades.") => Data::Trades(trades(c)?),
+        None => return None,
+    };
+    c.expect(b'}')?;
+    Some(data)
+}
+
+fn book<'a>(c: &mut Cursor<'a>) -> Option<BookData<'a>> {
+    let (mut kind, mut timestamp, mut name, mut change_id, mut prev) =
+        (None, None, None, None, None);
+    let (mut bids, mut asks) = (None, None);
+    c.expect(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.colon()?;
+        match key {
+            "type" if kind.is_none() => kind = Some(c.string()?),
+            "timestamp" if timestamp.is_none() => timestamp = Some(c.int()?),
+            "instrument_name" if name.is_none() => name = Some(c.string()?),
+            "change_id" if change_id.is_none() => change_id = Some(c.uint()?),
+            "prev_change_id" if prev.is_none() => prev = Some(c.uint()?),
+            "bids" if bids.is_none() => bids = Some(levels(c)?),
+            "asks" if asks.is_none() => asks = Some(levels(c)?),
+            _ => return None,
+        }
+        if !c.more(b'}')? {
+            break;
+        }
+    }
+    Some(BookData {
+        kind,
+        timestamp: timestamp?,
+        instrument_name: name?,
+        change_id: change_id?,
+        prev_change_id: prev,
+        bids: ActionLevels(bids?),
+        asks: ActionLevels(asks?),
+    })
+}
+
+fn levels(c: &mut Cursor<'_>) -> Option<Vec<Level>> {
+    let mut out = Vec::new();
+    c.expect(b'[')?;
+    if c.eat(b']') {
+        return Some(out);
+    }
+    loop {
+        c.expect(b'[')?;
+        let action = c.string()?;
+        c.expect(b',')?;
+        let price = c.decimal()?;
+        c.expect(b',')?;
+        let amount = c.decimal()?;
+        c.expect(b']')?;
+        let size = match action {
+            "new" | "change" => amount,
+            "delete" => Decimal::ZERO,
+            _ => return None,
+        };
+        out.push(Level::new(price, size));
+        if !c.more(b']')? {
+            return Some(out);
+        }
+    }
+}
+
+fn trades<'a>(c: &mut Cursor<'a>) -> Option<Vec<TradeData<'a>>> {
+    let mut out = Vec::new();
+    c.expect(b'[')?;
+    if c.eat(b']') {
+        return Some(out);
+    }
+    loop {
+        out.push(trade(c)?);
+        if !c.more(b']')? {
+            return Some(out);
+        }
+    }
+}
+
+fn trade<'a>(c: &mut Cursor<'a>) -> Option<TradeData<'a>> {
+    let (mut id, mut ts, mut price, mut amount, mut direction, mut name, mut liquidation) =
+        (None, None, None, None, None, None, None);
+    c.expect(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.colon()?;
+        match key {
+            "trade_id" if id.is_none() => id = Some(c.string()?),
+            "timestamp" if ts.is_none() => ts = Some(c.int()?),
+            "price" if price.is_none() => price = Some(c.decimal()?),
+            "amount" if amount.is_none() => amount = Some(c.decimal()?),
+            "direction" if direction.is_none() => direction = Some(c.string()?),
+            "instrument_name" if name.is_none() => name = Some(c.string()?),
+            "liquidation" if liquidation.is_none() => liquidation = Some(c.string()?),
+            "trade_seq" | "tick_direction" | "mark_price" | "index_price" | "iv" | "contracts"
+            | "combo_id" | "combo_trade_id" | "block_trade_id" | "block_rfq_id" => {
+                c.scalar()?;
+            }
+            _ => return None,
+        }
+        if !c.more(b'}')? {
+            break;
+        }
+    }
+    Some(TradeData {
+        trade_id: id?,
+        timestamp: ts?,
+        price: price?,
+        amount: amount?,
+        direction: direction?,
+        instrument_name: name?,
+        liquidation,
+    })
+}
+
+/// A byte cursor over a JSON text.
+struct Cursor<'a> {
+    b: &'a [u8],
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.ws();
+        (self.b.get(self.i) == Some(&byte)).then(|| self.i += 1)
+    }
+
+    #[inline]
+    fn colon(&mut self) -> Option<()> {
+        self.expect(b':')
+    }
+
+    /// Consumes `byte` if it is next.
+    #[inline]
+    fn eat(&mut self, byte: u8) -> bool {
+        self.expect(byte).is_some()
+    }
+
+    /// After a member: `,` → `Some(true)`, `close` → `Some(false)`, else `None`.
+    #[inline]
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b',') => {
+                self.i += 1;
+                Some(true)
+            }
+            Some(&b) if b == close => {
+                self.i += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// An escape-free string (no `\`, no control bytes).
+    #[inline]
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.i;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => self.i += 1,
+            }
+        }
+        let s = self.s.get(start..self.i)?;
+        self.i += 1;
+        Some(s)
+    }
+
+    /// The text of a JSON number (`-?int(.frac)?([eE][+-]?digits)?`).
+    #[inline]
+    fn number(&mut self) -> Option<&'a str> {
+        self.ws();
+        let start = self.i;
+        self.eat_byte(b'-');
+        match self.b.get(self.i)? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.eat_byte(b'.') {
+            self.nonempty_digits()?;
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if !self.eat_byte(b'+') {
+                self.eat_byte(b'-');
+            }
+            self.nonempty_digits()?;
+        }
+        self.s.get(start..self.i)
+    }
+
+    #[inline]
+    fn eat_byte(&mut self, byte: u8) -> bool {
+        let hit = self.b.get(self.i) == Some(&byte);
+        if hit {
+            self.i += 1;
+        }
+        hit
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn nonempty_digits(&mut self) -> Option<()> {
+        let start = self.i;
+        self.digits();
+        (self.i > start).then_some(())
+    }
+
+    #[inline]
+    fn decimal(&mut self) -> Option<Decimal> {
+        decimal_from_text(self.number()?)
+    }
+
+    #[inline]
+    fn uint(&mut self) -> Option<u64> {
+        self.number()?.parse().ok()
+    }
+
+    #[inline]
+    fn int(&mut self) -> Option<i64> {
+        self.number()?.parse().ok()
+    }
+
+    /// Skips a string, number, `true`, `false` or `null`.
+    fn scalar(&mut self) -> Option<()> {
+        self.ws();
+        match self.b.get(self.i)? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end) == Some(word)).then(|| self.i = end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deribit::wire::Frame;
+
+    #[test]
+    fn book_change() {
+        let f = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"change","timestamp":1622627435737,"prev_change_id":31479598064,"instrument_name":"BTC-PERPETUAL","change_id":31479598217,"bids":[["delete",36779.0,0.0],["new",36809.5,254870.0]],"asks":[["delete",37462.5,0.0],["change",37394.0,42670.0]]}}}"#;
+        let Some(Data::Book(b)) = scan(f) else {
+            panic!("book")
+        };
+        assert_eq!(
+            (b.prev_change_id, b.change_id),
+            (Some(31_479_598_064), 31_479_598_217)
+        );
+        assert_eq!(
+            b.bids.0[0],
+            Level::new(Decimal::new(367_790, 1), Decimal::ZERO)
+        );
+        assert_eq!(b.asks.0[1].size.to_string(), "42670.0");
+        assert!(!b.is_snapshot());
+    }
+
+    #[test]
+    fn trades_frame() {
+        let f = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.100ms","data":[{"timestamp":1765531356452,"price":92294.5,"amount":10.0,"direction":"sell","index_price":92276.75,"instrument_name":"BTC-PERPETUAL","trade_seq":271252854,"mark_price":92287.11,"tick_direction":2,"contracts":1.0,"combo_trade_id":"43","trade_id":"403691824"}]}}"#;
+        let Some(Data::Trades(t)) = scan(f) else {
+            panic!("trades")
+        };
+        assert_eq!((t[0].trade_id, t[0].direction), ("403691824", "sell"));
+        assert_eq!(t[0].price.to_string(), "92294.5");
+    }
+
+    /// Everything outside the narrow grammar is left to serde.
+    #[test]
+    fn declines() {
+        let declined = [
+            // Other channels, grouped books, heartbeats, responses.
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"quote.BTC-PERPETUAL","data":{}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{}}}"#,
+            r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":["book.BTC-PERPETUAL.100ms"]}"#,
+            // data before channel, an escape, an unknown key, trailing bytes, a duplicate key.
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"data":{},"channel":"book.X.100ms"}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X\u0041","change_id":1,"bids":[],"asks":[]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"surprise":1,"instrument_name":"X","change_id":1,"bids":[],"asks":[]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[],"asks":[]}}} x"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"timestamp":2,"instrument_name":"X","change_id":1,"bids":[],"asks":[]}}}"#,
+            // Malformed numbers and truncation.
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[["new",01.5,1.0]],"asks":[]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[["new",1.,1.0]],"asks":[]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[["move",1.5,1.0]],"asks":[]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[],"asks":[]"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1.5,"instrument_name":"X","change_id":1,"bids":[],"asks":[]}}}"#,
+        ];
+        for f in declined {
+            assert!(scan(f).is_none(), "{f}");
+        }
+    }
+
+    /// On every corpus book and trades line, the scanner and serde agree exactly.
+    #[test]
+    fn agrees_with_serde_on_the_corpus() {
+        let mut scanned = 0;
+        for file in ["book.jsonl", "trades.jsonl"] {
+            for line in crate::testing::corpus_lines("deribit", file) {
+                let frame: Frame<'_> = serde_json::from_str(&line).expect("serde");
+                let via_serde = format!("{:?}", frame.params.and_then(|p| p.data));
+                let Some(data) = scan(&line) else { continue };
+                let via_scan = format!("{:?}", Some(data));
+                assert_eq!(via_scan, via_serde, "{line}");
+                scanned += 1;
+            }
+        }
+        assert_eq!(
+            scanned,
+            111 + 7,
+            "every book and trades line takes the fast path"
+        );
+    }
+}
