@@ -4,7 +4,6 @@
 
 mod book;
 mod corpus;
-mod perf;
 mod rest;
 
 use marketprism_core::model::{MarketEvent, StatusKind};
