@@ -433,6 +433,8 @@ pub struct OptionSummary {
     pub vega: Option<Decimal>,
     /// Theta.
     pub theta: Option<Decimal>,
+    /// Rho.
+    pub rho: Option<Decimal>,
     /// Underlying price.
     pub underlying_price: Option<Decimal>,
     /// Underlying index name.

@@ -191,6 +191,7 @@ fn ticker() {
                     assert_eq!(o.mark_iv, Some(num(&r, "mark_iv")));
                     assert_eq!(o.delta, Some(num(&greeks, "delta")));
                     assert_eq!(o.theta, Some(num(&greeks, "theta")));
+                    assert_eq!(o.rho, Some(num(&greeks, "rho")));
                     assert_eq!(o.underlying_price, Some(num(&r, "underlying_price")));
                     assert_eq!(
                         o.underlying_index.as_deref(),

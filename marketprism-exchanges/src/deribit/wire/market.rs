@@ -159,6 +159,9 @@ pub(crate) struct Greeks {
     /// Theta.
     #[serde(default, deserialize_with = "num::opt_decimal")]
     pub(crate) theta: Option<Decimal>,
+    /// Rho.
+    #[serde(default, deserialize_with = "num::opt_decimal")]
+    pub(crate) rho: Option<Decimal>,
 }
 
 /// `data` of `quote.{instrument}`.
