@@ -113,8 +113,10 @@ pub enum FrameKind {
 /// Turns one venue's raw frames and REST bodies into normalized events, keeping whatever
 /// per-instrument state the exchange's integrity rules need (book sync, sequence chains).
 ///
-/// Errors are per frame: a malformed frame returns `Err` and changes no state; the next frame
-/// is processed normally.
+/// Errors are per frame: a malformed frame returns `Err`, changes no state and leaves nothing
+/// in `out` (callers may still drain it; it holds only what earlier inputs left); the next
+/// frame is processed normally. Integrity failures (gaps, checksum mismatches, crossed books)
+/// are not errors: they return `Ok` with status events and a resync action in `out`.
 pub trait Normalizer: Send {
     /// Processes one WebSocket text frame received at `local_ts`.
     fn on_frame(

@@ -123,6 +123,7 @@ pub trait VenueSpec: Send + Sync + 'static {
     fn snapshot_request(native_symbol: &str) -> Option<RestRequest>;
 
     /// The polling requests for a REST-polled channel, with how to interpret each answer.
+    /// Called before every poll (requests may carry a time window).
     fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, RestKind)>;
 
     /// A fresh normalizer over `instruments`, keeping books to `book_depth` levels per side.
