@@ -276,7 +276,7 @@ async fn load_instruments(
 ) -> Result<InstrumentMap, ExchangeError> {
     let mut map = InstrumentMap::new();
     for request in (ops.instruments_requests)() {
-        let body = rest.get(&request).await?;
+        let body = get_with_retries(rest, &request).await?;
         if let Some(cap) = capture {
             cap.send(CaptureRecord::Instruments {
                 ts: now_ns(),
@@ -288,6 +288,28 @@ async fn load_instruments(
         map.extend((ops.parse_instruments)(&body)?);
     }
     Ok(map)
+}
+
+/// GETs with up to five attempts on retryable failures. A 429/418 has already blocked the
+/// venue's budget for its `Retry-After`, so the next attempt waits exactly as told.
+async fn get_with_retries(
+    rest: &RestClient,
+    request: &crate::spec::RestRequest,
+) -> Result<String, ExchangeError> {
+    let backoff = Backoff::default();
+    let mut attempt = 0;
+    loop {
+        match rest.get(request).await {
+            Err(e) if e.is_retryable() && attempt < 4 => {
+                tracing::warn!(error = %e, attempt, "instrument request failed; retrying");
+                if !matches!(e, ExchangeError::RateLimited { .. }) {
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                }
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
 }
 
 type Polls = Vec<(Subscription, Duration)>;
