@@ -71,14 +71,14 @@ fn ts_of(v: &Value) -> Option<i64> {
     None
 }
 
-/// Streams `lines` in order, pacing by timestamp differences / `speed` (capped at 1 s per
-/// gap; 10 ms / `speed` when a line has no timestamp), then stops.
+/// Streams `lines` in order, pacing by timestamp differences (capped at 1 s) / `speed`
+/// (10 ms / `speed` when a line has no timestamp), then stops.
 pub(crate) async fn run(shared: Arc<Shared>, lines: Vec<Line>, speed: f64) {
     let speed = if speed > 0.0 { speed } else { 1.0 };
     let mut prev: Option<i64> = None;
     for line in lines {
         let gap_ms = match (prev, line.ts_ms) {
-            (Some(p), Some(t)) if t >= p => ((t - p) as f64 / speed).min(1000.0),
+            (Some(p), Some(t)) if t >= p => ((t - p) as f64).min(1000.0) / speed,
             _ => 10.0 / speed,
         };
         if line.ts_ms.is_some() {
