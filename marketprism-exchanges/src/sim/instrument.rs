@@ -88,7 +88,7 @@ fn ddmonyy(s: &str) -> Option<i64> {
     Some(expiry_ms(2000 + year, mon, day))
 }
 
-/// Formats an expiry as `27DEC24` (Deribit) from ms.
+/// Splits a Binance symbol (`BTCUSDT`, `BTCUSD_PERP`) into base and quote assets.
 pub(crate) fn base_of_binance(symbol: &str) -> (String, String) {
     const QUOTES: [&str; 10] = [
         "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY",

@@ -26,6 +26,7 @@ mod binance_rest;
 mod conn;
 mod control;
 mod deribit;
+mod deribit_rest;
 mod faults;
 mod instrument;
 mod market;
@@ -33,6 +34,7 @@ mod okx;
 mod replay;
 #[cfg(test)]
 mod tests;
+mod update;
 
 use std::collections::BTreeMap;
 use std::future::Future;
