@@ -27,6 +27,9 @@ mod stream;
 pub mod transport;
 mod venue;
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 #[cfg(test)]
 pub(crate) mod testing;
 
