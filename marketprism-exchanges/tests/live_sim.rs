@@ -81,24 +81,39 @@ impl Consumer {
             }
             MarketEvent::BookDelta(d) => {
                 let book = self.books.entry(d.symbol.to_string()).or_default();
-                book.apply_delta(&d).unwrap_or_else(|e| panic!("delta does not chain: {e}: {d:?}"));
+                book.apply_delta(&d)
+                    .unwrap_or_else(|e| panic!("delta does not chain: {e}: {d:?}"));
                 assert!(!book.is_crossed(), "crossed book after delta {d:?}");
             }
-            MarketEvent::Trade(t) => self.trades.entry(t.symbol.to_string()).or_default().push(t.trade_id.to_string()),
-            MarketEvent::Status(s) => self.statuses.push((s.symbol.map(|s| s.to_string()), s.kind)),
+            MarketEvent::Trade(t) => self
+                .trades
+                .entry(t.symbol.to_string())
+                .or_default()
+                .push(t.trade_id.to_string()),
+            MarketEvent::Status(s) => self
+                .statuses
+                .push((s.symbol.map(|s| s.to_string()), s.kind)),
             _ => {}
         }
     }
 
     /// Pulls events until `done` holds, failing after `limit`.
-    async fn until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&Consumer) -> bool) {
+    async fn until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut done: impl FnMut(&Consumer) -> bool,
+    ) {
         let deadline = Instant::now() + limit;
         while !done(self) {
             let left = deadline.saturating_duration_since(Instant::now());
             match timeout(left, self.stream.next()).await {
                 Ok(Some(e)) => self.apply(e),
                 Ok(None) => panic!("stream ended while waiting for {what}"),
-                Err(_) => panic!("timed out after {limit:?} waiting for {what}; statuses {:?}", self.statuses),
+                Err(_) => panic!(
+                    "timed out after {limit:?} waiting for {what}; statuses {:?}",
+                    self.statuses
+                ),
             }
         }
     }
@@ -124,7 +139,11 @@ struct Setup {
     symbols: HashMap<String, String>,
 }
 
-async fn setup(venue: Venue, config: impl FnOnce(SimConfig) -> SimConfig, channels: &[Channel]) -> Setup {
+async fn setup(
+    venue: Venue,
+    config: impl FnOnce(SimConfig) -> SimConfig,
+    channels: &[Channel],
+) -> Setup {
     setup_with(venue, config, channels, |b| b).await
 }
 
@@ -132,10 +151,16 @@ async fn setup_with(
     venue: Venue,
     config: impl FnOnce(SimConfig) -> SimConfig,
     channels: &[Channel],
-    builder: impl FnOnce(marketprism_exchanges::MarketStreamBuilder) -> marketprism_exchanges::MarketStreamBuilder,
+    builder: impl FnOnce(
+        marketprism_exchanges::MarketStreamBuilder,
+    ) -> marketprism_exchanges::MarketStreamBuilder,
 ) -> Setup {
     let sim = SimHandle::start(config(
-        SimConfig::new(venue).symbols(natives(venue)).rate(200.0).seed(11).ping_interval(Duration::from_millis(500)),
+        SimConfig::new(venue)
+            .symbols(natives(venue))
+            .rate(200.0)
+            .seed(11)
+            .ping_interval(Duration::from_millis(500)),
     ))
     .await
     .expect("sim starts");
@@ -148,21 +173,39 @@ async fn setup_with(
             .stall_timeout(Duration::from_secs(2)),
     )
     .start()
-        .await
-        .expect("stream starts");
-    let consumer = Consumer { stream, books: HashMap::new(), statuses: Vec::new(), trades: BTreeMap::new(), events: 0 };
-    Setup { sim, consumer, symbols }
+    .await
+    .expect("stream starts");
+    let consumer = Consumer {
+        stream,
+        books: HashMap::new(),
+        statuses: Vec::new(),
+        trades: BTreeMap::new(),
+        events: 0,
+    };
+    Setup {
+        sim,
+        consumer,
+        symbols,
+    }
 }
 
 impl Setup {
     fn sym(&self, native: &str) -> String {
-        self.symbols.get(native).cloned().unwrap_or_else(|| panic!("{native} not listed by the sim"))
+        self.symbols
+            .get(native)
+            .cloned()
+            .unwrap_or_else(|| panic!("{native} not listed by the sim"))
     }
 
     async fn wait_books(&mut self) {
-        let wanted: Vec<String> = natives(self.sim.stats_venue()).iter().map(|n| self.sym(n)).collect();
+        let wanted: Vec<String> = natives(self.sim.stats_venue())
+            .iter()
+            .map(|n| self.sym(n))
+            .collect();
         self.consumer
-            .until(Duration::from_secs(15), "both books synced", |c| wanted.iter().all(|s| c.books.contains_key(s)))
+            .until(Duration::from_secs(15), "both books synced", |c| {
+                wanted.iter().all(|s| c.books.contains_key(s))
+            })
             .await;
     }
 
@@ -173,10 +216,19 @@ impl Setup {
         for native in natives(self.sim.stats_venue()) {
             let symbol = self.sym(native);
             let truth = self.sim.truth_book(native).expect("truth book");
-            let book = self.consumer.books.get(&symbol).unwrap_or_else(|| panic!("no book for {symbol}"));
+            let book = self
+                .consumer
+                .books
+                .get(&symbol)
+                .unwrap_or_else(|| panic!("no book for {symbol}"));
             assert_eq!(book.sequence(), truth.sequence, "{symbol}: sequence");
             let (bids, asks) = book.top(usize::MAX);
-            let ours = |levels: Vec<marketprism_core::model::Level>| levels.into_iter().map(|l| (l.price, l.size)).collect::<Vec<_>>();
+            let ours = |levels: Vec<marketprism_core::model::Level>| {
+                levels
+                    .into_iter()
+                    .map(|l| (l.price, l.size))
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(ours(bids), truth.bids, "{symbol}: bids");
             assert_eq!(ours(asks), truth.asks, "{symbol}: asks");
         }
@@ -198,9 +250,16 @@ const BOOK_AND_TRADES: &[Channel] = &[Channel::Book, Channel::Trades];
 async fn steady_state(venue: Venue) {
     let mut s = setup(venue, |c| c, BOOK_AND_TRADES).await;
     s.wait_books().await;
-    s.consumer.until(Duration::from_secs(5), "some deltas", |c| c.events > 200).await;
+    s.consumer
+        .until(Duration::from_secs(5), "some deltas", |c| c.events > 200)
+        .await;
     s.assert_books_equal_truth().await;
-    assert_eq!(s.consumer.count(|k| k.is_discontinuity(), None), 0, "{:?}", s.consumer.statuses);
+    assert_eq!(
+        s.consumer.count(|k| k.is_discontinuity(), None),
+        0,
+        "{:?}",
+        s.consumer.statuses
+    );
 }
 
 async fn gap_resyncs_only_that_instrument(venue: Venue) {
@@ -208,18 +267,37 @@ async fn gap_resyncs_only_that_instrument(venue: Venue) {
     s.wait_books().await;
     let [hit, other] = natives(venue);
     let (hit_sym, other_sym) = (s.sym(hit), s.sym(other));
-    s.sim.inject(&Fault::Gap { symbol: Some(hit.into()), skip: 3 });
+    s.sim.inject(&Fault::Gap {
+        symbol: Some(hit.into()),
+        skip: 3,
+    });
     s.consumer
-        .until(Duration::from_secs(10), "gap + resync of the hit symbol", |c| {
-            c.count(|k| matches!(k, StatusKind::Gap { .. }), Some(&hit_sym)) >= 1
-                && c.count(|k| matches!(k, StatusKind::BookResync { .. }), Some(&hit_sym)) >= 1
-        })
+        .until(
+            Duration::from_secs(10),
+            "gap + resync of the hit symbol",
+            |c| {
+                c.count(|k| matches!(k, StatusKind::Gap { .. }), Some(&hit_sym)) >= 1
+                    && c.count(
+                        |k| matches!(k, StatusKind::BookResync { .. }),
+                        Some(&hit_sym),
+                    ) >= 1
+            },
+        )
         .await;
     // Recovery: a fresh snapshot for the hit symbol, then equality with the truth.
     let resyncs_before = s.consumer.events;
-    s.consumer.until(Duration::from_secs(10), "recovery", |c| c.events > resyncs_before + 100).await;
+    s.consumer
+        .until(Duration::from_secs(10), "recovery", |c| {
+            c.events > resyncs_before + 100
+        })
+        .await;
     s.assert_books_equal_truth().await;
-    assert_eq!(s.consumer.count(|k| k.is_discontinuity(), Some(&other_sym)), 0, "other instrument untouched: {:?}", s.consumer.statuses);
+    assert_eq!(
+        s.consumer.count(|k| k.is_discontinuity(), Some(&other_sym)),
+        0,
+        "other instrument untouched: {:?}",
+        s.consumer.statuses
+    );
 }
 
 async fn fault_recovers(venue: Venue, fault: Fault, expect_disconnect: bool) {
@@ -229,42 +307,86 @@ async fn fault_recovers(venue: Venue, fault: Fault, expect_disconnect: bool) {
     if expect_disconnect {
         s.consumer
             .until(Duration::from_secs(15), "disconnect then reconnect", |c| {
-                let d = c.statuses.iter().position(|(_, k)| matches!(k, StatusKind::Disconnected { .. }));
-                d.is_some_and(|d| c.statuses[d..].iter().any(|(_, k)| matches!(k, StatusKind::Connected { .. })))
+                let d = c
+                    .statuses
+                    .iter()
+                    .position(|(_, k)| matches!(k, StatusKind::Disconnected { .. }));
+                d.is_some_and(|d| {
+                    c.statuses[d..]
+                        .iter()
+                        .any(|(_, k)| matches!(k, StatusKind::Connected { .. }))
+                })
             })
             .await;
     }
     let seen = s.consumer.events;
-    s.consumer.until(Duration::from_secs(15), "data after recovery", |c| c.events > seen + 200).await;
+    s.consumer
+        .until(Duration::from_secs(15), "data after recovery", |c| {
+            c.events > seen + 200
+        })
+        .await;
     // Every book resynced after a disconnect is live again before comparing.
     s.wait_books().await;
     s.assert_books_equal_truth().await;
 }
 
 async fn rotation_delivers_every_trade_once(venue: Venue) {
-    // The exchange cuts connections at 2.5 s; we rotate (with overlap) at 1.5 s.
+    // The exchange cuts connections at 3 s; we rotate at 1 s and close the old connection
+    // about 1 s later, once the new one has been live for the overlap grace period.
     let mut s = setup_with(
         venue,
-        |c| c.max_lifetime(Duration::from_millis(2500)),
+        |c| c.max_lifetime(Duration::from_millis(3000)),
         &[Channel::Trades, Channel::Book],
-        |b| b.rotate_after(venue, Duration::from_millis(1500)),
+        |b| b.rotate_after(venue, Duration::from_millis(1000)),
     )
     .await;
-    s.consumer.until(Duration::from_secs(20), "several rotations", |c| c.events > 0).await;
+    s.consumer
+        .until(Duration::from_secs(20), "several rotations", |c| {
+            c.events > 0
+        })
+        .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let start = Instant::now();
-    s.consumer.until(Duration::from_secs(30), "three lifetimes", |_| start.elapsed() > Duration::from_millis(8000)).await;
+    s.consumer
+        .until(Duration::from_secs(30), "three lifetimes", |_| {
+            start.elapsed() > Duration::from_millis(8000)
+        })
+        .await;
     s.sim.pause();
     s.consumer.drain(Duration::from_millis(700)).await;
     let stats = s.sim.stats();
-    assert!(stats.connections_total >= 4, "expected several connections, got {}", stats.connections_total);
+    assert!(
+        stats.connections_total >= 4,
+        "expected several connections, got {}",
+        stats.connections_total
+    );
+    // Every switch was a planned overlap, never a cut.
+    assert_eq!(
+        s.consumer.count(|k| k.is_discontinuity(), None),
+        0,
+        "{:?}",
+        s.consumer.statuses
+    );
     for native in natives(venue) {
         let symbol = s.sym(native);
-        let produced: Vec<String> = s.sim.trade_ids(native).expect("trade ids").into_iter().map(|i| i.to_string()).collect();
+        let produced: Vec<String> = s
+            .sim
+            .trade_ids(native)
+            .expect("trade ids")
+            .into_iter()
+            .map(|i| i.to_string())
+            .collect();
         let got = s.consumer.trades.get(&symbol).cloned().unwrap_or_default();
         assert!(!got.is_empty(), "{symbol}: no trades");
-        let first = produced.iter().position(|id| *id == got[0]).expect("first received id was produced");
-        assert_eq!(got, produced[first..].to_vec(), "{symbol}: every trade exactly once, in order");
+        let first = produced
+            .iter()
+            .position(|id| *id == got[0])
+            .expect("first received id was produced");
+        assert_eq!(
+            got,
+            produced[first..].to_vec(),
+            "{symbol}: every trade exactly once, in order"
+        );
     }
 }
 
@@ -273,9 +395,16 @@ async fn rest_ban_backs_off_without_second_ban(venue: Venue, status: u16) {
     s.wait_books().await;
     let [hit, _] = natives(venue);
     let hit_sym = s.sym(hit);
-    s.sim.inject(&Fault::RestRateLimit { status, retry_after_s: 2, count: 1 });
+    s.sim.inject(&Fault::RestRateLimit {
+        status,
+        retry_after_s: 2,
+        count: 1,
+    });
     // A gap forces a REST snapshot, which is answered 429.
-    s.sim.inject(&Fault::Gap { symbol: Some(hit.into()), skip: 2 });
+    s.sim.inject(&Fault::Gap {
+        symbol: Some(hit.into()),
+        skip: 2,
+    });
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.sim.stats().rest.rate_limited == 0 {
         assert!(Instant::now() < deadline, "no REST call was rate limited");
@@ -287,11 +416,22 @@ async fn rest_ban_backs_off_without_second_ban(venue: Venue, status: u16) {
     while Instant::now() < until {
         s.consumer.drain(Duration::from_millis(50)).await;
     }
-    assert_eq!(s.sim.stats().rest.calls, calls_at_ban, "a request was sent during Retry-After");
-    let resyncs = s.consumer.count(|k| matches!(k, StatusKind::BookResync { .. }), Some(&hit_sym));
+    assert_eq!(
+        s.sim.stats().rest.calls,
+        calls_at_ban,
+        "a request was sent during Retry-After"
+    );
+    let resyncs = s.consumer.count(
+        |k| matches!(k, StatusKind::BookResync { .. }),
+        Some(&hit_sym),
+    );
     assert!(resyncs >= 1);
     let seen = s.consumer.events;
-    s.consumer.until(Duration::from_secs(10), "recovery after the ban", |c| c.events > seen + 200).await;
+    s.consumer
+        .until(Duration::from_secs(10), "recovery after the ban", |c| {
+            c.events > seen + 200
+        })
+        .await;
     s.assert_books_equal_truth().await;
     assert_eq!(s.sim.stats().rest.rate_limited, 1, "exactly one ban");
 }

@@ -213,6 +213,25 @@ impl BookSync {
         }
     }
 
+    /// Emits the current book as a snapshot when synced (connection hand-over).
+    pub(crate) fn emit_snapshot(&self, local_ts: TimestampNs, out: &mut Output) {
+        if !self.is_synced() {
+            return;
+        }
+        let (bids, asks) = self.book.top(usize::MAX);
+        let inst = &self.instrument;
+        out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
+            exchange: inst.exchange,
+            market: inst.market,
+            symbol: inst.symbol.clone(),
+            sequence: self.book.sequence(),
+            bids,
+            asks,
+            exchange_ts: local_ts,
+            local_ts,
+        }));
+    }
+
     /// The connection dropped: the book can no longer be trusted.
     pub(crate) fn on_disconnect(&mut self, local_ts: TimestampNs, out: &mut Output) {
         if self.is_synced() {

@@ -471,4 +471,10 @@ impl Normalizer for BinanceNormalizer {
             book.on_disconnect(local_ts, out);
         }
     }
+
+    fn emit_books(&mut self, local_ts: TimestampNs, out: &mut Output) {
+        for book in self.books.values() {
+            book.emit_snapshot(local_ts, out);
+        }
+    }
 }

@@ -172,6 +172,23 @@ impl Books {
 
     /// The connection dropped: every book waits for the snapshot of the resubscription;
     /// live ones announce it with a `BookResync` status.
+    /// Emits every live book as a snapshot (connection hand-over).
+    pub(crate) fn emit_snapshots(&self, local_ts: TimestampNs, out: &mut Output) {
+        for st in self.books.values().filter(|st| st.state == SyncState::Live) {
+            let (bids, asks) = st.book.top(self.depth.unwrap_or(usize::MAX));
+            out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
+                exchange: Exchange::Deribit,
+                market: st.instrument.market,
+                symbol: st.instrument.symbol.clone(),
+                sequence: st.book.sequence(),
+                bids,
+                asks,
+                exchange_ts: local_ts,
+                local_ts,
+            }));
+        }
+    }
+
     pub(crate) fn on_disconnect(&mut self, local_ts: TimestampNs, out: &mut Output) {
         let depth = self.depth;
         for st in self.books.values_mut() {

@@ -315,6 +315,10 @@ impl Normalizer for DeribitNormalizer {
     fn on_disconnect(&mut self, local_ts: TimestampNs, out: &mut Output) {
         self.books.on_disconnect(local_ts, out);
     }
+
+    fn emit_books(&mut self, local_ts: TimestampNs, out: &mut Output) {
+        self.books.emit_snapshots(local_ts, out);
+    }
 }
 
 fn lookup<'m>(map: &'m InstrumentMap, native: &str) -> Result<&'m Arc<Instrument>, ExchangeError> {

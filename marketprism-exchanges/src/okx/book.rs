@@ -250,6 +250,23 @@ impl Books {
 
     /// Every synced book becomes unsynced, with a `BookResync` status each. No action: the
     /// connection layer resubscribes after reconnecting, which brings fresh snapshots.
+    /// Emits every synced book as a snapshot (connection hand-over).
+    pub(crate) fn emit_snapshots(&self, local_ts: TimestampNs, out: &mut Output) {
+        for ib in self.books.values().filter(|b| b.synced) {
+            let (bids, asks) = ib.book.top(self.depth.unwrap_or(usize::MAX));
+            out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
+                exchange: Exchange::Okx,
+                market: ib.market,
+                symbol: ib.symbol.clone(),
+                sequence: ib.book.sequence(),
+                bids,
+                asks,
+                exchange_ts: local_ts,
+                local_ts,
+            }));
+        }
+    }
+
     pub(crate) fn on_disconnect(&mut self, local_ts: TimestampNs, out: &mut Output) {
         for ib in self.books.values_mut().filter(|b| b.synced) {
             ib.synced = false;

@@ -341,6 +341,10 @@ impl Normalizer for OkxNormalizer {
     fn on_disconnect(&mut self, local_ts: TimestampNs, out: &mut Output) {
         self.books.on_disconnect(local_ts, out);
     }
+
+    fn emit_books(&mut self, local_ts: TimestampNs, out: &mut Output) {
+        self.books.emit_snapshots(local_ts, out);
+    }
 }
 
 impl OkxNormalizer {
