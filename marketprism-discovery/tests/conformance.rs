@@ -1,0 +1,35 @@
+//! The conformance suite against every backend: memory always; etcd, NATS and Redis against
+//! real servers (`scripts/services.sh start`; under `CI=true` a missing server fails).
+
+use std::sync::Arc;
+
+use marketprism_discovery::{Backend, MemoryBackend, backend_from_url, conformance};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_conformance() {
+    let store = MemoryBackend::new();
+    conformance::run_all(|| {
+        let store = store.clone();
+        async move { Arc::new(store) as Arc<dyn Backend> }
+    })
+    .await
+    .assert_all_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_url_conformance() {
+    let url = format!("memory://conf{:08x}", rand_u32());
+    conformance::run_all(|| {
+        let url = url.clone();
+        async move { backend_from_url(&url).await.unwrap() }
+    })
+    .await
+    .assert_all_passed();
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
