@@ -7,6 +7,8 @@ pub mod backend;
 #[doc(hidden)]
 pub mod conformance;
 pub mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod factory;
 pub mod instance;
 pub mod memory;
@@ -16,3 +18,14 @@ pub use error::{DiscoveryError, Result};
 pub use factory::{BackendFactory, BackendResolver, backend_from_url};
 pub use instance::{InstanceStatus, ServiceInstance, ServiceInstanceBuilder};
 pub use memory::MemoryBackend;
+
+/// A reqwest client builder, after installing rustls' `ring` provider as the process default
+/// once (reqwest is built with `rustls-no-provider`; plain-HTTP backends still need one to
+/// build a client).
+pub(crate) fn http_client_builder() -> reqwest::ClientBuilder {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}

@@ -33,3 +33,23 @@ fn rand_u32() -> u32 {
         .unwrap()
         .subsec_nanos()
 }
+
+#[cfg(feature = "etcd")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_conformance() {
+    use marketprism_core::testing::{TestServer, host_port, require_server};
+    let Some(url) = require_server(TestServer::Etcd) else {
+        return;
+    };
+    let url = format!(
+        "etcd://{}?namespace=conf{:08x}",
+        host_port(&url).unwrap(),
+        rand_u32()
+    );
+    conformance::run_all(|| {
+        let url = url.clone();
+        async move { backend_from_url(&url).await.unwrap() }
+    })
+    .await
+    .assert_all_passed();
+}
