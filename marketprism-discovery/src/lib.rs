@@ -12,6 +12,8 @@ pub mod etcd;
 pub mod factory;
 pub mod instance;
 pub mod memory;
+#[cfg(feature = "nats")]
+pub mod nats;
 
 pub use backend::{Backend, Lease, RemovalReason, WatchEvent, WatchStream};
 pub use error::{DiscoveryError, Result};

@@ -53,3 +53,19 @@ async fn etcd_conformance() {
     .await
     .assert_all_passed();
 }
+
+#[cfg(feature = "nats")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_conformance() {
+    use marketprism_core::testing::{TestServer, require_server};
+    let Some(url) = require_server(TestServer::Nats) else {
+        return;
+    };
+    let url = format!("{url}?namespace=conf{:08x}", rand_u32());
+    conformance::run_all(|| {
+        let url = url.clone();
+        async move { backend_from_url(&url).await.unwrap() }
+    })
+    .await
+    .assert_all_passed();
+}
