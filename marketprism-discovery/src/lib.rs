@@ -14,6 +14,8 @@ pub mod instance;
 pub mod memory;
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use backend::{Backend, Lease, RemovalReason, WatchEvent, WatchStream};
 pub use error::{DiscoveryError, Result};

@@ -69,3 +69,35 @@ async fn nats_conformance() {
     .await
     .assert_all_passed();
 }
+
+#[cfg(feature = "redis")]
+async fn redis_conformance(keyspace_events: &str) {
+    use marketprism_core::testing::{TestServer, require_server};
+    let Some(url) = require_server(TestServer::Redis) else {
+        return;
+    };
+    let url = format!(
+        "{url}?namespace=conf{:08x}&keyspace_events={keyspace_events}",
+        rand_u32()
+    );
+    conformance::run_all(|| {
+        let url = url.clone();
+        async move { backend_from_url(&url).await.unwrap() }
+    })
+    .await
+    .assert_all_passed();
+}
+
+/// Expiry seen through keyspace notifications (turned on with CONFIG SET).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keyspace_notifications_conformance() {
+    redis_conformance("set").await;
+}
+
+/// Expiry seen by comparing listings only.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_polling_conformance() {
+    redis_conformance("off").await;
+}
