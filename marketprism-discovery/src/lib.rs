@@ -4,24 +4,37 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod balance;
 #[doc(hidden)]
 pub mod conformance;
+#[cfg(feature = "consul")]
+pub mod consul;
+mod discover;
 pub mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod events;
 pub mod factory;
+mod health;
 pub mod instance;
 pub mod memory;
+pub mod metrics;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod registry;
+mod retry;
 
 pub use backend::{Backend, Lease, RemovalReason, WatchEvent, WatchStream};
+pub use discover::Discovery;
 pub use error::{DiscoveryError, Result};
 pub use factory::{BackendFactory, BackendResolver, backend_from_url};
 pub use instance::{InstanceStatus, ServiceInstance, ServiceInstanceBuilder};
+pub use events::{EventHandler, RegistryEvent};
 pub use memory::MemoryBackend;
+pub use registry::{Registry, RegistryBuilder};
+pub use retry::RetryPolicy;
 
 /// A reqwest client builder, after installing rustls' `ring` provider as the process default
 /// once (reqwest is built with `rustls-no-provider`; plain-HTTP backends still need one to

@@ -16,7 +16,7 @@
 //! - watch de-duplicates renewals (each renewal is a new message with the same value) and
 //!   reports a removal only for an instance it knew.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use async_nats::{
     HeaderMap, HeaderValue,

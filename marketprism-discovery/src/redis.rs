@@ -23,7 +23,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{Script, aio::ConnectionManager};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
