@@ -127,7 +127,12 @@ impl ConsulBackend {
         if let Some(dc) = &self.dc {
             q.push(("dc", dc.clone()));
         }
-        let full = Url::parse_with_params(&url, &q).map_err(|e| DiscoveryError::InvalidUrl {
+        let parsed = if q.is_empty() {
+            Url::parse(&url)
+        } else {
+            Url::parse_with_params(&url, &q)
+        };
+        let full = parsed.map_err(|e| DiscoveryError::InvalidUrl {
             url: url.clone(),
             reason: e.to_string(),
         })?;
