@@ -148,8 +148,15 @@ pub(crate) fn check_lease_matches(lease: &Lease, instance: &ServiceInstance) -> 
     Ok(())
 }
 
-/// TTL in whole seconds, rounded up, at least 1.
-pub(crate) fn ttl_secs(ttl: Duration) -> u64 {
+/// A TTL in whole seconds, rounded up, at least 1 (what etcd, NATS and Consul store).
+///
+/// ```
+/// use std::time::Duration;
+/// use marketprism_discovery::backend::ttl_secs;
+/// assert_eq!(ttl_secs(Duration::from_millis(1500)), 2);
+/// assert_eq!(ttl_secs(Duration::ZERO), 1);
+/// ```
+pub fn ttl_secs(ttl: Duration) -> u64 {
     let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
     secs.max(1)
 }

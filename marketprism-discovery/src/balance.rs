@@ -14,7 +14,10 @@ pub(crate) struct SmoothWrr {
 impl SmoothWrr {
     /// Picks one of `candidates` (non-empty), updating the state. Instances that left are
     /// forgotten.
-    pub(crate) fn pick<'a>(&mut self, candidates: &'a [ServiceInstance]) -> Option<&'a ServiceInstance> {
+    pub(crate) fn pick<'a>(
+        &mut self,
+        candidates: &'a [ServiceInstance],
+    ) -> Option<&'a ServiceInstance> {
         self.current
             .retain(|id, _| candidates.iter().any(|c| &c.id == id));
         let total: i64 = candidates.iter().map(|c| i64::from(c.weight.max(1))).sum();
@@ -43,7 +46,11 @@ mod tests {
     use super::*;
 
     fn inst(id: &str, w: u32) -> ServiceInstance {
-        ServiceInstance::builder("s", "h", 1).id(id).weight(w).build().unwrap()
+        ServiceInstance::builder("s", "h", 1)
+            .id(id)
+            .weight(w)
+            .build()
+            .unwrap()
     }
 
     #[test]

@@ -94,7 +94,10 @@ where
     let a = make().await;
     let b = make().await;
     let backend = a.name();
-    let cases: Vec<(&'static str, futures::future::BoxFuture<'static, CaseResult>)> = vec![
+    let cases: Vec<(
+        &'static str,
+        futures::future::BoxFuture<'static, CaseResult>,
+    )> = vec![
         ("register_and_list", register_and_list(a.clone()).boxed()),
         ("ttl_expiry", ttl_expiry(a.clone()).boxed()),
         ("renew_keeps_alive", renew_keeps_alive(a.clone()).boxed()),
@@ -184,11 +187,17 @@ async fn register_and_list(b: Arc<dyn Backend>) -> CaseResult {
     b.register(&y, TTL * 10).await.map_err(|e| e.to_string())?;
     let mut listed = b.list(&s).await.map_err(|e| e.to_string())?;
     listed.sort_by(|p, q| p.id.cmp(&q.id));
-    ensure!(listed == vec![x.clone(), y.clone()], "round trip differs: {listed:?}");
+    ensure!(
+        listed == vec![x.clone(), y.clone()],
+        "round trip differs: {listed:?}"
+    );
     // Registering again is an upsert, not a duplicate.
     b.register(&x, TTL * 10).await.map_err(|e| e.to_string())?;
     ensure!(ids(&*b, &s).await? == ["x", "y"], "re-register duplicated");
-    let other = b.list(&service_name("empty")).await.map_err(|e| e.to_string())?;
+    let other = b
+        .list(&service_name("empty"))
+        .await
+        .map_err(|e| e.to_string())?;
     ensure!(other.is_empty(), "unknown service lists {other:?}");
     b.deregister(&s, "x").await.map_err(|e| e.to_string())?;
     b.deregister(&s, "y").await.map_err(|e| e.to_string())?;
@@ -244,13 +253,20 @@ async fn deregister(b: Arc<dyn Backend>) -> CaseResult {
         .await
         .map_err(|e| e.to_string())?;
     b.deregister(&s, "x").await.map_err(|e| e.to_string())?;
-    ensure!(ids(&*b, &s).await? == ["y"], "x still listed after deregister");
+    ensure!(
+        ids(&*b, &s).await? == ["y"],
+        "x still listed after deregister"
+    );
     b.deregister(&s, "x")
         .await
         .map_err(|e| format!("second deregister must succeed: {e}"))?;
     match b.renew(&lx).await {
         Err(DiscoveryError::NotFound { .. }) => {}
-        other => return Err(format!("renew after deregister: want NotFound, got {other:?}")),
+        other => {
+            return Err(format!(
+                "renew after deregister: want NotFound, got {other:?}"
+            ));
+        }
     }
     b.deregister(&s, "y").await.map_err(|e| e.to_string())?;
     ensure!(ids(&*b, &s).await?.is_empty(), "y still listed");
@@ -296,7 +312,10 @@ async fn watch_events(b: Arc<dyn Backend>) -> CaseResult {
     next_event(&mut w, &s, "register", |e| *e == WatchEvent::Put(x.clone())).await?;
     let xm = x.with_status(InstanceStatus::Maintenance);
     b.update(&lease, &xm).await.map_err(|e| e.to_string())?;
-    next_event(&mut w, &s, "status change", |e| *e == WatchEvent::Put(xm.clone())).await?;
+    next_event(&mut w, &s, "status change", |e| {
+        *e == WatchEvent::Put(xm.clone())
+    })
+    .await?;
     b.deregister(&s, "x").await.map_err(|e| e.to_string())?;
     next_event(&mut w, &s, "deregister", |e| {
         matches!(e, WatchEvent::Removed { id, reason: RemovalReason::Deregistered, .. } if id == "x")
@@ -304,7 +323,10 @@ async fn watch_events(b: Arc<dyn Backend>) -> CaseResult {
     .await?;
     let y = instance(&s, "y", 1008)?;
     b.register(&y, TTL).await.map_err(|e| e.to_string())?;
-    next_event(&mut w, &s, "register y", |e| *e == WatchEvent::Put(y.clone())).await?;
+    next_event(&mut w, &s, "register y", |e| {
+        *e == WatchEvent::Put(y.clone())
+    })
+    .await?;
     next_event(&mut w, &s, "expiry", |e| {
         matches!(e, WatchEvent::Removed { id, reason: RemovalReason::Expired, .. } if id == "y")
     })
@@ -325,12 +347,18 @@ async fn weights_and_status(b: Arc<dyn Backend>) -> CaseResult {
         let next = x.with_status(status).with_weight(weight);
         b.update(&lease, &next).await.map_err(|e| e.to_string())?;
         let listed = b.list(&s).await.map_err(|e| e.to_string())?;
-        ensure!(listed == vec![next.clone()], "after update to {status}/{weight}: {listed:?}");
+        ensure!(
+            listed == vec![next.clone()],
+            "after update to {status}/{weight}: {listed:?}"
+        );
     }
     let mut wrong = x.clone();
     wrong.id = "other".to_owned();
     ensure!(
-        matches!(b.update(&lease, &wrong).await, Err(DiscoveryError::InvalidInstance { .. })),
+        matches!(
+            b.update(&lease, &wrong).await,
+            Err(DiscoveryError::InvalidInstance { .. })
+        ),
         "update with another instance's lease accepted"
     );
     b.deregister(&s, "x").await.map_err(|e| e.to_string())?;
@@ -356,7 +384,10 @@ async fn concurrent_clients(a: Arc<dyn Backend>, b: Arc<dyn Backend>) -> CaseRes
     let from_a = ids(&*a, &s).await?;
     let from_b = ids(&*b, &s).await?;
     ensure!(from_a.len() == 20, "client a sees {} of 20", from_a.len());
-    ensure!(from_a == from_b, "clients disagree: {from_a:?} vs {from_b:?}");
+    ensure!(
+        from_a == from_b,
+        "clients disagree: {from_a:?} vs {from_b:?}"
+    );
     let deregs = (0..20u16).map(|n| {
         let client = if n % 2 == 0 { b.clone() } else { a.clone() };
         let s = s.clone();
@@ -365,7 +396,10 @@ async fn concurrent_clients(a: Arc<dyn Backend>, b: Arc<dyn Backend>) -> CaseRes
     for r in futures::future::join_all(deregs).await {
         r.map_err(|e| e.to_string())?;
     }
-    ensure!(ids(&*a, &s).await?.is_empty(), "instances left after deregistering all");
+    ensure!(
+        ids(&*a, &s).await?.is_empty(),
+        "instances left after deregistering all"
+    );
     Ok(())
 }
 
@@ -386,7 +420,10 @@ async fn services_listing(b: Arc<dyn Backend>) -> CaseResult {
     b.deregister(&s1, "x").await.map_err(|e| e.to_string())?;
     b.deregister(&s2, "x").await.map_err(|e| e.to_string())?;
     let names = b.services().await.map_err(|e| e.to_string())?;
-    ensure!(!names.contains(&s1), "deregistered service still named: {s1}");
+    ensure!(
+        !names.contains(&s1),
+        "deregistered service still named: {s1}"
+    );
     Ok(())
 }
 
@@ -395,13 +432,19 @@ async fn invalid_input(b: Arc<dyn Backend>) -> CaseResult {
     let mut bad = instance(&s, "x", 1)?;
     bad.id = "has.dot".to_owned();
     ensure!(
-        matches!(b.register(&bad, TTL).await, Err(DiscoveryError::InvalidInstance { .. })),
+        matches!(
+            b.register(&bad, TTL).await,
+            Err(DiscoveryError::InvalidInstance { .. })
+        ),
         "an id with a dot was accepted"
     );
     let mut bad = instance(&s, "x", 1)?;
     bad.weight = 0;
     ensure!(
-        matches!(b.register(&bad, TTL).await, Err(DiscoveryError::InvalidInstance { .. })),
+        matches!(
+            b.register(&bad, TTL).await,
+            Err(DiscoveryError::InvalidInstance { .. })
+        ),
         "weight 0 was accepted"
     );
     Ok(())

@@ -162,7 +162,10 @@ impl ConsulBackend {
         if status >= 500 && !is_unknown(&bytes) {
             return Err(DiscoveryError::Unavailable {
                 backend: NAME,
-                message: format!("{method} {url}: {status} {}", String::from_utf8_lossy(&bytes)),
+                message: format!(
+                    "{method} {url}: {status} {}",
+                    String::from_utf8_lossy(&bytes)
+                ),
                 source: None,
             });
         }
@@ -176,23 +179,44 @@ impl ConsulBackend {
     }
 
     /// Health entries of `service` (all, with their check state), and the index.
-    async fn health(&self, service: &str, index: Option<u64>) -> Result<(Vec<(ServiceInstance, bool)>, u64)> {
+    async fn health(
+        &self,
+        service: &str,
+        index: Option<u64>,
+    ) -> Result<(Vec<(ServiceInstance, bool)>, u64)> {
         let mut q = Vec::new();
         if let Some(i) = index {
             q.push(("index", i.to_string()));
             q.push(("wait", format!("{}s", BLOCKING_WAIT.as_secs())));
         }
-        let timeout = if index.is_some() { BLOCKING_WAIT + BLOCKING_WAIT / 16 + Duration::from_secs(5) } else { REQUEST_TIMEOUT };
+        let timeout = if index.is_some() {
+            BLOCKING_WAIT + BLOCKING_WAIT / 16 + Duration::from_secs(5)
+        } else {
+            REQUEST_TIMEOUT
+        };
         let (status, idx, body) = self
-            .send(Method::GET, &format!("health/service/{service}"), &q, None, timeout)
+            .send(
+                Method::GET,
+                &format!("health/service/{service}"),
+                &q,
+                None,
+                timeout,
+            )
             .await?;
         if status != 200 {
-            return Err(DiscoveryError::protocol(NAME, format!("health/service/{service}: {status}")));
+            return Err(DiscoveryError::protocol(
+                NAME,
+                format!("health/service/{service}: {status}"),
+            ));
         }
         let value: Value = serde_json::from_slice(&body)?;
         let entries = parse_health(&value)?
             .into_iter()
-            .filter(|(i, _)| i.metadata.get(wire::NS_META).is_none_or(|ns| *ns == self.namespace))
+            .filter(|(i, _)| {
+                i.metadata
+                    .get(wire::NS_META)
+                    .is_none_or(|ns| *ns == self.namespace)
+            })
             .map(|(mut i, alive)| {
                 i.metadata.remove(wire::NS_META);
                 (i, alive)
@@ -204,7 +228,13 @@ impl ConsulBackend {
     async fn put_registration(&self, instance: &ServiceInstance, ttl: Duration) -> Result<()> {
         let body = registration_body(instance, ttl, &self.namespace);
         let (status, _, text) = self
-            .send(Method::PUT, "agent/service/register", &[], Some(&body), REQUEST_TIMEOUT)
+            .send(
+                Method::PUT,
+                "agent/service/register",
+                &[],
+                Some(&body),
+                REQUEST_TIMEOUT,
+            )
             .await?;
         if status == 200 {
             Ok(())
@@ -282,7 +312,11 @@ impl Backend for ConsulBackend {
     async fn list(&self, service: &str) -> Result<Vec<ServiceInstance>> {
         validate_name("service name", service)?;
         let (entries, _) = self.health(service, None).await?;
-        Ok(entries.into_iter().filter(|(_, alive)| *alive).map(|(i, _)| i).collect())
+        Ok(entries
+            .into_iter()
+            .filter(|(_, alive)| *alive)
+            .map(|(i, _)| i)
+            .collect())
     }
 
     async fn services(&self) -> Result<Vec<String>> {
@@ -290,7 +324,10 @@ impl Backend for ConsulBackend {
             .send(Method::GET, "catalog/services", &[], None, REQUEST_TIMEOUT)
             .await?;
         if status != 200 {
-            return Err(DiscoveryError::protocol(NAME, format!("catalog/services: {status}")));
+            return Err(DiscoveryError::protocol(
+                NAME,
+                format!("catalog/services: {status}"),
+            ));
         }
         let value: Value = serde_json::from_slice(&body)?;
         Ok(wire::parse_catalog_services(&value, &self.namespace))
@@ -299,39 +336,59 @@ impl Backend for ConsulBackend {
     async fn watch(&self, service: &str) -> Result<WatchStream> {
         validate_name("service name", service)?;
         let (entries, index) = self.health(service, None).await?;
-        let state = (self.clone(), service.to_owned(), alive_map(entries), index, std::collections::VecDeque::new());
-        let stream = futures::stream::unfold(state, |(b, service, mut known, mut index, mut pending)| async move {
-            loop {
-                if let Some(ev) = pending.pop_front() {
-                    return Some((Ok(ev), (b, service, known, index, pending)));
-                }
-                match b.health(&service, Some(index)).await {
-                    Ok((entries, new_index)) => {
-                        // Per Consul's docs: an index going backwards resets the wait.
-                        index = if new_index < index { 0 } else { new_index };
-                        let (alive, critical): (Vec<_>, Vec<_>) =
-                            entries.into_iter().partition(|(_, a)| *a);
-                        let now = alive_map(alive);
-                        let critical: Vec<String> = critical.into_iter().map(|(i, _)| i.id).collect();
-                        for ev in crate::backend::diff_listings(&known, &now, RemovalReason::Deregistered) {
-                            let ev = match ev {
-                                WatchEvent::Removed { service, id, .. } if critical.contains(&id) => {
-                                    WatchEvent::Removed { service, id, reason: RemovalReason::Expired }
-                                }
-                                other => other,
-                            };
-                            pending.push_back(ev);
+        let state = (
+            self.clone(),
+            service.to_owned(),
+            alive_map(entries),
+            index,
+            std::collections::VecDeque::new(),
+        );
+        let stream = futures::stream::unfold(
+            state,
+            |(b, service, mut known, mut index, mut pending)| async move {
+                loop {
+                    if let Some(ev) = pending.pop_front() {
+                        return Some((Ok(ev), (b, service, known, index, pending)));
+                    }
+                    match b.health(&service, Some(index)).await {
+                        Ok((entries, new_index)) => {
+                            // Per Consul's docs: an index going backwards resets the wait.
+                            index = if new_index < index { 0 } else { new_index };
+                            let (alive, critical): (Vec<_>, Vec<_>) =
+                                entries.into_iter().partition(|(_, a)| *a);
+                            let now = alive_map(alive);
+                            let critical: Vec<String> =
+                                critical.into_iter().map(|(i, _)| i.id).collect();
+                            for ev in crate::backend::diff_listings(
+                                &known,
+                                &now,
+                                RemovalReason::Deregistered,
+                            ) {
+                                let ev = match ev {
+                                    WatchEvent::Removed { service, id, .. }
+                                        if critical.contains(&id) =>
+                                    {
+                                        WatchEvent::Removed {
+                                            service,
+                                            id,
+                                            reason: RemovalReason::Expired,
+                                        }
+                                    }
+                                    other => other,
+                                };
+                                pending.push_back(ev);
+                            }
+                            known = now;
                         }
-                        known = now;
-                    }
-                    Err(e) => {
-                        let out = Err(e);
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        return Some((out, (b, service, known, index, pending)));
+                        Err(e) => {
+                            let out = Err(e);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            return Some((out, (b, service, known, index, pending)));
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         Ok(Box::pin(stream))
     }
 }

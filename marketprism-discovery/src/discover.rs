@@ -52,7 +52,9 @@ impl Registry {
             match inner.cfg.retry.run(|| inner.backend.list(service)).await {
                 Ok(list) => inner.apply_listing(service, by_id(list), RemovalReason::Unknown),
                 Err(e) => {
-                    let known = lock(&inner.cache).get(service).is_some_and(|c| c.listed_once);
+                    let known = lock(&inner.cache)
+                        .get(service)
+                        .is_some_and(|c| c.listed_once);
                     if !known {
                         metrics::discovery(service, "error");
                         return Err(e);
@@ -194,14 +196,20 @@ impl Inner {
                     Some(_) => {}
                 }
             }
-            WatchEvent::Removed { service: s, id, reason } => {
+            WatchEvent::Removed {
+                service: s,
+                id,
+                reason,
+            } => {
                 let removed = lock(&self.cache)
                     .get_mut(service)
                     .and_then(|c| c.instances.remove(&id));
                 lock(&self.observed).remove(&(s.clone(), id.clone()));
                 if removed.is_some() {
                     self.emit(match reason {
-                        RemovalReason::Deregistered => RegistryEvent::Deregistered { service: s, id },
+                        RemovalReason::Deregistered => {
+                            RegistryEvent::Deregistered { service: s, id }
+                        }
                         RemovalReason::Expired | RemovalReason::Unknown => {
                             RegistryEvent::Expired { service: s, id }
                         }

@@ -24,7 +24,9 @@ pub enum DiscoveryError {
         scheme: String,
     },
     /// The backend exists but this build does not include it.
-    #[error("discovery backend `{scheme}` is not compiled in: enable the `{feature}` feature of marketprism-discovery")]
+    #[error(
+        "discovery backend `{scheme}` is not compiled in: enable the `{feature}` feature of marketprism-discovery"
+    )]
     FeatureDisabled {
         /// The scheme given.
         scheme: String,
@@ -103,8 +105,8 @@ impl DiscoveryError {
         )
     }
 
-    /// `Unavailable` with a source.
-    pub(crate) fn unavailable(
+    /// `Unavailable` with a source (for backend implementations).
+    pub fn unavailable(
         backend: &'static str,
         message: impl Into<String>,
         source: impl Into<BoxError>,
@@ -116,8 +118,8 @@ impl DiscoveryError {
         }
     }
 
-    /// `Protocol` without a source.
-    pub(crate) fn protocol(backend: &'static str, message: impl Into<String>) -> Self {
+    /// `Protocol` without a source (for backend implementations).
+    pub fn protocol(backend: &'static str, message: impl Into<String>) -> Self {
         DiscoveryError::Protocol {
             backend,
             message: message.into(),
@@ -125,8 +127,8 @@ impl DiscoveryError {
         }
     }
 
-    /// `NotFound` for an instance.
-    pub(crate) fn not_found(service: &str, id: &str) -> Self {
+    /// `NotFound` for an instance (for backend implementations).
+    pub fn not_found(service: &str, id: &str) -> Self {
         DiscoveryError::NotFound {
             service: service.to_owned(),
             id: id.to_owned(),

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    backend::{Backend, Lease, RemovalReason, WatchEvent, WatchStream, check_lease_matches, ttl_secs},
+    backend::{
+        Backend, Lease, RemovalReason, WatchEvent, WatchStream, check_lease_matches, ttl_secs,
+    },
     error::{DiscoveryError, Result},
     factory::{BackendFactory, host_port, namespace},
     instance::ServiceInstance,
@@ -141,11 +143,12 @@ impl EtcdBackend {
             .bytes()
             .await
             .map_err(|e| DiscoveryError::unavailable(NAME, format!("reading {url}"), e))?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| DiscoveryError::Protocol {
-            backend: NAME,
-            message: format!("{url} answered {status} with non-JSON"),
-            source: Some(Box::new(e)),
-        })?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| DiscoveryError::Protocol {
+                backend: NAME,
+                message: format!("{url} answered {status} with non-JSON"),
+                source: Some(Box::new(e)),
+            })?;
         if status.is_success() && value.get("error").is_none() {
             return Ok(Some(value));
         }
@@ -213,7 +216,9 @@ impl Backend for EtcdBackend {
         let lease_id: i64 = granted["ID"]
             .as_str()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| DiscoveryError::protocol(NAME, format!("lease grant answer {granted}")))?;
+            .ok_or_else(|| {
+                DiscoveryError::protocol(NAME, format!("lease grant answer {granted}"))
+            })?;
         let key = self.key(&instance.service, &instance.id);
         let body = json!({
             "key": b64(&key),
@@ -283,7 +288,10 @@ impl Backend for EtcdBackend {
     async fn list(&self, service: &str) -> Result<Vec<ServiceInstance>> {
         let prefix = format!("{}{service}/", self.base);
         let answer = self.range(&prefix, json!({})).await?;
-        let kvs = answer["kvs"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let kvs = answer["kvs"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut out = Vec::with_capacity(kvs.len());
         for kv in kvs {
             match parse_record(kv) {
@@ -424,7 +432,11 @@ async fn watch_step(mut st: WatchState) -> Option<(Result<WatchEvent>, WatchStat
         let result = &msg["result"];
         if msg.get("error").is_some() || result["canceled"].as_bool() == Some(true) {
             st.done = true;
-            let why = if msg.get("error").is_some() { &msg["error"] } else { &result["cancel_reason"] };
+            let why = if msg.get("error").is_some() {
+                &msg["error"]
+            } else {
+                &result["cancel_reason"]
+            };
             st.pending.push_back(Err(DiscoveryError::Unavailable {
                 backend: NAME,
                 message: format!("watch cancelled: {why}"),
@@ -432,7 +444,11 @@ async fn watch_step(mut st: WatchState) -> Option<(Result<WatchEvent>, WatchStat
             }));
             continue;
         }
-        for ev in result["events"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for ev in result["events"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             let item = event(&st.backend, ev).await;
             st.pending.push_back(item);
         }

@@ -168,12 +168,12 @@ pub(crate) fn namespace(url: &Url) -> Result<String> {
 /// `host:port` of `url`, with `default_port` when it has none.
 #[allow(dead_code)]
 pub(crate) fn host_port(url: &Url, default_port: u16) -> Result<String> {
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| DiscoveryError::InvalidUrl {
-            url: url.to_string(),
-            reason: "missing host".to_owned(),
-        })?;
+    let host =
+        url.host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| DiscoveryError::InvalidUrl {
+                url: url.to_string(),
+                reason: "missing host".to_owned(),
+            })?;
     Ok(format!("{host}:{}", url.port().unwrap_or(default_port)))
 }

@@ -166,13 +166,13 @@ impl ServiceInstance {
         Ok(())
     }
 
-    /// Serializes to the stored JSON form.
-    pub(crate) fn to_json(&self) -> Result<Vec<u8>> {
+    /// Serializes to the JSON form every backend stores.
+    pub fn to_json(&self) -> Result<Vec<u8>> {
         Ok(serde_json::to_vec(self)?)
     }
 
-    /// Parses the stored JSON form.
-    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self> {
+    /// Parses the stored JSON form (unknown fields are ignored).
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
         Ok(serde_json::from_slice(bytes)?)
     }
 }

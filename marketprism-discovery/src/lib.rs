@@ -2,6 +2,7 @@
 //!
 //! Service discovery: a [`Registry`] over memory, Consul, etcd, NATS and Redis backends.
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backend;
 mod balance;
@@ -29,9 +30,9 @@ mod retry;
 pub use backend::{Backend, Lease, RemovalReason, WatchEvent, WatchStream};
 pub use discover::Discovery;
 pub use error::{DiscoveryError, Result};
+pub use events::{EventHandler, RegistryEvent};
 pub use factory::{BackendFactory, BackendResolver, backend_from_url};
 pub use instance::{InstanceStatus, ServiceInstance, ServiceInstanceBuilder};
-pub use events::{EventHandler, RegistryEvent};
 pub use memory::MemoryBackend;
 pub use registry::{Registry, RegistryBuilder};
 pub use retry::RetryPolicy;

@@ -79,7 +79,9 @@ impl MemoryBackend {
     pub fn shared(name: &str) -> Self {
         static STORES: OnceLock<Mutex<HashMap<String, MemoryBackend>>> = OnceLock::new();
         let stores = STORES.get_or_init(|| Mutex::new(HashMap::new()));
-        let mut stores = stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stores = stores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         stores.entry(name.to_owned()).or_default().clone()
     }
 

@@ -107,7 +107,10 @@ impl NatsBackend {
         let kv = match js.create_key_value(config).await {
             Ok(kv) => kv,
             Err(create_err) => js.get_key_value(&bucket).await.map_err(|_| {
-                unavailable(&format!("cannot create or open bucket {bucket}"), create_err)
+                unavailable(
+                    &format!("cannot create or open bucket {bucket}"),
+                    create_err,
+                )
             })?,
         };
         Ok(Self { js, kv })
@@ -173,7 +176,10 @@ impl NatsBackend {
         }
         Err(DiscoveryError::Unavailable {
             backend: NAME,
-            message: format!("{}/{} kept changing during a renewal", lease.service, lease.id),
+            message: format!(
+                "{}/{} kept changing during a renewal",
+                lease.service, lease.id
+            ),
             source: None,
         })
     }

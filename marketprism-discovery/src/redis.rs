@@ -16,6 +16,7 @@
 //! - `set`: turn them on with `CONFIG SET notify-keyspace-events` (adding `Ex` to the current
 //!   flags; a server-wide setting, refused by some managed services);
 //! - `off`: compare listings only.
+//!
 //! With notifications on, listings are still compared every 10 s (pub/sub is at-most-once).
 //! Not for Redis Cluster (scripts touch keys they do not declare).
 
@@ -130,7 +131,9 @@ impl RedisBackend {
             .map_err(|e| unavailable(&format!("cannot connect to {server}"), e))?;
         let notifications = match mode {
             KeyspaceEvents::Off => false,
-            KeyspaceEvents::Auto => notify_flags(&mut conn).await.is_some_and(|f| has_expired(&f)),
+            KeyspaceEvents::Auto => notify_flags(&mut conn)
+                .await
+                .is_some_and(|f| has_expired(&f)),
             KeyspaceEvents::Set => {
                 let flags = notify_flags(&mut conn).await.unwrap_or_default();
                 if !has_expired(&flags) {
@@ -252,7 +255,9 @@ impl Backend for RedisBackend {
             redis.call('ZADD', KEYS[3], 'NX', now + ARGV[1], ARGV[3])
             return 1"
         ));
-        let ttl_ms = u64::try_from(lease.ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ttl_ms = u64::try_from(lease.ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let done: i64 = script
             .key(self.key(&lease.service, &lease.id))
             .key(self.index(&lease.service))

@@ -373,7 +373,11 @@ impl Registry {
 
 impl Inner {
     pub(crate) fn emit(&self, event: RegistryEvent) {
-        tracing::debug!(kind = event.kind(), service = event.service(), "discovery event");
+        tracing::debug!(
+            kind = event.kind(),
+            service = event.service(),
+            "discovery event"
+        );
         let handlers: Vec<EventHandler> = lock(&self.handlers).clone();
         for h in handlers {
             h(&event);
@@ -413,7 +417,9 @@ async fn renew_loop(weak: Weak<Inner>, key: Key) {
                             o.lease = Some(new_lease);
                         }
                     }
-                    Err(e) => tracing::warn!(service = %key.0, error = %e, "re-registration failed"),
+                    Err(e) => {
+                        tracing::warn!(service = %key.0, error = %e, "re-registration failed")
+                    }
                 }
             }
             Err(e) => tracing::warn!(service = %key.0, id = %key.1, error = %e, "renewal failed"),

@@ -1,5 +1,6 @@
 //! The conformance suite against every backend: memory always; etcd, NATS and Redis against
 //! real servers (`scripts/services.sh start`; under `CI=true` a missing server fails).
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 

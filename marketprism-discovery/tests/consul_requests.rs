@@ -2,6 +2,7 @@
 //! requests the backend sends — methods, paths, the ACL header, bodies — and that answers in
 //! the documented shapes are read correctly. Real-server semantics (TTL expiry, blocking
 //! query timing) are NOT tested here; see the crate docs for the gap.
+#![allow(clippy::unwrap_used)]
 #![cfg(feature = "consul")]
 
 mod common;
@@ -48,7 +49,11 @@ async fn sends_the_documented_requests_with_the_acl_token() {
             }
             ("GET", "/v1/health/service/api") => {
                 let body = reg.lock().unwrap().clone().unwrap_or_default();
-                let text = if body.is_null() { "[]".into() } else { health_answer(&body, "passing") };
+                let text = if body.is_null() {
+                    "[]".into()
+                } else {
+                    health_answer(&body, "passing")
+                };
                 (200, vec![("X-Consul-Index".into(), "42".into())], text)
             }
             ("GET", "/v1/catalog/services") => (
@@ -76,14 +81,20 @@ async fn sends_the_documented_requests_with_the_acl_token() {
     b.deregister("api", "api-1").await.unwrap();
     let mut gone = lease.clone();
     gone.id = "api-2".into();
-    assert!(matches!(b.renew(&gone).await, Err(DiscoveryError::NotFound { .. })));
+    assert!(matches!(
+        b.renew(&gone).await,
+        Err(DiscoveryError::NotFound { .. })
+    ));
     assert!(matches!(
         b.update(&gone, &inst.with_weight(1)).await,
         Err(DiscoveryError::InvalidInstance { .. })
     ));
 
     let reqs = stub.recorded();
-    let lines: Vec<String> = reqs.iter().map(|r| format!("{} {}", r.method, r.target)).collect();
+    let lines: Vec<String> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
     assert_eq!(
         lines,
         [
@@ -97,7 +108,10 @@ async fn sends_the_documented_requests_with_the_acl_token() {
             "PUT /v1/agent/check/pass/service:api-2?dc=dc1",
         ]
     );
-    assert!(reqs.iter().all(|r| r.header("X-Consul-Token") == Some("s3cr3t")));
+    assert!(
+        reqs.iter()
+            .all(|r| r.header("X-Consul-Token") == Some("s3cr3t"))
+    );
     let body: serde_json::Value = serde_json::from_str(&reqs[0].body).unwrap();
     assert_eq!(body["Name"], "api");
     assert_eq!(body["Port"], 8080);
@@ -112,8 +126,12 @@ async fn sends_the_documented_requests_with_the_acl_token() {
 async fn watch_uses_blocking_queries_and_reports_critical_as_expired() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let n = calls.clone();
-    let inst = ServiceInstance::builder("api", "127.0.0.1", 8080).id("api-1").build().unwrap();
-    let body = marketprism_discovery::consul::registration_body(&inst, Duration::from_secs(5), "default");
+    let inst = ServiceInstance::builder("api", "127.0.0.1", 8080)
+        .id("api-1")
+        .build()
+        .unwrap();
+    let body =
+        marketprism_discovery::consul::registration_body(&inst, Duration::from_secs(5), "default");
     let stub = common::Stub::start(move |_| {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (index, text) = match i {
@@ -124,14 +142,28 @@ async fn watch_uses_blocking_queries_and_reports_critical_as_expired() {
         (200, vec![("X-Consul-Index".into(), index.into())], text)
     })
     .await;
-    let b = backend_from_url(&format!("consul://{}", stub.addr)).await.unwrap();
+    let b = backend_from_url(&format!("consul://{}", stub.addr))
+        .await
+        .unwrap();
     let mut w = b.watch("api").await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(5), w.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), w.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(first, WatchEvent::Put(inst.clone()));
-    let second = tokio::time::timeout(Duration::from_secs(5), w.next()).await.unwrap().unwrap().unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(5), w.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(
         second,
-        WatchEvent::Removed { service: "api".into(), id: "api-1".into(), reason: RemovalReason::Expired }
+        WatchEvent::Removed {
+            service: "api".into(),
+            id: "api-1".into(),
+            reason: RemovalReason::Expired
+        }
     );
     let targets: Vec<String> = stub.recorded().iter().map(|r| r.target.clone()).collect();
     assert_eq!(targets[0], "/v1/health/service/api");

@@ -7,6 +7,11 @@
 //! The memory backend lives inside one process, so killing the process kills the store too;
 //! its in-process equivalent (dropping the registry: renewals stop, nothing deregisters) is
 //! `tests/registry.rs::dropping_the_registry_lets_the_instance_expire`.
+#![allow(clippy::unwrap_used)]
+#![cfg_attr(
+    not(any(feature = "etcd", feature = "nats", feature = "redis")),
+    allow(dead_code)
+)]
 
 use std::{process::Stdio, time::Duration};
 
@@ -44,14 +49,23 @@ async fn child_process_entry() {
 
 async fn listed(url: &str, service: &str) -> bool {
     let b = backend_from_url(url).await.unwrap();
-    b.list(service).await.unwrap().iter().any(|i| i.id == "child")
+    b.list(service)
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.id == "child")
 }
 
 async fn kill_case(url: String) {
     let service = format!("killed-{:08x}", std::process::id() ^ now_nanos());
     let exe = std::env::current_exe().unwrap();
     let mut child = tokio::process::Command::new(exe)
-        .args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_URL, &url)
         .env(CHILD_SERVICE, &service)
         .stdout(Stdio::piped())
@@ -73,7 +87,10 @@ async fn kill_case(url: String) {
 
     assert!(listed(&url, &service).await, "child not listed");
     tokio::time::sleep(TTL * 2 + Duration::from_millis(500)).await;
-    assert!(listed(&url, &service).await, "child's renewals did not keep it alive");
+    assert!(
+        listed(&url, &service).await,
+        "child's renewals did not keep it alive"
+    );
 
     child.start_kill().unwrap(); // SIGKILL: no deregistration, no cleanup
     let status = child.wait().await.unwrap();
@@ -105,15 +122,23 @@ fn now_nanos() -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_expires_on_etcd() {
     use marketprism_core::testing::{TestServer, host_port, require_server};
-    let Some(url) = require_server(TestServer::Etcd) else { return };
-    kill_case(format!("etcd://{}?namespace=kill", host_port(&url).unwrap())).await;
+    let Some(url) = require_server(TestServer::Etcd) else {
+        return;
+    };
+    kill_case(format!(
+        "etcd://{}?namespace=kill",
+        host_port(&url).unwrap()
+    ))
+    .await;
 }
 
 #[cfg(feature = "nats")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_expires_on_nats() {
     use marketprism_core::testing::{TestServer, require_server};
-    let Some(url) = require_server(TestServer::Nats) else { return };
+    let Some(url) = require_server(TestServer::Nats) else {
+        return;
+    };
     kill_case(format!("{url}?namespace=kill")).await;
 }
 
@@ -121,6 +146,8 @@ async fn killed_process_expires_on_nats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_expires_on_redis() {
     use marketprism_core::testing::{TestServer, require_server};
-    let Some(url) = require_server(TestServer::Redis) else { return };
+    let Some(url) = require_server(TestServer::Redis) else {
+        return;
+    };
     kill_case(format!("{url}?namespace=kill")).await;
 }

@@ -1,4 +1,5 @@
 //! The Registry over the memory backend (and a failing wrapper for outage behaviour).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -56,11 +57,19 @@ async fn renewals_keep_us_registered_and_shutdown_deregisters() {
     let registry = fast(store.clone());
     let mut events = registry.subscribe();
     registry.register(inst("svc", "a", 1, 1)).await.unwrap();
-    next_matching(&mut events, |e| matches!(e, RegistryEvent::Registered(i) if i.id == "a")).await;
+    next_matching(
+        &mut events,
+        |e| matches!(e, RegistryEvent::Registered(i) if i.id == "a"),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2500)).await; // ~3 TTLs
     assert_eq!(store.list("svc").await.unwrap().len(), 1, "renewals failed");
     registry.shutdown().await.unwrap();
-    next_matching(&mut events, |e| matches!(e, RegistryEvent::Deregistered { id, .. } if id == "a")).await;
+    next_matching(
+        &mut events,
+        |e| matches!(e, RegistryEvent::Deregistered { id, .. } if id == "a"),
+    )
+    .await;
     assert!(store.list("svc").await.unwrap().is_empty());
 }
 
@@ -80,8 +89,14 @@ async fn dropping_the_registry_lets_the_instance_expire() {
 async fn weighted_round_robin_and_status() {
     let store: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     let registry = fast(store.clone());
-    registry.register(inst("svc", "heavy", 1001, 3)).await.unwrap();
-    registry.register(inst("svc", "light", 1002, 1)).await.unwrap();
+    registry
+        .register(inst("svc", "heavy", 1001, 3))
+        .await
+        .unwrap();
+    registry
+        .register(inst("svc", "light", 1002, 1))
+        .await
+        .unwrap();
     let mut urls = Vec::new();
     for _ in 0..8 {
         urls.push(registry.get_service_url("svc").await.unwrap());
@@ -94,7 +109,10 @@ async fn weighted_round_robin_and_status() {
         .set_status("svc", "heavy", InstanceStatus::Maintenance)
         .await
         .unwrap();
-    let ev = next_matching(&mut events, |e| matches!(e, RegistryEvent::StatusChanged { .. })).await;
+    let ev = next_matching(&mut events, |e| {
+        matches!(e, RegistryEvent::StatusChanged { .. })
+    })
+    .await;
     assert_eq!(
         ev,
         RegistryEvent::StatusChanged {
@@ -105,12 +123,21 @@ async fn weighted_round_robin_and_status() {
         }
     );
     for _ in 0..4 {
-        assert!(registry.get_service_url("svc").await.unwrap().ends_with(":1002"));
+        assert!(
+            registry
+                .get_service_url("svc")
+                .await
+                .unwrap()
+                .ends_with(":1002")
+        );
     }
     let d = registry.discover("svc").await.unwrap();
     assert_eq!(d.instances.len(), 2);
     assert_eq!(d.healthy().len(), 1);
-    registry.set_status("svc", "light", InstanceStatus::Unhealthy).await.unwrap();
+    registry
+        .set_status("svc", "light", InstanceStatus::Unhealthy)
+        .await
+        .unwrap();
     assert!(matches!(
         registry.get_service_url("svc").await,
         Err(DiscoveryError::NoHealthyInstance { .. })
@@ -131,10 +158,18 @@ async fn watch_sees_other_clients_register_and_expire() {
     watcher.watch_service("svc").await.unwrap();
     let other = fast(store.clone());
     other.register(inst("svc", "b", 2, 1)).await.unwrap();
-    next_matching(&mut events, |e| matches!(e, RegistryEvent::Registered(i) if i.id == "b")).await;
+    next_matching(
+        &mut events,
+        |e| matches!(e, RegistryEvent::Registered(i) if i.id == "b"),
+    )
+    .await;
     assert_eq!(watcher.discover("svc").await.unwrap().instances.len(), 1);
     drop(other); // no deregistration: the record must expire
-    next_matching(&mut events, |e| matches!(e, RegistryEvent::Expired { id, .. } if id == "b")).await;
+    next_matching(
+        &mut events,
+        |e| matches!(e, RegistryEvent::Expired { id, .. } if id == "b"),
+    )
+    .await;
     assert!(watcher.discover("svc").await.unwrap().instances.is_empty());
     assert!(seen.load(Ordering::SeqCst) >= 2, "handler not called");
 }
@@ -166,7 +201,11 @@ impl Backend for Flaky {
     fn name(&self) -> &'static str {
         "flaky"
     }
-    async fn register(&self, i: &ServiceInstance, ttl: Duration) -> marketprism_discovery::Result<Lease> {
+    async fn register(
+        &self,
+        i: &ServiceInstance,
+        ttl: Duration,
+    ) -> marketprism_discovery::Result<Lease> {
         self.check()?;
         self.inner.register(i, ttl).await
     }
@@ -206,9 +245,17 @@ async fn backend_outage_serves_last_known_instances_marked_stale() {
     });
     let registry = Registry::builder(flaky.clone())
         .health_check_interval(None)
-        .retry(RetryPolicy::default().max_attempts(3).initial_backoff(Duration::from_millis(5)))
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(5)),
+        )
         .build();
-    flaky.inner.register(&inst("svc", "a", 1, 1), Duration::from_secs(60)).await.unwrap();
+    flaky
+        .inner
+        .register(&inst("svc", "a", 1, 1), Duration::from_secs(60))
+        .await
+        .unwrap();
     let fresh = registry.discover("svc").await.unwrap();
     assert!(!fresh.stale);
     let mut events = registry.subscribe();
@@ -218,9 +265,16 @@ async fn backend_outage_serves_last_known_instances_marked_stale() {
     let stale = registry.discover("svc").await.unwrap();
     assert!(stale.stale);
     assert_eq!(stale.instances, fresh.instances);
-    assert_eq!(flaky.lists.load(Ordering::SeqCst) - before, 3, "3 attempts with backoff");
+    assert_eq!(
+        flaky.lists.load(Ordering::SeqCst) - before,
+        3,
+        "3 attempts with backoff"
+    );
     next_matching(&mut events, |e| matches!(e, RegistryEvent::Stale { .. })).await;
-    assert_eq!(registry.get_service_url("svc").await.unwrap(), "http://127.0.0.1:1");
+    assert_eq!(
+        registry.get_service_url("svc").await.unwrap(),
+        "http://127.0.0.1:1"
+    );
     // Never seen before: the error itself, clearly.
     let err = registry.discover("unknown").await.unwrap_err();
     assert!(err.is_retryable());
@@ -235,7 +289,11 @@ async fn active_health_checks_demote_and_restore() {
     let healthy = Arc::new(AtomicBool::new(true));
     let flag = healthy.clone();
     let stub = common::Stub::start(move |_| {
-        let status = if flag.load(Ordering::SeqCst) { 200 } else { 503 };
+        let status = if flag.load(Ordering::SeqCst) {
+            200
+        } else {
+            503
+        };
         (status, vec![], "{}".into())
     })
     .await;
@@ -245,7 +303,10 @@ async fn active_health_checks_demote_and_restore() {
         .health_check_url(format!("http://{}/health", stub.addr))
         .build()
         .unwrap();
-    store.register(&target, Duration::from_secs(60)).await.unwrap();
+    store
+        .register(&target, Duration::from_secs(60))
+        .await
+        .unwrap();
     let registry = Registry::builder(store)
         .health_check_interval(Some(Duration::from_millis(100)))
         .health_check_timeout(Duration::from_secs(1))
@@ -254,16 +315,37 @@ async fn active_health_checks_demote_and_restore() {
     let mut events = registry.subscribe();
     registry.watch_service("svc").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(registry.check_health("svc", "t").await.unwrap(), InstanceStatus::Healthy);
+    assert_eq!(
+        registry.check_health("svc", "t").await.unwrap(),
+        InstanceStatus::Healthy
+    );
 
     healthy.store(false, Ordering::SeqCst);
-    let ev = next_matching(&mut events, |e| matches!(e, RegistryEvent::StatusChanged { .. })).await;
-    assert!(matches!(ev, RegistryEvent::StatusChanged { new: InstanceStatus::Unhealthy, .. }));
+    let ev = next_matching(&mut events, |e| {
+        matches!(e, RegistryEvent::StatusChanged { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        RegistryEvent::StatusChanged {
+            new: InstanceStatus::Unhealthy,
+            ..
+        }
+    ));
     assert!(registry.discover("svc").await.unwrap().healthy().is_empty());
 
     healthy.store(true, Ordering::SeqCst);
-    let ev = next_matching(&mut events, |e| matches!(e, RegistryEvent::StatusChanged { .. })).await;
-    assert!(matches!(ev, RegistryEvent::StatusChanged { new: InstanceStatus::Healthy, .. }));
+    let ev = next_matching(&mut events, |e| {
+        matches!(e, RegistryEvent::StatusChanged { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        RegistryEvent::StatusChanged {
+            new: InstanceStatus::Healthy,
+            ..
+        }
+    ));
     assert!(!stub.recorded().is_empty());
     assert!(stub.recorded().iter().all(|r| r.target == "/health"));
 }
@@ -272,11 +354,17 @@ async fn active_health_checks_demote_and_restore() {
 #[tokio::test]
 async fn unreachable_backend_fails_registration_clearly() {
     let registry = Registry::builder(
-        marketprism_discovery::backend_from_url("etcd://127.0.0.1:1").await.unwrap(),
+        marketprism_discovery::backend_from_url("etcd://127.0.0.1:1")
+            .await
+            .unwrap(),
     )
     .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(5)))
     .build();
     let err = registry.register(inst("svc", "a", 1, 1)).await.unwrap_err();
     assert!(err.is_retryable());
-    assert!(err.to_string().contains("discovery backend `etcd` unavailable"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("discovery backend `etcd` unavailable"),
+        "{err}"
+    );
 }

@@ -38,7 +38,10 @@ pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &
         .collect();
     meta.insert(STATUS_META.into(), instance.status.as_str().into());
     meta.insert(NS_META.into(), namespace.into());
-    meta.insert(REGISTERED_META.into(), instance.registered_at_ms.to_string().into());
+    meta.insert(
+        REGISTERED_META.into(),
+        instance.registered_at_ms.to_string().into(),
+    );
     if let Some(url) = &instance.health_check_url {
         meta.insert(HEALTH_URL_META.into(), url.clone().into());
     }
@@ -79,7 +82,10 @@ pub fn parse_health(value: &Value) -> Result<Vec<(ServiceInstance, bool)>> {
             .filter(|a| !a.is_empty())
             .or_else(|| e["Node"]["Address"].as_str())
             .unwrap_or_default();
-        let port = s["Port"].as_u64().and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+        let port = s["Port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0);
         let mut b = ServiceInstance::builder(name, host, port).id(id);
         let mut status = InstanceStatus::Healthy;
         let mut registered_at = None;

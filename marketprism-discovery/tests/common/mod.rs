@@ -1,5 +1,6 @@
 //! Test helpers: a tiny HTTP/1.1 stub server that records requests. It is a mock — it only
 //! checks what a client sends, it does not imitate a real server's behaviour.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::{Arc, Mutex};
@@ -36,9 +37,7 @@ pub struct Stub {
 }
 
 impl Stub {
-    pub async fn start(
-        answer: impl Fn(&Recorded) -> Answer + Send + Sync + 'static,
-    ) -> Stub {
+    pub async fn start(answer: impl Fn(&Recorded) -> Answer + Send + Sync + 'static) -> Stub {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -55,7 +54,9 @@ impl Stub {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
                     let head_end = loop {
-                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -80,7 +81,9 @@ impl Stub {
                         .unwrap_or(0);
                     let mut body = buf[head_end + 4..].to_vec();
                     while body.len() < len {
-                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             break;
                         }
