@@ -2,7 +2,7 @@
 //!
 //! | URL | backend | feature |
 //! |---|---|---|
-//! | `memory://` or `memory://<name>` | [`MemoryBackend`](crate::MemoryBackend) (process-wide store) | always |
+//! | `memory://` or `memory://<name>` | [`MemoryBackend`] (process-wide store) | always |
 //! | `etcd://host:port?namespace=ns` | etcd v3 JSON gateway over HTTP | `etcd` |
 //! | `nats://[user:pass@]host:port?namespace=ns` | NATS JetStream KV bucket | `nats` |
 //! | `redis://[:pass@]host:port[/db]?namespace=ns&keyspace_events=auto` | Redis keys + pub/sub | `redis` |
