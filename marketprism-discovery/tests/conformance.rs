@@ -62,13 +62,19 @@ async fn nats_conformance() {
     let Some(url) = require_server(TestServer::Nats) else {
         return;
     };
-    let url = format!("{url}?namespace=conf{:08x}", rand_u32());
-    conformance::run_all(|| {
-        let url = url.clone();
+    let ns = format!("conf{:08x}", rand_u32());
+    let backend_url = format!("{url}?namespace={ns}");
+    let report = conformance::run_all(|| {
+        let url = backend_url.clone();
         async move { backend_from_url(&url).await.unwrap() }
     })
-    .await
-    .assert_all_passed();
+    .await;
+    // Each run makes its own bucket; remove it so repeated runs leave nothing behind.
+    let js = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+    js.delete_key_value(format!("mp-discovery-{ns}"))
+        .await
+        .unwrap();
+    report.assert_all_passed();
 }
 
 #[cfg(feature = "redis")]
