@@ -117,16 +117,20 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
     let mut last: Option<Failure> = None;
     let mut attempts = 0;
     while attempts < max_attempts {
-        let candidates: Vec<Upstream> = instances
-            .iter()
-            .filter(|u| {
-                u.healthy
-                    && u.weight > 0
-                    && !tried.contains(&u.id.as_str())
-                    && state.breakers.get(&service, &u.id).would_admit()
-            })
-            .cloned()
-            .collect();
+        let mut candidates: Vec<Upstream> = Vec::with_capacity(instances.len());
+        for u in &instances {
+            if !u.healthy || u.weight == 0 || tried.contains(&u.id.as_str()) {
+                continue;
+            }
+            let breaker = state.breakers.get(&service, &u.id);
+            if breaker.would_admit() {
+                candidates.push(u.clone());
+            } else {
+                // Skipped once per request, counted once.
+                breaker.record_rejection();
+                tried.push(u.id.as_str());
+            }
+        }
         let Some(index) = state.balancer.pick(&service, &candidates) else {
             break;
         };

@@ -131,6 +131,11 @@ impl Breaker {
         }
     }
 
+    /// Counts a request that skipped this instance because the breaker did not admit it.
+    pub fn record_rejection(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Time until an open breaker admits a probe (`None` unless open).
     pub fn retry_after(&self) -> Option<Duration> {
         match &*self.lock() {
