@@ -18,7 +18,10 @@ use std::{
     time::Duration,
 };
 
-use axum::{extract::ConnectInfo, http::Request};
+use axum::{
+    extract::{ConnectInfo, connect_info::MockConnectInfo},
+    http::Request,
+};
 use governor::{Quota, RateLimiter, clock::Clock as _, clock::DefaultClock};
 
 pub use layer::{RateLimitLayer, RateLimitService};
@@ -101,7 +104,7 @@ impl KeyedLimiter {
 }
 
 /// The client's IP: the first `X-Forwarded-For` entry when trusted, else the peer address
-/// (`ConnectInfo`), else `None` (e.g. in socket-less tests).
+/// (`ConnectInfo`, or `MockConnectInfo` in router tests), else `None` (e.g. in socket-less tests).
 pub fn client_ip<B>(req: &Request<B>, trust_forwarded_for: bool) -> Option<IpAddr> {
     let forwarded = || {
         req.headers()
@@ -115,7 +118,14 @@ pub fn client_ip<B>(req: &Request<B>, trust_forwarded_for: bool) -> Option<IpAdd
             return Some(ip);
         }
     }
-    req.extensions()
+    let extensions = req.extensions();
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
+        // What axum's `ConnectInfo` extractor also falls back to (router tests).
+        .or_else(|| {
+            extensions
+                .get::<MockConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
 }
