@@ -1,10 +1,7 @@
 //! Smooth weighted round-robin (the nginx algorithm): with weights 5, 1, 1 the order is
 //! `a a b a c a a`, spread out rather than bursty, and it adapts as instances come and go.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-};
+use std::{collections::HashMap, sync::Mutex};
 
 use crate::upstream::Upstream;
 

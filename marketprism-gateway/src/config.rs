@@ -457,7 +457,10 @@ mod tests {
         let c = GatewayConfig::default()
             .route("/api/v1/storage/admin", "storage-admin")
             .route("/api/v1/storage", "storage-2");
-        assert_eq!(c.service_for("/api/v1/storage/admin/x"), Some("storage-admin"));
+        assert_eq!(
+            c.service_for("/api/v1/storage/admin/x"),
+            Some("storage-admin")
+        );
         assert_eq!(c.service_for("/api/v1/storage"), Some("storage-2"));
         assert_eq!(c.service_for("/api/v1/storage/hot"), Some("storage-2"));
         assert_eq!(c.service_for("/api/v2/storage"), None);

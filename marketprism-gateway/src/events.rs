@@ -130,12 +130,11 @@ impl EventSource for NatsEventSource {
         pattern: &SubjectPattern,
         _capacity: usize,
     ) -> Result<EventStream, GatewayError> {
-        let failed = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
-            GatewayError::EventSource {
+        let failed =
+            |what: &str, e: Box<dyn std::error::Error + Send + Sync>| GatewayError::EventSource {
                 message: format!("NATS {what} for `{pattern}` failed"),
                 source: Some(e),
-            }
-        };
+            };
         let subscriber = self
             .client
             .subscribe(pattern.as_str().to_owned())

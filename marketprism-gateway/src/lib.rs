@@ -170,7 +170,10 @@ pub fn router(
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(
+                    x_request_id.clone(),
+                    MakeRequestUuid,
+                ))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(middleware::from_fn_with_state(state, access_log))
                 .option_layer(cors)
@@ -264,7 +267,11 @@ fn cors_layer(config: &CorsConfig) -> Result<Option<CorsLayer>, GatewayError> {
 
 /// One line per request, without query strings or credentials: method, path, status,
 /// latency, request id, principal name, client IP.
-async fn access_log(State(state): State<Arc<GatewayState>>, mut req: Request, next: Next) -> Response {
+async fn access_log(
+    State(state): State<Arc<GatewayState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     state.stats.requests.fetch_add(1, Ordering::Relaxed);
     let start = Instant::now();
     let method = req.method().clone();

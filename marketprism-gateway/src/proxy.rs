@@ -319,10 +319,16 @@ mod tests {
     #[test]
     fn hop_by_hop_credentials_and_spoofed_identity_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-custom-hop"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-custom-hop"),
+        );
         h.insert("x-custom-hop", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret"),
+        );
         h.insert("x-api-key", HeaderValue::from_static("secret"));
         h.insert("x-marketprism-principal", HeaderValue::from_static("root"));
         h.insert("x-request-id", HeaderValue::from_static("abc"));

@@ -161,7 +161,10 @@ async fn run(socket: WebSocket, events: EventStream, hello: String, state: &Gate
     };
     match end {
         End::TooSlow => {
-            state.stats.ws_slow_disconnects.fetch_add(1, Ordering::Relaxed);
+            state
+                .stats
+                .ws_slow_disconnects
+                .fetch_add(1, Ordering::Relaxed);
             metrics::counter!("marketprism_gateway_ws_slow_disconnects_total").increment(1);
             tracing::info!("live client too slow: disconnected");
             let _ = tokio::time::timeout(

@@ -56,16 +56,18 @@ fn config() -> GatewayConfig {
 async fn app() -> (Router, TestUpstream) {
     let up = TestUpstream::start("sched").await;
     let ups = StaticUpstreams::new().with("scheduler-service", Upstream::new("sched", &up.url));
-    let router = marketprism_gateway::router(
-        config(),
-        Arc::new(ups),
-        Arc::new(BusEventSource::default()),
-    )
-    .expect("router");
+    let router =
+        marketprism_gateway::router(config(), Arc::new(ups), Arc::new(BusEventSource::default()))
+            .expect("router");
     (router, up)
 }
 
-async fn call(app: &Router, method: &str, path: &str, header: Option<(&str, String)>) -> StatusCode {
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    header: Option<(&str, String)>,
+) -> StatusCode {
     let mut req = Request::builder().method(method).uri(path);
     if let Some((name, value)) = header {
         req = req.header(name, value);
@@ -95,18 +97,42 @@ async fn api_keys_and_roles() {
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().contains_key("www-authenticate"));
-    assert_eq!(call(&app, "GET", tasks, Some(("x-api-key", "nope".into()))).await, 401);
+    assert_eq!(
+        call(&app, "GET", tasks, Some(("x-api-key", "nope".into()))).await,
+        401
+    );
     assert_eq!(call(&app, "GET", tasks, bearer("nope")).await, 401);
 
     // read: GET yes, writes no.
-    assert_eq!(call(&app, "GET", tasks, Some(("x-api-key", "key-read".into()))).await, 200);
+    assert_eq!(
+        call(&app, "GET", tasks, Some(("x-api-key", "key-read".into()))).await,
+        200
+    );
     assert_eq!(call(&app, "GET", tasks, bearer("key-read")).await, 200);
-    assert_eq!(call(&app, "POST", tasks, Some(("x-api-key", "key-read".into()))).await, 403);
-    assert_eq!(call(&app, "DELETE", "/api/v1/scheduler/tasks/1", bearer("key-read")).await, 403);
+    assert_eq!(
+        call(&app, "POST", tasks, Some(("x-api-key", "key-read".into()))).await,
+        403
+    );
+    assert_eq!(
+        call(
+            &app,
+            "DELETE",
+            "/api/v1/scheduler/tasks/1",
+            bearer("key-read")
+        )
+        .await,
+        403
+    );
 
     // admin: everything.
-    assert_eq!(call(&app, "POST", tasks, Some(("x-api-key", "key-admin".into()))).await, 200);
-    assert_eq!(call(&app, "GET", tasks, Some(("x-api-key", "key-admin".into()))).await, 200);
+    assert_eq!(
+        call(&app, "POST", tasks, Some(("x-api-key", "key-admin".into()))).await,
+        200
+    );
+    assert_eq!(
+        call(&app, "GET", tasks, Some(("x-api-key", "key-admin".into()))).await,
+        200
+    );
 
     assert_eq!(up.hits(), 4, "only authorized requests reach the upstream");
 }
@@ -122,7 +148,10 @@ async fn jwt_hs256_and_rs256_with_roles() {
     assert_eq!(call(&app, "POST", tasks, bearer(hs_read)).await, 403);
 
     let rs_admin = token(Algorithm::RS256, &["admin"], exp);
-    assert_eq!(call(&app, "POST", tasks, bearer(rs_admin.clone())).await, 200);
+    assert_eq!(
+        call(&app, "POST", tasks, bearer(rs_admin.clone())).await,
+        200
+    );
     assert_eq!(call(&app, "GET", tasks, bearer(rs_admin)).await, 200);
 
     // Expired, tampered, wrong issuer, unsigned → 401.
@@ -160,15 +189,42 @@ async fn public_paths_admin_paths_and_gateway_routes() {
     // Not public: /_gateway/services needs `read`.
     assert_eq!(call(&app, "GET", "/_gateway/services", None).await, 401);
     assert_eq!(
-        call(&app, "GET", "/_gateway/services", Some(("x-api-key", "key-read".into()))).await,
+        call(
+            &app,
+            "GET",
+            "/_gateway/services",
+            Some(("x-api-key", "key-read".into()))
+        )
+        .await,
         200
     );
     // Admin path: even GET needs admin.
     let admin_path = "/api/v1/broker/admin/streams";
-    assert_eq!(call(&app, "GET", admin_path, Some(("x-api-key", "key-read".into()))).await, 403);
-    assert_eq!(call(&app, "GET", admin_path, Some(("x-api-key", "key-admin".into()))).await, 200);
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            admin_path,
+            Some(("x-api-key", "key-read".into()))
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            admin_path,
+            Some(("x-api-key", "key-admin".into()))
+        )
+        .await,
+        200
+    );
     // The live stream needs credentials too.
-    assert_eq!(call(&app, "GET", "/ws/v1/stream?subjects=trade.%3E", None).await, 401);
+    assert_eq!(
+        call(&app, "GET", "/ws/v1/stream?subjects=trade.%3E", None).await,
+        401
+    );
 }
 
 #[tokio::test]
@@ -180,11 +236,19 @@ async fn health_and_metrics_are_public_when_served() {
     )
     .await;
     let client = http();
-    let health = client.get(format!("{}/health", gw.url)).send().await.expect("send");
+    let health = client
+        .get(format!("{}/health", gw.url))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(health.status(), 200);
     let body: serde_json::Value = health.json().await.expect("json");
     assert_eq!(body["service"], "api-gateway");
-    let metrics = client.get(format!("{}/metrics", gw.url)).send().await.expect("send");
+    let metrics = client
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(metrics.status(), 200);
     let unauth = client
         .get(format!("{}/api/v1/storage/x", gw.url))
@@ -200,7 +264,10 @@ async fn health_and_metrics_are_public_when_served() {
         .text()
         .await
         .expect("text");
-    assert!(text.contains("marketprism_gateway_auth_failures_total"), "{text}");
+    assert!(
+        text.contains("marketprism_gateway_auth_failures_total"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -212,7 +279,6 @@ fn bad_key_material_is_a_config_error() {
         Arc::new(StaticUpstreams::new()),
         Arc::new(BusEventSource::default()),
     )
-    .err()
-    .expect("must fail");
+    .expect_err("must fail");
     assert!(err.to_string().contains("rs256_public_key_pem"), "{err}");
 }

@@ -122,7 +122,11 @@ async fn an_open_breaker_takes_the_instance_out_of_rotation() {
             .expect("send");
         assert_eq!(r.status(), 200);
     }
-    assert_eq!(bad.hits(), 2, "after 2 failures the breaker keeps traffic away");
+    assert_eq!(
+        bad.hits(),
+        2,
+        "after 2 failures the breaker keeps traffic away"
+    );
     assert_eq!(good.hits(), 20);
     let status: serde_json::Value = client
         .get(format!("{}/_gateway/status", gw.url))

@@ -43,9 +43,10 @@ async fn get(app: &Router, key: Option<&str>, ip: [u8; 4]) -> axum::response::Re
 #[tokio::test]
 async fn per_key_limit_answers_429_with_retry_after() {
     let (ups, up) = upstreams().await;
-    let mut config = open_config()
-        .api_key("bot-a", "ka", &[Role::Read])
-        .api_key("bot-b", "kb", &[Role::Read]);
+    let mut config =
+        open_config()
+            .api_key("bot-a", "ka", &[Role::Read])
+            .api_key("bot-b", "kb", &[Role::Read]);
     config.auth.enabled = true;
     config.limits.per_key = Some(RateConfig {
         per_second: 1,
@@ -56,7 +57,11 @@ async fn per_key_limit_answers_429_with_retry_after() {
         assert_eq!(get(&app, Some("ka"), [10, 0, 0, 1]).await.status(), 200);
     }
     let limited = get(&app, Some("ka"), [10, 0, 0, 2]).await;
-    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "same key from another IP");
+    assert_eq!(
+        limited.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "same key from another IP"
+    );
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -121,13 +126,24 @@ async fn large_bodies_get_413() {
     let client = http();
     let url = format!("{}/api/v1/storage/write", gw.url);
 
-    let ok = client.post(&url).body(vec![b'x'; 1024]).send().await.expect("send");
+    let ok = client
+        .post(&url)
+        .body(vec![b'x'; 1024])
+        .send()
+        .await
+        .expect("send");
     assert_eq!(ok.status(), 200);
     // Declared length over the limit.
-    let big = client.post(&url).body(vec![b'x'; 1025]).send().await.expect("send");
+    let big = client
+        .post(&url)
+        .body(vec![b'x'; 1025])
+        .send()
+        .await
+        .expect("send");
     assert_eq!(big.status(), 413);
     // Chunked body (no Content-Length) that grows over the limit.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b'y'; 512])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b'y'; 512])).collect();
     let streamed = client
         .post(&url)
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))

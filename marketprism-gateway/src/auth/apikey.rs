@@ -86,7 +86,10 @@ mod tests {
             roles: vec![Role::Read],
         }])
         .expect("valid");
-        assert_eq!(keys.verify("k1").map(|p| p.name.to_string()), Some("bot".into()));
+        assert_eq!(
+            keys.verify("k1").map(|p| p.name.to_string()),
+            Some("bot".into())
+        );
         assert!(keys.verify("k2").is_none());
         assert!(
             ApiKeys::new(&[ApiKeyConfig {

@@ -54,7 +54,10 @@ impl JwtVerifier {
         let rs256 = match &config.rs256_public_key_pem {
             Some(pem) => Some((
                 DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
-                    GatewayError::config_with("auth.jwt.rs256_public_key_pem is not an RSA public key", e)
+                    GatewayError::config_with(
+                        "auth.jwt.rs256_public_key_pem is not an RSA public key",
+                        e,
+                    )
                 })?,
                 validation(Algorithm::RS256),
             )),

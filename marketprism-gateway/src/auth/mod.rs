@@ -160,12 +160,15 @@ impl Authenticator {
     /// Whether `path` needs no credentials.
     pub fn is_public(&self, path: &str) -> bool {
         !self.enabled
-            || self.public_paths.iter().any(|p| match p.strip_suffix("/*") {
-                Some(prefix) => path
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
-                None => p == path,
-            })
+            || self
+                .public_paths
+                .iter()
+                .any(|p| match p.strip_suffix("/*") {
+                    Some(prefix) => path
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+                    None => p == path,
+                })
     }
 
     /// The role a request needs.

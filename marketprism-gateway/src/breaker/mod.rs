@@ -297,10 +297,16 @@ mod tests {
             p.done_failure_at(t0);
         }
         let later = t0 + Duration::from_millis(150);
-        b.try_acquire_at(later).expect("closed").done_failure_at(later);
+        b.try_acquire_at(later)
+            .expect("closed")
+            .done_failure_at(later);
         assert_eq!(b.state_at(later), BreakerState::Closed);
-        b.try_acquire_at(later).expect("closed").done_failure_at(later);
-        b.try_acquire_at(later).expect("closed").done_failure_at(later);
+        b.try_acquire_at(later)
+            .expect("closed")
+            .done_failure_at(later);
+        b.try_acquire_at(later)
+            .expect("closed")
+            .done_failure_at(later);
         assert_eq!(b.state_at(later), BreakerState::Open);
         assert!(b.try_acquire_at(later).is_none());
         assert_eq!(b.rejected(), 1);

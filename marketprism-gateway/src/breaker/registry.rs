@@ -84,10 +84,12 @@ impl BreakerRegistry {
             .breakers
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.values().flat_map(HashMap::values).fold((0, 0, 0), |(c, o, h), b| match b.state() {
-            BreakerState::Closed => (c + 1, o, h),
-            BreakerState::Open => (c, o + 1, h),
-            BreakerState::HalfOpen => (c, o, h + 1),
-        })
+        map.values()
+            .flat_map(HashMap::values)
+            .fold((0, 0, 0), |(c, o, h), b| match b.state() {
+                BreakerState::Closed => (c + 1, o, h),
+                BreakerState::Open => (c, o + 1, h),
+                BreakerState::HalfOpen => (c, o, h + 1),
+            })
     }
 }

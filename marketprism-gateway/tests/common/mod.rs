@@ -41,7 +41,9 @@ pub struct TestUpstream {
 
 impl TestUpstream {
     pub async fn start(name: &str) -> TestUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
         let addr = listener.local_addr().expect("addr");
         let up = TestUpstream {
             name: name.to_owned(),
@@ -123,7 +125,9 @@ impl TestGateway {
         upstreams: Arc<dyn Upstreams>,
         events: Arc<dyn EventSource>,
     ) -> TestGateway {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gateway");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -154,7 +158,9 @@ pub fn http() -> reqwest::Client {
 
 /// Gateway config for proxy tests: no auth, no rate limits, fast timeouts.
 pub fn open_config() -> GatewayConfig {
-    let mut c = GatewayConfig::default().without_auth().without_rate_limits();
+    let mut c = GatewayConfig::default()
+        .without_auth()
+        .without_rate_limits();
     c.proxy.timeout_ms = 2_000;
     c.proxy.connect_timeout_ms = 500;
     c
