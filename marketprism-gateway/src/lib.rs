@@ -109,6 +109,8 @@ pub(crate) struct GatewayState {
     pub(crate) client: reqwest::Client,
     pub(crate) started: Instant,
     pub(crate) stats: Stats,
+    /// Set to true when the server shuts down: live clients are closed with 1001.
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// The gateway's router: `/_gateway/status`, `/_gateway/services`, `/ws/v1/stream` and the
@@ -140,6 +142,14 @@ pub fn router(
     upstreams: Arc<dyn Upstreams>,
     events: Arc<dyn EventSource>,
 ) -> Result<Router, GatewayError> {
+    build(config, upstreams, events).map(|(router, _)| router)
+}
+
+fn build(
+    config: GatewayConfig,
+    upstreams: Arc<dyn Upstreams>,
+    events: Arc<dyn EventSource>,
+) -> Result<(Router, Arc<GatewayState>), GatewayError> {
     let auth = Authenticator::new(&config.auth)?;
     let cors = cors_layer(&config.cors)?;
     let client = proxy::client(&config.proxy)?;
@@ -158,9 +168,10 @@ pub fn router(
         client,
         started: Instant::now(),
         stats: Stats::default(),
+        shutdown: tokio::sync::watch::Sender::new(false),
     });
     let x_request_id = HeaderName::from_static("x-request-id");
-    Ok(Router::new()
+    let router = Router::new()
         .route("/_gateway/status", get(status::status))
         .route("/_gateway/services", get(status::services))
         .route("/ws/v1/stream", get(ws::handler))
@@ -175,16 +186,21 @@ pub fn router(
                     MakeRequestUuid,
                 ))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
-                .layer(middleware::from_fn_with_state(state, access_log))
+                .layer(middleware::from_fn_with_state(
+                    Arc::clone(&state),
+                    access_log,
+                ))
                 .option_layer(cors)
                 .option_layer(per_ip)
                 .layer(AuthLayer::new(auth))
                 .option_layer(per_key),
-        ))
+        );
+    Ok((router, state))
 }
 
 /// Serves the gateway on `listener` inside the core service runtime (which adds `/health`
-/// and `/metrics`) until `shutdown` completes, then drains in-flight requests.
+/// and `/metrics`) until `shutdown` completes, then drains in-flight requests and closes
+/// live WebSocket clients with code 1001.
 ///
 /// Client addresses are taken from the TCP peer (for the per-IP limit and the access log).
 pub async fn serve<F>(
@@ -198,7 +214,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let name = config.name.clone();
-    let routes = router(config, upstreams, events)?;
+    let (routes, state) = build(config, upstreams, events)?;
     let app = marketprism_core::runtime::Service::builder(name.clone())
         .version(env!("CARGO_PKG_VERSION"))
         .routes(routes)
@@ -212,7 +228,11 @@ where
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Upgraded (WebSocket) connections are not drained by the server: tell them.
+        state.shutdown.send_replace(true);
+    })
     .await;
     up.set(0.0);
     tracing::info!(service = %name, "gateway stopped");

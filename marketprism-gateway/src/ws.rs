@@ -15,6 +15,7 @@
 //! is too slow: the gateway stops sending events and closes with code 1008 and reason
 //! `client too slow` (the socket is dropped if even the close frame cannot be written within
 //! `ws.close_timeout_ms`). Sources are never blocked by a client: deliveries use `try_send`.
+//! When the gateway shuts down, or the source ends, clients are closed with 1001.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -113,6 +114,7 @@ pub(crate) async fn handler(
 
 enum End {
     TooSlow,
+    Shutdown,
     SourceEnded,
     ClientGone,
 }
@@ -124,6 +126,7 @@ async fn run(socket: WebSocket, events: EventStream, hello: String, state: &Gate
     let slow = Arc::new(Notify::new());
     let forwarder = tokio::spawn(forward(events, tx, Arc::clone(&slow)));
     let (mut sink, mut incoming) = socket.split();
+    let mut shutdown = state.shutdown.subscribe();
 
     let mut end = End::ClientGone;
     if sink.send(Message::Text(hello.into())).await.is_ok() {
@@ -131,6 +134,7 @@ async fn run(socket: WebSocket, events: EventStream, hello: String, state: &Gate
             tokio::select! {
                 biased;
                 () = slow.notified() => break End::TooSlow,
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break End::Shutdown,
                 next = rx.recv() => {
                     let Some(bytes) = next else { break End::SourceEnded };
                     let frame = match Utf8Bytes::try_from(bytes.clone()) {
@@ -173,12 +177,14 @@ async fn run(socket: WebSocket, events: EventStream, hello: String, state: &Gate
             )
             .await;
         }
-        End::SourceEnded => {
-            let _ = tokio::time::timeout(
-                close_timeout,
-                sink.send(close(close_code::AWAY, "event source closed")),
-            )
-            .await;
+        End::SourceEnded | End::Shutdown => {
+            let reason = if matches!(end, End::Shutdown) {
+                "gateway shutting down"
+            } else {
+                "event source closed"
+            };
+            let _ = tokio::time::timeout(close_timeout, sink.send(close(close_code::AWAY, reason)))
+                .await;
         }
         End::ClientGone => {}
     }

@@ -338,3 +338,54 @@ async fn nats_events_reach_subscribers_and_a_stalled_client_is_dropped() {
         "after {received} events"
     );
 }
+
+#[tokio::test]
+async fn live_clients_are_closed_with_1001_on_shutdown() {
+    let gw = TestGateway::start(
+        config(),
+        Arc::new(StaticUpstreams::new()),
+        Arc::new(BusEventSource::default()),
+    )
+    .await;
+    let mut ws = connect(gw.addr, "status.%3E", false).await;
+    assert!(next_text(&mut ws).await.contains("subscribed"));
+    drop(gw);
+    let (_, close) = drain_until_close(&mut ws).await;
+    assert_eq!(close, Some((1001, "gateway shutting down".to_owned())));
+}
+
+#[tokio::test]
+async fn bad_subjects_and_missing_credentials_fail_the_handshake() {
+    let gw = TestGateway::start(
+        config(),
+        Arc::new(StaticUpstreams::new()),
+        Arc::new(BusEventSource::default()),
+    )
+    .await;
+    let handshake_status = |query: &'static str, key: bool| {
+        let addr = gw.addr;
+        async move {
+            let mut request = format!("ws://{addr}/ws/v1/stream{query}")
+                .into_client_request()
+                .expect("request");
+            if key {
+                request
+                    .headers_mut()
+                    .insert("x-api-key", "live-key".parse().expect("header"));
+            }
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            match client_async(request, stream).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    response.status().as_u16()
+                }
+                Err(e) => panic!("unexpected error {e}"),
+                Ok(_) => 101,
+            }
+        }
+    };
+    assert_eq!(handshake_status("", true).await, 400);
+    assert_eq!(handshake_status("?subjects=a..b", true).await, 400);
+    assert_eq!(handshake_status("?subjects=a.%3E.b", true).await, 400);
+    assert_eq!(handshake_status("?subjects=trade.%3E", false).await, 401);
+    assert_eq!(handshake_status("?subjects=trade.%3E", true).await, 101);
+}
