@@ -1,0 +1,1 @@
+//! The data-storage-service HTTP API.

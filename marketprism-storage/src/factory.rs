@@ -1,0 +1,1 @@
+//! Stores chosen by URL scheme.
