@@ -102,6 +102,8 @@ impl ClickHouseConfig {
 #[derive(Clone)]
 pub struct ClickHouseStore {
     client: Client,
+    /// Bound to the database: the crate quotes insert table names as one identifier.
+    insert_client: Client,
     config: ClickHouseConfig,
 }
 
@@ -136,7 +138,12 @@ impl ClickHouseStore {
         if let Some(p) = &config.password {
             client = client.with_password(p);
         }
-        Ok(ClickHouseStore { client, config })
+        let insert_client = client.clone().with_database(&config.database);
+        Ok(ClickHouseStore {
+            client,
+            insert_client,
+            config,
+        })
     }
 
     /// The configuration.

@@ -109,7 +109,7 @@ impl HistoryStore for ClickHouseStore {
             .client
             .query(
                 "SELECT DISTINCT table, partition FROM system.parts \
-                 WHERE database = ? AND active AND table IN ? \
+                 WHERE database = ? AND active AND has(?, table) \
                  AND toUInt32(partition) < toYYYYMMDD(today() - ?)",
             )
             .bind(db.as_str())

@@ -140,7 +140,7 @@ pub const PARTITION_BY: &str = "toYYYYMMDD(toDateTime(intDiv(exchange_ts, 100000
 /// use marketprism_storage::{EventKind, clickhouse::schema::{create_table_sql, table_def}};
 /// let sql = create_table_sql("md", "trade", table_def(EventKind::Trade));
 /// assert!(sql.contains("ReplacingMergeTree"));
-/// assert!(sql.contains("ORDER BY (exchange, market, symbol, exchange_ts, trade_id)"));
+/// assert!(sql.contains("ORDER BY (`exchange`, `market`, `symbol`, `exchange_ts`, `trade_id`)"));
 /// ```
 pub fn create_table_sql(database: &str, table: &str, def: &TableDef) -> String {
     let columns: Vec<String> = def
@@ -148,8 +148,11 @@ pub fn create_table_sql(database: &str, table: &str, def: &TableDef) -> String {
         .iter()
         .map(|(n, t)| format!("`{n}` {t}"))
         .collect();
-    let mut key = vec!["exchange", "market", "symbol", "exchange_ts"];
-    key.extend_from_slice(def.key_tail);
+    let key: Vec<String> = ["exchange", "market", "symbol", "exchange_ts"]
+        .iter()
+        .chain(def.key_tail)
+        .map(|c| format!("`{c}`"))
+        .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS `{database}`.`{table}` ({}) ENGINE = ReplacingMergeTree() \
          PARTITION BY {PARTITION_BY} ORDER BY ({})",

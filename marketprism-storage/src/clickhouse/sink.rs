@@ -41,11 +41,11 @@ impl ClickHouseStore {
                 rows.push(row);
             }
         }
-        let table = format!("{}.{}", self.config.database, self.config.table(<R as EventRow>::EVENT_KIND));
+        let table = self.config.table(<R as EventRow>::EVENT_KIND);
         let what = "insert";
         let fut = async {
             let mut insert = self
-                .client
+                .insert_client
                 .insert::<R>(&table)
                 .await
                 .map_err(|e| classify(e, what))?;
