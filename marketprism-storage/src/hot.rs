@@ -46,30 +46,31 @@ impl BookKeeper {
         };
         let mut touched: Vec<InstrumentKey> = Vec::new();
         for event in batch {
-            let (key, ok) = match event {
+            let key = match event {
                 MarketEvent::BookSnapshot(s) => {
                     let Some(key) = InstrumentKey::of(event) else { continue };
                     let mut book = OrderBook::new();
                     book.apply_snapshot(s);
                     books.insert(key.clone(), Some(book));
-                    (key, true)
+                    key
                 }
                 MarketEvent::BookDelta(d) => {
                     let Some(key) = InstrumentKey::of(event) else { continue };
                     let entry = books.entry(key.clone()).or_insert(None);
-                    let ok = match entry {
+                    let applied = match entry {
+                        // Already applied (a redelivery).
                         Some(book) if d.sequence <= book.sequence() => continue,
                         Some(book) => book.apply_delta(d).is_ok(),
+                        // Unknown until the next snapshot.
                         None => continue,
                     };
-                    if !ok {
+                    if !applied {
                         *entry = None;
                     }
-                    (key, ok)
+                    key
                 }
                 _ => continue,
             };
-            let _ = ok;
             if !touched.contains(&key) {
                 touched.push(key);
             }

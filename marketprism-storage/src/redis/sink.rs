@@ -83,6 +83,9 @@ impl RedisStore {
                 }
             }
         }
+        if pipe.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await

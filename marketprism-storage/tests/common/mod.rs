@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: unique names and sample events of every kind.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod conformance;
+
 use marketprism_core::model::*;
 use rust_decimal::Decimal;
 
