@@ -1,7 +1,7 @@
 //! JetStream → pipeline → ClickHouse against the real servers: N published events become
 //! exactly N rows equal field by field, republishing is deduplicated, and a malformed message
 //! lands in the dead-letter subject while the pipeline goes on.
-#![cfg(all(feature = "nats", feature = "clickhouse"))]
+#![cfg(all(feature = "nats", feature = "clickhouse", feature = "redis"))]
 
 mod common;
 
@@ -22,23 +22,29 @@ use marketprism_storage::{
         publisher::{JetStreamPublisher, PublisherConfig},
     },
     pipeline::{PipelineConfig, PipelineStatus, run_with_status},
-    query::{EventQuery, HistoryStore},
+    query::{EventQuery, HistoryStore, HotStore, InstrumentKey},
+    redis::{RedisConfig, RedisStore},
 };
 
 struct Env {
     nats: NatsConfig,
     store: ClickHouseStore,
+    redis: RedisStore,
 }
 
 async fn env() -> Option<Env> {
     let ch = require_server(TestServer::ClickHouse)?;
     let nats_url = require_server(TestServer::Nats)?;
+    let redis_url = require_server(TestServer::Redis)?;
     let id = common::unique("mpt");
     let nats = NatsConfig::new(nats_url).stream(id.to_uppercase()).subject_prefix(&id);
     let store = ClickHouseStore::connect(ClickHouseConfig::new(ch).database(&id))
         .await
         .expect("clickhouse");
-    Some(Env { nats, store })
+    let redis = RedisStore::connect(RedisConfig::new(redis_url).key_prefix(&id))
+        .await
+        .expect("redis");
+    Some(Env { nats, store, redis })
 }
 
 async fn total(store: &ClickHouseStore) -> u64 {
@@ -93,7 +99,7 @@ async fn published_events_become_exact_rows_once() {
             .batch_size(1000)
             .batch_timeout(Duration::from_millis(200)),
     );
-    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(env.store.clone())];
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(env.store.clone()), Arc::new(env.redis.clone())];
     let task = tokio::spawn(run_with_status(config, sinks, Arc::clone(&status), async {
         let _ = stop_rx.await;
     }));
@@ -137,6 +143,14 @@ async fn published_events_become_exact_rows_once() {
     for (s, p) in stored.iter().zip(&published) {
         assert_eq!(s, p);
     }
+
+    // Redis hot values equal the latest events.
+    let okx = |sym: &str| InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new(sym));
+    let bbo = events.iter().find(|e| matches!(e, MarketEvent::Bbo(b) if b.exchange == Exchange::Okx));
+    assert_eq!(env.redis.latest(EventKind::Bbo, &okx("BTC-USDT-PERP")).await.expect("bbo"), bbo.cloned());
+    let doge = env.redis.recent_trades(&okx("DOGE-USDT"), 3).await.expect("trades");
+    let newest: Vec<MarketEvent> = doge.into_iter().map(MarketEvent::Trade).collect();
+    assert_eq!(newest, vec![later[9].clone(), later[8].clone(), later[7].clone()]);
 
     // Everything acked: nothing pending on the durable consumer.
     let stream = js.get_stream(&env.nats.stream).await.expect("stream");
