@@ -100,12 +100,27 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/storage/hot/trades", post(post_trades))
         .route("/api/v1/storage/hot/tickers", post(post_tickers))
         .route("/api/v1/storage/hot/orderbooks", post(post_books))
-        .route("/api/v1/storage/hot/trades/{exchange}/{symbol}", get(hot_trades))
-        .route("/api/v1/storage/hot/tickers/{exchange}/{symbol}", get(hot_ticker))
-        .route("/api/v1/storage/hot/orderbooks/{exchange}/{symbol}", get(hot_book))
-        .route("/api/v1/storage/hot/latest/{kind}/{exchange}/{symbol}", get(hot_latest))
+        .route(
+            "/api/v1/storage/hot/trades/{exchange}/{symbol}",
+            get(hot_trades),
+        )
+        .route(
+            "/api/v1/storage/hot/tickers/{exchange}/{symbol}",
+            get(hot_ticker),
+        )
+        .route(
+            "/api/v1/storage/hot/orderbooks/{exchange}/{symbol}",
+            get(hot_book),
+        )
+        .route(
+            "/api/v1/storage/hot/latest/{kind}/{exchange}/{symbol}",
+            get(hot_latest),
+        )
         .route("/api/v1/storage/cold/archive", post(archive))
-        .route("/api/v1/storage/cold/{kind}/{exchange}/{symbol}", get(cold_query))
+        .route(
+            "/api/v1/storage/cold/{kind}/{exchange}/{symbol}",
+            get(cold_query),
+        )
         .route("/api/v1/storage/lifecycle/cleanup", post(cleanup))
         .route("/api/v1/storage/stats", get(stats))
         .route("/api/v1/storage/status", get(status))
@@ -126,13 +141,18 @@ impl IntoResponse for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match &e {
-            StorageError::InvalidInput { field, .. } => {
-                ApiError(StatusCode::BAD_REQUEST, json!({"error": e.to_string(), "field": field}))
-            }
-            _ if e.is_retryable() => {
-                ApiError(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e.to_string()}))
-            }
-            _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e.to_string()})),
+            StorageError::InvalidInput { field, .. } => ApiError(
+                StatusCode::BAD_REQUEST,
+                json!({"error": e.to_string(), "field": field}),
+            ),
+            _ if e.is_retryable() => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": e.to_string()}),
+            ),
+            _ => ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": e.to_string()}),
+            ),
         }
     }
 }
@@ -148,12 +168,22 @@ fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
 type ApiResult = Result<Response, ApiError>;
 type Params = Query<HashMap<String, String>>;
 
-fn instrument(exchange: &str, symbol: &str, params: &HashMap<String, String>) -> Result<InstrumentKey, ApiError> {
-    let exchange: Exchange = exchange
-        .parse()
-        .map_err(|_| bad("exchange", format!("unknown exchange `{exchange}` (binance, okx, deribit)")))?;
+fn instrument(
+    exchange: &str,
+    symbol: &str,
+    params: &HashMap<String, String>,
+) -> Result<InstrumentKey, ApiError> {
+    let exchange: Exchange = exchange.parse().map_err(|_| {
+        bad(
+            "exchange",
+            format!("unknown exchange `{exchange}` (binance, okx, deribit)"),
+        )
+    })?;
     if symbol.is_empty() || symbol.contains(['.', ' ', '*', '>']) {
-        return Err(bad("symbol", format!("`{symbol}` is not a normalized symbol")));
+        return Err(bad(
+            "symbol",
+            format!("`{symbol}` is not a normalized symbol"),
+        ));
     }
     let mut key = InstrumentKey::infer(exchange, symbol);
     if let Some(m) = params.get("market") {
@@ -164,17 +194,26 @@ fn instrument(exchange: &str, symbol: &str, params: &HashMap<String, String>) ->
     Ok(key)
 }
 
-fn number<T: std::str::FromStr>(params: &HashMap<String, String>, field: &'static str) -> Result<Option<T>, ApiError> {
+fn number<T: std::str::FromStr>(
+    params: &HashMap<String, String>,
+    field: &'static str,
+) -> Result<Option<T>, ApiError> {
     params
         .get(field)
-        .map(|v| v.parse().map_err(|_| bad(field, format!("`{v}` is not a valid number"))))
+        .map(|v| {
+            v.parse()
+                .map_err(|_| bad(field, format!("`{v}` is not a valid number")))
+        })
         .transpose()
 }
 
 fn limit(params: &HashMap<String, String>, default: usize) -> Result<usize, ApiError> {
     let n = number::<usize>(params, "limit")?.unwrap_or(default);
     if n == 0 || n > crate::query::MAX_LIMIT {
-        return Err(bad("limit", format!("must be between 1 and {}", crate::query::MAX_LIMIT)));
+        return Err(bad(
+            "limit",
+            format!("must be between 1 and {}", crate::query::MAX_LIMIT),
+        ));
     }
     Ok(n)
 }
@@ -209,10 +248,25 @@ fn events_of(body: Value, kind: Option<EventKind>) -> Result<Vec<MarketEvent>, A
             }
             serde_json::from_value::<MarketEvent>(item).map_err(|e| {
                 let msg = e.to_string();
-                let field = ["exchange", "market", "symbol", "price", "size", "side", "trade_id", "type", "bids", "asks", "sequence", "exchange_ts", "local_ts", "last_price"]
-                    .into_iter()
-                    .find(|f| msg.contains(&format!("`{f}`")))
-                    .unwrap_or("body");
+                let field = [
+                    "exchange",
+                    "market",
+                    "symbol",
+                    "price",
+                    "size",
+                    "side",
+                    "trade_id",
+                    "type",
+                    "bids",
+                    "asks",
+                    "sequence",
+                    "exchange_ts",
+                    "local_ts",
+                    "last_price",
+                ]
+                .into_iter()
+                .find(|f| msg.contains(&format!("`{f}`")))
+                .unwrap_or("body");
                 bad(field, msg)
             })
         })
@@ -220,39 +274,80 @@ fn events_of(body: Value, kind: Option<EventKind>) -> Result<Vec<MarketEvent>, A
 }
 
 fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| bad("body", e.body_text()))
+    body.map(|Json(v)| v)
+        .map_err(|e| bad("body", e.body_text()))
 }
 
 async fn write(sink: &Arc<dyn Sink>, events: Vec<MarketEvent>) -> ApiResult {
-    sink.write_batch(&events).await.map_err(StorageError::from)?;
-    Ok((StatusCode::OK, Json(json!({"status": "ok", "stored": events.len()}))).into_response())
+    sink.write_batch(&events)
+        .await
+        .map_err(StorageError::from)?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({"status": "ok", "stored": events.len()})),
+    )
+        .into_response())
 }
 
-async fn post_trades(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
-    write(&s.hot_sink, events_of(json_body(body)?, Some(EventKind::Trade))?).await
+async fn post_trades(
+    State(s): State<ApiState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult {
+    write(
+        &s.hot_sink,
+        events_of(json_body(body)?, Some(EventKind::Trade))?,
+    )
+    .await
 }
 
-async fn post_tickers(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
-    write(&s.hot_sink, events_of(json_body(body)?, Some(EventKind::Ticker))?).await
+async fn post_tickers(
+    State(s): State<ApiState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult {
+    write(
+        &s.hot_sink,
+        events_of(json_body(body)?, Some(EventKind::Ticker))?,
+    )
+    .await
 }
 
-async fn post_books(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
-    write(&s.hot_sink, events_of(json_body(body)?, Some(EventKind::BookSnapshot))?).await
+async fn post_books(
+    State(s): State<ApiState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult {
+    write(
+        &s.hot_sink,
+        events_of(json_body(body)?, Some(EventKind::BookSnapshot))?,
+    )
+    .await
 }
 
 async fn archive(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
     let events = events_of(json_body(body)?, None)?;
-    s.cold_sink.write_batch(&events).await.map_err(StorageError::from)?;
+    s.cold_sink
+        .write_batch(&events)
+        .await
+        .map_err(StorageError::from)?;
     Ok(Json(json!({"status": "ok", "archived": events.len()})).into_response())
 }
 
-async fn hot_trades(State(s): State<ApiState>, Path((ex, sym)): Path<(String, String)>, Query(p): Params) -> ApiResult {
+async fn hot_trades(
+    State(s): State<ApiState>,
+    Path((ex, sym)): Path<(String, String)>,
+    Query(p): Params,
+) -> ApiResult {
     let key = instrument(&ex, &sym, &p)?;
     let trades = s.hot.recent_trades(&key, limit(&p, 100)?).await?;
     Ok(Json(json!({"exchange": key.exchange, "market": key.market, "symbol": key.symbol, "count": trades.len(), "trades": trades})).into_response())
 }
 
-async fn latest(s: &ApiState, kind: EventKind, ex: &str, sym: &str, p: &HashMap<String, String>) -> ApiResult {
+async fn latest(
+    s: &ApiState,
+    kind: EventKind,
+    ex: &str,
+    sym: &str,
+    p: &HashMap<String, String>,
+) -> ApiResult {
     let key = instrument(ex, sym, p)?;
     match s.hot.latest(kind, &key).await? {
         Some(e) => Ok(Json(e).into_response()),
@@ -263,24 +358,43 @@ async fn latest(s: &ApiState, kind: EventKind, ex: &str, sym: &str, p: &HashMap<
     }
 }
 
-async fn hot_ticker(State(s): State<ApiState>, Path((ex, sym)): Path<(String, String)>, Query(p): Params) -> ApiResult {
+async fn hot_ticker(
+    State(s): State<ApiState>,
+    Path((ex, sym)): Path<(String, String)>,
+    Query(p): Params,
+) -> ApiResult {
     latest(&s, EventKind::Ticker, &ex, &sym, &p).await
 }
 
-async fn hot_latest(State(s): State<ApiState>, Path((kind, ex, sym)): Path<(String, String, String)>, Query(p): Params) -> ApiResult {
+async fn hot_latest(
+    State(s): State<ApiState>,
+    Path((kind, ex, sym)): Path<(String, String, String)>,
+    Query(p): Params,
+) -> ApiResult {
     let kind: EventKind = kind.parse()?;
     latest(&s, kind, &ex, &sym, &p).await
 }
 
-async fn hot_book(State(s): State<ApiState>, Path((ex, sym)): Path<(String, String)>, Query(p): Params) -> ApiResult {
+async fn hot_book(
+    State(s): State<ApiState>,
+    Path((ex, sym)): Path<(String, String)>,
+    Query(p): Params,
+) -> ApiResult {
     let key = instrument(&ex, &sym, &p)?;
     match s.hot.book(&key).await? {
         Some(b) => Ok(Json(MarketEvent::BookSnapshot(b)).into_response()),
-        None => Err(ApiError(StatusCode::NOT_FOUND, json!({"error": format!("no book for {} {} {}", key.exchange, key.market, key.symbol)}))),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("no book for {} {} {}", key.exchange, key.market, key.symbol)}),
+        )),
     }
 }
 
-async fn cold_query(State(s): State<ApiState>, Path((kind, ex, sym)): Path<(String, String, String)>, Query(p): Params) -> ApiResult {
+async fn cold_query(
+    State(s): State<ApiState>,
+    Path((kind, ex, sym)): Path<(String, String, String)>,
+    Query(p): Params,
+) -> ApiResult {
     let kind: EventKind = kind.parse()?;
     let key = instrument(&ex, &sym, &p)?;
     let order = match p.get("order").map(String::as_str) {
@@ -305,8 +419,13 @@ async fn cold_query(State(s): State<ApiState>, Path((kind, ex, sym)): Path<(Stri
 async fn cleanup(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
     let body = json_body(body)?;
     let days = match (body.get("retention_days"), body.get("retention_hours")) {
-        (Some(d), _) => d.as_u64().ok_or_else(|| bad("retention_days", "must be a non-negative integer"))?,
-        (None, Some(h)) => h.as_u64().ok_or_else(|| bad("retention_hours", "must be a non-negative integer"))?.div_ceil(24),
+        (Some(d), _) => d
+            .as_u64()
+            .ok_or_else(|| bad("retention_days", "must be a non-negative integer"))?,
+        (None, Some(h)) => h
+            .as_u64()
+            .ok_or_else(|| bad("retention_hours", "must be a non-negative integer"))?
+            .div_ceil(24),
         (None, None) => return Err(bad("retention_days", "missing (or give retention_hours)")),
     };
     let days = u32::try_from(days).map_err(|_| bad("retention_days", "too large"))?;
@@ -340,10 +459,17 @@ async fn status(State(s): State<ApiState>) -> ApiResult {
 
 async fn database_status(State(s): State<ApiState>) -> ApiResult {
     let (history, hot) = tokio::join!(s.history.health(), s.hot.health());
-    let code = if history.is_up() && hot.is_up() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    Ok((code, Json(json!({
-        "history": health_json(s.history.name(), &history),
-        "hot": health_json(s.hot.name(), &hot),
-    })))
-    .into_response())
+    let code = if history.is_up() && hot.is_up() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((
+        code,
+        Json(json!({
+            "history": health_json(s.history.name(), &history),
+            "hot": health_json(s.hot.name(), &hot),
+        })),
+    )
+        .into_response())
 }

@@ -93,6 +93,15 @@ impl StorageError {
     }
 
     /// A backend error.
+    #[cfg_attr(
+        not(any(
+            feature = "clickhouse",
+            feature = "redis",
+            feature = "nats",
+            feature = "embedded"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn backend(
         backend: &'static str,
         operation: impl Into<String>,

@@ -61,7 +61,11 @@ impl StoreUrl {
                 let db = db.trim_matches('/');
                 Ok(StoreUrl::ClickHouse {
                     url: format!("http://{host}"),
-                    database: if db.is_empty() { "marketprism".into() } else { db.into() },
+                    database: if db.is_empty() {
+                        "marketprism".into()
+                    } else {
+                        db.into()
+                    },
                 })
             }
             "redis" | "rediss" => Ok(StoreUrl::Redis(url.to_owned())),
@@ -91,8 +95,14 @@ pub struct Stores {
 impl std::fmt::Debug for Stores {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stores")
-            .field("sinks", &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
-            .field("history", &self.history.as_ref().map(|s| s.name().to_owned()))
+            .field(
+                "sinks",
+                &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
+            .field(
+                "history",
+                &self.history.as_ref().map(|s| s.name().to_owned()),
+            )
             .field("hot", &self.hot.as_ref().map(|s| s.name().to_owned()))
             .finish()
     }
@@ -115,6 +125,7 @@ fn missing(feature: &str) -> StorageError {
 
 #[allow(clippy::unused_async)]
 async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
+    let _ = &stores;
     match url {
         #[cfg(feature = "clickhouse")]
         StoreUrl::ClickHouse { url, database } => {
@@ -126,6 +137,7 @@ async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
             );
             stores.sinks.push(s.clone());
             stores.history.get_or_insert(s);
+            Ok(())
         }
         #[cfg(feature = "redis")]
         StoreUrl::Redis(url) => {
@@ -134,6 +146,7 @@ async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
             );
             stores.sinks.push(s.clone());
             stores.hot.get_or_insert(s);
+            Ok(())
         }
         #[cfg(feature = "embedded")]
         StoreUrl::Embedded(path) => {
@@ -141,15 +154,15 @@ async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
             stores.sinks.push(s.clone());
             stores.history.get_or_insert(s.clone());
             stores.hot.get_or_insert(s);
+            Ok(())
         }
         #[allow(unreachable_patterns)]
-        StoreUrl::ClickHouse { .. } => return Err(missing("clickhouse")),
+        StoreUrl::ClickHouse { .. } => Err(missing("clickhouse")),
         #[allow(unreachable_patterns)]
-        StoreUrl::Redis(_) => return Err(missing("redis")),
+        StoreUrl::Redis(_) => Err(missing("redis")),
         #[allow(unreachable_patterns)]
-        StoreUrl::Embedded(_) => return Err(missing("embedded")),
+        StoreUrl::Embedded(_) => Err(missing("embedded")),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -160,11 +173,17 @@ mod tests {
     fn parses_schemes() {
         assert_eq!(
             StoreUrl::parse("clickhouse://127.0.0.1:8123/md").expect("ok"),
-            StoreUrl::ClickHouse { url: "http://127.0.0.1:8123".into(), database: "md".into() }
+            StoreUrl::ClickHouse {
+                url: "http://127.0.0.1:8123".into(),
+                database: "md".into()
+            }
         );
         assert_eq!(
             StoreUrl::parse("http://127.0.0.1:8123/?database=x").expect("ok"),
-            StoreUrl::ClickHouse { url: "http://127.0.0.1:8123".into(), database: "x".into() }
+            StoreUrl::ClickHouse {
+                url: "http://127.0.0.1:8123".into(),
+                database: "x".into()
+            }
         );
         assert_eq!(
             StoreUrl::parse("embedded://data/s.redb").expect("ok"),

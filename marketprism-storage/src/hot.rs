@@ -48,14 +48,18 @@ impl BookKeeper {
         for event in batch {
             let key = match event {
                 MarketEvent::BookSnapshot(s) => {
-                    let Some(key) = InstrumentKey::of(event) else { continue };
+                    let Some(key) = InstrumentKey::of(event) else {
+                        continue;
+                    };
                     let mut book = OrderBook::new();
                     book.apply_snapshot(s);
                     books.insert(key.clone(), Some(book));
                     key
                 }
                 MarketEvent::BookDelta(d) => {
-                    let Some(key) = InstrumentKey::of(event) else { continue };
+                    let Some(key) = InstrumentKey::of(event) else {
+                        continue;
+                    };
                     let entry = books.entry(key.clone()).or_insert(None);
                     let applied = match entry {
                         // Already applied (a redelivery).
@@ -108,7 +112,9 @@ pub(crate) fn latest_per_key(batch: &[MarketEvent]) -> Vec<&MarketEvent> {
         if !crate::query::HOT_KINDS.contains(&kind) {
             continue;
         }
-        let Some(key) = InstrumentKey::of(event) else { continue };
+        let Some(key) = InstrumentKey::of(event) else {
+            continue;
+        };
         match index.get(&(kind, key.clone())) {
             Some(&i) => {
                 if event.exchange_ts() >= out[i].exchange_ts() {

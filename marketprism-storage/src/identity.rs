@@ -132,7 +132,10 @@ mod tests {
                 local_ts: ts,
             })
         };
-        assert_eq!(event_id(&d(5, 1)), "book_delta:okx:perpetual:BTC-USDT-PERP:5");
+        assert_eq!(
+            event_id(&d(5, 1)),
+            "book_delta:okx:perpetual:BTC-USDT-PERP:5"
+        );
         assert_eq!(event_id(&d(5, 1)), event_id(&d(5, 2)));
         assert_ne!(event_id(&d(5, 1)), event_id(&d(6, 1)));
         let s = MarketEvent::Status(Status::new(

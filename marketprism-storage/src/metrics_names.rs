@@ -27,14 +27,24 @@ pub const BATCH_SIZE: &str = "marketprism_storage_batch_size";
 pub fn describe() {
     use metrics::{describe_counter, describe_histogram};
     describe_counter!(PUBLISHED, "Events acknowledged by JetStream");
-    describe_counter!(PUBLISH_DUPLICATES, "Published events JetStream deduplicated by Nats-Msg-Id");
+    describe_counter!(
+        PUBLISH_DUPLICATES,
+        "Published events JetStream deduplicated by Nats-Msg-Id"
+    );
     describe_counter!(PUBLISH_RETRIES, "JetStream publish attempts retried");
-    describe_counter!(PUBLISH_FAILED, "Publish batches given up on (returned to the caller)");
+    describe_counter!(
+        PUBLISH_FAILED,
+        "Publish batches given up on (returned to the caller)"
+    );
     describe_counter!(CONSUMED, "Messages fetched from the durable consumer");
     describe_counter!(ACKED, "Messages acknowledged after all sinks wrote them");
     describe_counter!(DEAD_LETTERED, "Messages sent to the dead-letter subject");
     describe_counter!(SINK_RETRIES, "Sink writes retried, by sink");
     describe_counter!(SINK_WRITTEN, "Events durably written, by sink");
-    describe_histogram!(SINK_WRITE_SECONDS, metrics::Unit::Seconds, "Batch write latency by sink");
+    describe_histogram!(
+        SINK_WRITE_SECONDS,
+        metrics::Unit::Seconds,
+        "Batch write latency by sink"
+    );
     describe_histogram!(BATCH_SIZE, "Events per consumed batch");
 }

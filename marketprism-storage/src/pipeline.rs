@@ -245,9 +245,10 @@ impl Worker {
         self.status
             .events
             .fetch_add(to_ack.len() as u64, Ordering::Relaxed);
-        self.status
-            .acked
-            .fetch_add((to_ack.len() + batch.malformed.len()) as u64, Ordering::Relaxed);
+        self.status.acked.fetch_add(
+            (to_ack.len() + batch.malformed.len()) as u64,
+            Ordering::Relaxed,
+        );
         Ok(())
     }
 
@@ -340,7 +341,8 @@ impl Worker {
                     delay = (delay * 2).min(self.config.retry_max);
                     if last_progress.elapsed() >= progress_every {
                         self.consumer.in_progress(&batch.messages).await;
-                        let bad: Vec<_> = batch.malformed.iter().map(|b| b.message.clone()).collect();
+                        let bad: Vec<_> =
+                            batch.malformed.iter().map(|b| b.message.clone()).collect();
                         self.consumer.in_progress(&bad).await;
                         last_progress = Instant::now();
                     }

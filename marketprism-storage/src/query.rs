@@ -259,6 +259,7 @@ pub trait HotStore: Send + Sync {
 }
 
 /// Checks that `kind` is kept by hot stores.
+#[cfg(any(feature = "redis", feature = "embedded"))]
 pub(crate) fn check_hot_kind(kind: EventKind) -> Result<()> {
     if HOT_KINDS.contains(&kind) {
         Ok(())

@@ -17,13 +17,20 @@ use marketprism_storage::{
 async fn store() -> Option<ClickHouseStore> {
     let url = require_server(TestServer::ClickHouse)?;
     let config = ClickHouseConfig::new(url).database(common::unique("mpt_ch"));
-    Some(ClickHouseStore::connect(config).await.expect("connect + migrate"))
+    Some(
+        ClickHouseStore::connect(config)
+            .await
+            .expect("connect + migrate"),
+    )
 }
 
 async fn raw_count(store: &ClickHouseStore, kind: EventKind) -> u64 {
     store
         .client()
-        .query(&format!("SELECT count() FROM {}", store.qualified_table(kind)))
+        .query(&format!(
+            "SELECT count() FROM {}",
+            store.qualified_table(kind)
+        ))
         .fetch_one::<u64>()
         .await
         .expect("raw count")
@@ -35,20 +42,30 @@ async fn every_kind_round_trips_exactly_and_dedups() {
     let base = common::now_s_ns();
     let events = common::one_of_each(Exchange::Okx, "BTC-USDT", base);
     store.insert_events(&events).await.expect("insert");
-    store.insert_events(&events).await.expect("insert again (redelivery)");
+    store
+        .insert_events(&events)
+        .await
+        .expect("insert again (redelivery)");
     for original in &events {
         let kind = EventKind::of(original);
         let got = store.query(&EventQuery::new(kind)).await.expect("query");
         assert_eq!(got.len(), 1, "{kind}: deduplicated to one row");
         assert_eq!(&got[0], original, "{kind}: field by field");
         // Exact text, not only numeric equality: JSON of both normalized equals.
-        assert_eq!(raw_count(&store, kind).await, 2, "{kind}: two physical copies");
+        assert_eq!(
+            raw_count(&store, kind).await,
+            2,
+            "{kind}: two physical copies"
+        );
         assert_eq!(store.count(&EventQuery::new(kind)).await.expect("count"), 1);
     }
     // Physically deduplicated after a merge, too.
     store
         .client()
-        .query(&format!("OPTIMIZE TABLE {} FINAL", store.qualified_table(EventKind::Trade)))
+        .query(&format!(
+            "OPTIMIZE TABLE {} FINAL",
+            store.qualified_table(EventKind::Trade)
+        ))
         .execute()
         .await
         .expect("optimize");
@@ -63,7 +80,10 @@ async fn unrepresentable_decimal_is_a_permanent_error() {
     if let MarketEvent::Trade(t) = &mut events[0] {
         t.price = "0.0000000000000000001".parse().expect("decimal");
     }
-    let err = store.insert_events(&events).await.expect_err("must refuse, not round");
+    let err = store
+        .insert_events(&events)
+        .await
+        .expect_err("must refuse, not round");
     assert!(!err.is_retryable(), "{err}");
     store.drop_database().await.expect("cleanup");
 }
@@ -81,8 +101,17 @@ async fn migration_is_idempotent_and_adds_missing_columns() {
         .expect("drop column");
     store.migrate().await.expect("migrate adds it back");
     let events = common::one_of_each(Exchange::Binance, "ETH-USDT", common::now_s_ns());
-    store.insert_events(&events).await.expect("insert after migration");
-    assert_eq!(store.count(&EventQuery::new(EventKind::Ticker)).await.expect("count"), 1);
+    store
+        .insert_events(&events)
+        .await
+        .expect("insert after migration");
+    assert_eq!(
+        store
+            .count(&EventQuery::new(EventKind::Ticker))
+            .await
+            .expect("count"),
+        1
+    );
     store.drop_database().await.expect("cleanup");
 }
 
@@ -98,17 +127,25 @@ async fn queries_filter_by_exchange_symbol_range_and_limit() {
         .exchange(Exchange::Binance)
         .symbol(Symbol::new("BTC-USDT"));
     assert_eq!(store.count(&q).await.expect("count"), 100);
-    let ranged = q.clone().range(Some(base + 10_000_000), Some(base + 20_000_000));
+    let ranged = q
+        .clone()
+        .range(Some(base + 10_000_000), Some(base + 20_000_000));
     let got = store.query(&ranged).await.expect("range");
     assert_eq!(got, events[10..20].to_vec());
     let newest = store
         .query(&q.clone().limit(3).order(Order::NewestFirst))
         .await
         .expect("newest");
-    assert_eq!(newest, vec![events[99].clone(), events[98].clone(), events[97].clone()]);
+    assert_eq!(
+        newest,
+        vec![events[99].clone(), events[98].clone(), events[97].clone()]
+    );
     assert!(store.query(&q.clone().limit(0)).await.is_err());
     let stats = store.stats().await.expect("stats");
-    assert_eq!(stats.iter().find(|s| s.kind == "trade").map(|s| s.events), Some(120));
+    assert_eq!(
+        stats.iter().find(|s| s.kind == "trade").map(|s| s.events),
+        Some(120)
+    );
     store.drop_database().await.expect("cleanup");
 }
 
@@ -123,8 +160,18 @@ async fn retention_drops_old_day_partitions_only() {
     store.insert_events(&recent).await.expect("insert recent");
     let report = store.drop_older_than(5).await.expect("retention");
     assert_eq!(report.partitions_dropped, 1);
-    let all = store.query(&EventQuery::new(EventKind::Trade)).await.expect("query");
+    let all = store
+        .query(&EventQuery::new(EventKind::Trade))
+        .await
+        .expect("query");
     assert_eq!(all, recent);
-    assert_eq!(store.drop_older_than(5).await.expect("again").partitions_dropped, 0);
+    assert_eq!(
+        store
+            .drop_older_than(5)
+            .await
+            .expect("again")
+            .partitions_dropped,
+        0
+    );
     store.drop_database().await.expect("cleanup");
 }

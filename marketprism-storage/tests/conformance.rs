@@ -38,11 +38,20 @@ mod embedded {
         }
         let store = EmbeddedStore::open(&path).expect("reopen");
         for e in &events {
-            let got = store.query(&EventQuery::new(EventKind::of(e))).await.expect("query");
+            let got = store
+                .query(&EventQuery::new(EventKind::of(e)))
+                .await
+                .expect("query");
             assert_eq!(&got, std::slice::from_ref(e));
         }
         let key = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("BTC-USDT"));
-        assert!(store.latest(EventKind::Bbo, &key).await.expect("latest").is_some());
+        assert!(
+            store
+                .latest(EventKind::Bbo, &key)
+                .await
+                .expect("latest")
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -57,7 +66,13 @@ mod embedded {
         store.write_batch(&recent).await.expect("recent");
         let report = store.drop_older_than(5).await.expect("retention");
         assert_eq!(report.events_deleted, 5);
-        assert_eq!(store.query(&EventQuery::new(EventKind::Trade)).await.expect("q"), recent);
+        assert_eq!(
+            store
+                .query(&EventQuery::new(EventKind::Trade))
+                .await
+                .expect("q"),
+            recent
+        );
     }
 }
 
@@ -77,10 +92,14 @@ mod servers {
 
     #[tokio::test]
     async fn clickhouse_history() {
-        let Some(url) = require_server(TestServer::ClickHouse) else { return };
-        let store = ClickHouseStore::connect(ClickHouseConfig::new(url).database(common::unique("mpt_conf")))
-            .await
-            .expect("clickhouse");
+        let Some(url) = require_server(TestServer::ClickHouse) else {
+            return;
+        };
+        let store = ClickHouseStore::connect(
+            ClickHouseConfig::new(url).database(common::unique("mpt_conf")),
+        )
+        .await
+        .expect("clickhouse");
         conformance::history(&store, &store).await;
         store.drop_database().await.expect("cleanup");
     }
@@ -115,12 +134,25 @@ mod servers {
             .await
             .expect("an update within 5 s")
             .expect("message");
-        assert_eq!(msg.get_channel_name(), format!("{}:updates:trade.okx.spot.BTC-USDT", store.config().key_prefix));
+        assert_eq!(
+            msg.get_channel_name(),
+            format!(
+                "{}:updates:trade.okx.spot.BTC-USDT",
+                store.config().key_prefix
+            )
+        );
         let got: MarketEvent = serde_json::from_slice(msg.get_payload_bytes()).expect("json");
         assert_eq!(got, trade[0]);
-        let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("conn");
         let key = format!("{}:trades:okx:spot:BTC-USDT", store.config().key_prefix);
-        let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.expect("ttl");
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("ttl");
         assert!(ttl > 3000 && ttl <= 3600, "ttl {ttl}");
     }
 }

@@ -42,7 +42,10 @@ fn spawn(nats: &NatsConfig, id: &str, ch: &str, pause: Option<u64>) -> Child {
 async fn raw_count(store: &ClickHouseStore) -> u64 {
     store
         .client()
-        .query(&format!("SELECT count() FROM {}", store.qualified_table(EventKind::Trade)))
+        .query(&format!(
+            "SELECT count() FROM {}",
+            store.qualified_table(EventKind::Trade)
+        ))
         .fetch_one::<u64>()
         .await
         .unwrap_or(0)
@@ -50,10 +53,16 @@ async fn raw_count(store: &ClickHouseStore) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_write_and_ack_loses_nothing_and_duplicates_nothing() {
-    let Some(ch) = require_server(TestServer::ClickHouse) else { return };
-    let Some(nats_url) = require_server(TestServer::Nats) else { return };
+    let Some(ch) = require_server(TestServer::ClickHouse) else {
+        return;
+    };
+    let Some(nats_url) = require_server(TestServer::Nats) else {
+        return;
+    };
     let id = common::unique("mpt_crash");
-    let nats = NatsConfig::new(nats_url).stream(id.to_uppercase()).subject_prefix(&id);
+    let nats = NatsConfig::new(nats_url)
+        .stream(id.to_uppercase())
+        .subject_prefix(&id);
     let store = ClickHouseStore::connect(ClickHouseConfig::new(&ch).database(&id))
         .await
         .expect("clickhouse");
@@ -70,7 +79,10 @@ async fn sigkill_between_write_and_ack_loses_nothing_and_duplicates_nothing() {
     let mut first = spawn(&nats, &id, &ch, Some(60_000));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while raw_count(&store).await == 0 {
-        assert!(std::time::Instant::now() < deadline, "first process wrote nothing");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first process wrote nothing"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
@@ -83,7 +95,10 @@ async fn sigkill_between_write_and_ack_loses_nothing_and_duplicates_nothing() {
     let mut consumer: async_nats::jetstream::consumer::PullConsumer =
         stream.get_consumer("storage").await.expect("consumer");
     let info = consumer.info().await.expect("info").clone();
-    assert_eq!(info.ack_floor.stream_sequence, 0, "nothing was acked before the kill");
+    assert_eq!(
+        info.ack_floor.stream_sequence, 0,
+        "nothing was acked before the kill"
+    );
 
     // Second process: redelivery of the unacked batch, then the rest.
     let mut second = spawn(&nats, &id, &ch, None);
@@ -93,14 +108,21 @@ async fn sigkill_between_write_and_ack_loses_nothing_and_duplicates_nothing() {
         if info.num_pending == 0 && info.num_ack_pending == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not drained: {info:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not drained: {info:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     second.kill().expect("stop second");
     second.wait().expect("reap");
 
     let q = EventQuery::new(EventKind::Trade).limit(100_000);
-    assert_eq!(store.count(&q).await.expect("count"), n, "every event exactly once");
+    assert_eq!(
+        store.count(&q).await.expect("count"),
+        n,
+        "every event exactly once"
+    );
     // The killed batch was delivered (and written) twice: deliveries exceed the events.
     let info = consumer.info().await.expect("info").clone();
     assert!(

@@ -77,18 +77,30 @@ impl Proxy {
 }
 
 async fn total(store: &ClickHouseStore) -> u64 {
-    store.count(&EventQuery::new(EventKind::Trade)).await.expect("count")
+    store
+        .count(&EventQuery::new(EventKind::Trade))
+        .await
+        .expect("count")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_outage_holds_acks_and_drains_exactly() {
-    let Some(ch) = require_server(TestServer::ClickHouse) else { return };
-    let Some(nats_url) = require_server(TestServer::Nats) else { return };
+    let Some(ch) = require_server(TestServer::ClickHouse) else {
+        return;
+    };
+    let Some(nats_url) = require_server(TestServer::Nats) else {
+        return;
+    };
     let outage = Duration::from_secs(
-        std::env::var("MP_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30),
+        std::env::var("MP_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30),
     );
     let id = common::unique("mpt_outage");
-    let nats = NatsConfig::new(nats_url).stream(id.to_uppercase()).subject_prefix(&id);
+    let nats = NatsConfig::new(nats_url)
+        .stream(id.to_uppercase())
+        .subject_prefix(&id);
     let direct = ClickHouseStore::connect(ClickHouseConfig::new(&ch).database(&id))
         .await
         .expect("clickhouse");
@@ -134,25 +146,43 @@ async fn clickhouse_outage_holds_acks_and_drains_exactly() {
     // Outage, under load: 10 k more events arrive while ClickHouse is unreachable.
     proxy.set_down(true);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let floor = consumer.info().await.expect("info").ack_floor.stream_sequence;
+    let floor = consumer
+        .info()
+        .await
+        .expect("info")
+        .ack_floor
+        .stream_sequence;
     let rows = total(&direct).await;
     let started = tokio::time::Instant::now();
     let mut chunk = 0;
     while started.elapsed() < outage {
         if chunk < 10 {
             let more = common::trades(Exchange::Okx, &format!("C{chunk}-USDT"), 1_000, base);
-            publisher.publish_batch(&more).await.expect("publish during outage");
+            publisher
+                .publish_batch(&more)
+                .await
+                .expect("publish during outage");
             all.extend(more);
             chunk += 1;
         }
         let info = consumer.info().await.expect("info").clone();
-        assert_eq!(info.ack_floor.stream_sequence, floor, "acked during the outage: {info:?}");
+        assert_eq!(
+            info.ack_floor.stream_sequence, floor,
+            "acked during the outage: {info:?}"
+        );
         assert_eq!(total(&direct).await, rows, "rows written during the outage");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(matches!(status.snapshot().state, PipelineState::Retrying { .. }), "{:?}", status.snapshot());
+    assert!(
+        matches!(status.snapshot().state, PipelineState::Retrying { .. }),
+        "{:?}",
+        status.snapshot()
+    );
     let info = consumer.info().await.expect("info").clone();
-    assert_eq!(info.num_pending + info.num_ack_pending as u64, all.len() as u64 - floor);
+    assert_eq!(
+        info.num_pending + info.num_ack_pending as u64,
+        all.len() as u64 - floor
+    );
 
     // ClickHouse is back: the backlog drains to exact counts.
     proxy.set_down(false);
@@ -163,7 +193,10 @@ async fn clickhouse_outage_holds_acks_and_drains_exactly() {
         if info.num_pending == 0 && info.num_ack_pending == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "backlog not drained: {info:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backlog not drained: {info:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(total(&direct).await, n);

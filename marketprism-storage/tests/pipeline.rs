@@ -37,7 +37,9 @@ async fn env() -> Option<Env> {
     let nats_url = require_server(TestServer::Nats)?;
     let redis_url = require_server(TestServer::Redis)?;
     let id = common::unique("mpt");
-    let nats = NatsConfig::new(nats_url).stream(id.to_uppercase()).subject_prefix(&id);
+    let nats = NatsConfig::new(nats_url)
+        .stream(id.to_uppercase())
+        .subject_prefix(&id);
     let store = ClickHouseStore::connect(ClickHouseConfig::new(ch).database(&id))
         .await
         .expect("clickhouse");
@@ -69,10 +71,19 @@ async fn wait_for_total(store: &ClickHouseStore, expected: u64, timeout: Duratio
 fn workload(base: i64) -> Vec<MarketEvent> {
     let mut events = Vec::new();
     for (i, sym) in ["BTC-USDT", "ETH-USDT", "SOL-USDT"].iter().enumerate() {
-        events.extend(common::trades(Exchange::Binance, sym, 1500, base + i as i64));
+        events.extend(common::trades(
+            Exchange::Binance,
+            sym,
+            1500,
+            base + i as i64,
+        ));
     }
     events.extend(common::one_of_each(Exchange::Okx, "BTC-USDT-PERP", base));
-    events.extend(common::one_of_each(Exchange::Deribit, "BTC-PERPETUAL", base + 100));
+    events.extend(common::one_of_each(
+        Exchange::Deribit,
+        "BTC-PERPETUAL",
+        base + 100,
+    ));
     events
 }
 
@@ -104,7 +115,10 @@ async fn published_events_become_exact_rows_once() {
         let _ = stop_rx.await;
     }));
 
-    assert_eq!(wait_for_total(&env.store, n as u64, Duration::from_secs(60)).await, n as u64);
+    assert_eq!(
+        wait_for_total(&env.store, n as u64, Duration::from_secs(60)).await,
+        n as u64
+    );
 
     // A malformed message goes to the dead-letter subject; the pipeline goes on.
     publisher
@@ -112,13 +126,24 @@ async fn published_events_become_exact_rows_once() {
         .await
         .expect("publish malformed");
     let later = common::trades(Exchange::Okx, "DOGE-USDT", 10, common::now_s_ns());
-    publisher.publish_batch(&later).await.expect("publish after malformed");
+    publisher
+        .publish_batch(&later)
+        .await
+        .expect("publish after malformed");
     let expected = (n + later.len()) as u64;
-    assert_eq!(wait_for_total(&env.store, expected, Duration::from_secs(30)).await, expected);
+    assert_eq!(
+        wait_for_total(&env.store, expected, Duration::from_secs(30)).await,
+        expected
+    );
 
     let js = async_nats::jetstream::new(publisher.client().clone());
-    let dl_stream = js.get_stream(&env.nats.dead_letter_stream).await.expect("dl stream");
-    let dl_subject = env.nats.dead_letter_subject(&env.nats.subject_for("trade.binance.spot.BAD-USDT"));
+    let dl_stream = js
+        .get_stream(&env.nats.dead_letter_stream)
+        .await
+        .expect("dl stream");
+    let dl_subject = env
+        .nats
+        .dead_letter_subject(&env.nats.subject_for("trade.binance.spot.BAD-USDT"));
     let dead = dl_stream
         .get_last_raw_message_by_subject(&dl_subject)
         .await
@@ -146,11 +171,26 @@ async fn published_events_become_exact_rows_once() {
 
     // Redis hot values equal the latest events.
     let okx = |sym: &str| InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new(sym));
-    let bbo = events.iter().find(|e| matches!(e, MarketEvent::Bbo(b) if b.exchange == Exchange::Okx));
-    assert_eq!(env.redis.latest(EventKind::Bbo, &okx("BTC-USDT-PERP")).await.expect("bbo"), bbo.cloned());
-    let doge = env.redis.recent_trades(&okx("DOGE-USDT"), 3).await.expect("trades");
+    let bbo = events
+        .iter()
+        .find(|e| matches!(e, MarketEvent::Bbo(b) if b.exchange == Exchange::Okx));
+    assert_eq!(
+        env.redis
+            .latest(EventKind::Bbo, &okx("BTC-USDT-PERP"))
+            .await
+            .expect("bbo"),
+        bbo.cloned()
+    );
+    let doge = env
+        .redis
+        .recent_trades(&okx("DOGE-USDT"), 3)
+        .await
+        .expect("trades");
     let newest: Vec<MarketEvent> = doge.into_iter().map(MarketEvent::Trade).collect();
-    assert_eq!(newest, vec![later[9].clone(), later[8].clone(), later[7].clone()]);
+    assert_eq!(
+        newest,
+        vec![later[9].clone(), later[8].clone(), later[7].clone()]
+    );
 
     // Everything acked: nothing pending on the durable consumer.
     let stream = js.get_stream(&env.nats.stream).await.expect("stream");
@@ -162,7 +202,10 @@ async fn published_events_become_exact_rows_once() {
         if info.num_ack_pending == 0 && info.num_pending == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "still pending: {info:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still pending: {info:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

@@ -30,15 +30,20 @@ fn var(env: &HashMap<String, String>, key: &str, default: &str) -> String {
 fn number(env: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, String> {
     match env.get(key) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| format!("{key}={v:?} is not a number")),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{key}={v:?} is not a number")),
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env: HashMap<String, String> = std::env::vars().collect();
-    let mut nats = NatsConfig::new(var(&env, "MP_NATS_URL", "nats://127.0.0.1:4222"))
-        .stream(var(&env, "MP_STREAM", "MARKETPRISM"));
+    let mut nats = NatsConfig::new(var(&env, "MP_NATS_URL", "nats://127.0.0.1:4222")).stream(var(
+        &env,
+        "MP_STREAM",
+        "MARKETPRISM",
+    ));
     if let Some(prefix) = env.get("MP_SUBJECT_PREFIX") {
         nats = nats.subject_prefix(prefix.as_str());
     }
@@ -51,7 +56,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ConsumerConfig::default()
             .durable_name(var(&env, "MP_DURABLE", "storage"))
             .batch_size(usize::try_from(number(&env, "MP_BATCH_SIZE", 1000)?)?)
-            .ack_wait(Duration::from_millis(number(&env, "MP_ACK_WAIT_MS", 30_000)?)),
+            .ack_wait(Duration::from_millis(number(
+                &env,
+                "MP_ACK_WAIT_MS",
+                30_000,
+            )?)),
     );
     if env.contains_key("MP_PAUSE_BEFORE_ACK_MS") {
         config.pause_before_ack = Some(Duration::from_millis(number(
@@ -63,10 +72,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(store)];
     eprintln!("marketprism-storage-pipeline: running");
     run_storage_pipeline(config, sinks, async {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -165,8 +165,11 @@ impl ClickHouseStore {
     /// tables. Safe to run any number of times, from several processes.
     pub async fn migrate(&self) -> Result<()> {
         let db = &self.config.database;
-        self.exec(&format!("CREATE DATABASE IF NOT EXISTS `{db}`"), "create database")
-            .await?;
+        self.exec(
+            &format!("CREATE DATABASE IF NOT EXISTS `{db}`"),
+            "create database",
+        )
+        .await?;
         for def in schema::TABLES {
             let table = self.config.table(def.kind);
             self.exec(&schema::create_table_sql(db, &table, &def), "create table")
@@ -238,7 +241,9 @@ pub(crate) fn classify(error: clickhouse::error::Error, what: &str) -> StorageEr
 /// The `Code: N` of a ClickHouse error message.
 fn server_code(msg: &str) -> Option<u32> {
     let rest = &msg[msg.find("Code: ")? + 6..];
-    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
@@ -247,20 +252,62 @@ macro_rules! with_row {
     ($kind:expr, $R:ident => $body:expr) => {{
         use $crate::clickhouse::rows::*;
         match $kind {
-            EventKind::Trade => { type $R = TradeRow; $body }
-            EventKind::BookSnapshot => { type $R = BookSnapshotRow; $body }
-            EventKind::BookDelta => { type $R = BookDeltaRow; $body }
-            EventKind::Bbo => { type $R = BboRow; $body }
-            EventKind::Ticker => { type $R = TickerRow; $body }
-            EventKind::FundingRate => { type $R = FundingRateRow; $body }
-            EventKind::MarkPrice => { type $R = MarkPriceRow; $body }
-            EventKind::OpenInterest => { type $R = OpenInterestRow; $body }
-            EventKind::Liquidation => { type $R = LiquidationRow; $body }
-            EventKind::LongShortRatio => { type $R = LongShortRatioRow; $body }
-            EventKind::OptionSummary => { type $R = OptionSummaryRow; $body }
-            EventKind::VolatilityIndex => { type $R = VolatilityIndexRow; $body }
-            EventKind::Kline => { type $R = KlineRow; $body }
-            EventKind::Status => { type $R = StatusRow; $body }
+            EventKind::Trade => {
+                type $R = TradeRow;
+                $body
+            }
+            EventKind::BookSnapshot => {
+                type $R = BookSnapshotRow;
+                $body
+            }
+            EventKind::BookDelta => {
+                type $R = BookDeltaRow;
+                $body
+            }
+            EventKind::Bbo => {
+                type $R = BboRow;
+                $body
+            }
+            EventKind::Ticker => {
+                type $R = TickerRow;
+                $body
+            }
+            EventKind::FundingRate => {
+                type $R = FundingRateRow;
+                $body
+            }
+            EventKind::MarkPrice => {
+                type $R = MarkPriceRow;
+                $body
+            }
+            EventKind::OpenInterest => {
+                type $R = OpenInterestRow;
+                $body
+            }
+            EventKind::Liquidation => {
+                type $R = LiquidationRow;
+                $body
+            }
+            EventKind::LongShortRatio => {
+                type $R = LongShortRatioRow;
+                $body
+            }
+            EventKind::OptionSummary => {
+                type $R = OptionSummaryRow;
+                $body
+            }
+            EventKind::VolatilityIndex => {
+                type $R = VolatilityIndexRow;
+                $body
+            }
+            EventKind::Kline => {
+                type $R = KlineRow;
+                $body
+            }
+            EventKind::Status => {
+                type $R = StatusRow;
+                $body
+            }
         }
     }};
 }
@@ -275,14 +322,21 @@ mod tests {
     fn row_columns_match_schema() {
         for kind in EventKind::ALL {
             let names: &[&str] = with_row!(kind, R => R::COLUMN_NAMES);
-            let schema: Vec<&str> = schema::table_def(kind).columns.iter().map(|c| c.0).collect();
+            let schema: Vec<&str> = schema::table_def(kind)
+                .columns
+                .iter()
+                .map(|c| c.0)
+                .collect();
             assert_eq!(names, schema.as_slice(), "{kind}");
         }
     }
 
     #[test]
     fn codes() {
-        assert_eq!(server_code("Code: 252, e.displayText() = DB::Exception: Too many parts"), Some(252));
+        assert_eq!(
+            server_code("Code: 252, e.displayText() = DB::Exception: Too many parts"),
+            Some(252)
+        );
         assert_eq!(server_code("nothing"), None);
     }
 }

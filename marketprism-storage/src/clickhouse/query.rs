@@ -83,7 +83,10 @@ impl HistoryStore for ClickHouseStore {
     }
 
     async fn count(&self, q: &EventQuery) -> Result<u64> {
-        let sql = format!("SELECT count() FROM {} FINAL {{where}}", self.qualified_table(q.kind));
+        let sql = format!(
+            "SELECT count() FROM {} FINAL {{where}}",
+            self.qualified_table(q.kind)
+        );
         self.bound(&sql, q)
             .fetch_one::<u64>()
             .await
@@ -104,7 +107,10 @@ impl HistoryStore for ClickHouseStore {
 
     async fn drop_older_than(&self, days: u32) -> Result<RetentionReport> {
         let db = self.config.database.clone();
-        let tables: Vec<String> = EventKind::ALL.iter().map(|k| self.config.table(*k)).collect();
+        let tables: Vec<String> = EventKind::ALL
+            .iter()
+            .map(|k| self.config.table(*k))
+            .collect();
         let parts: Vec<(String, String)> = self
             .client
             .query(

@@ -60,7 +60,10 @@ fn levels_to(levels: &[Level]) -> Result<(Vec<i128>, Vec<i128>)> {
 }
 fn levels_from(prices: Vec<i128>, sizes: Vec<i128>) -> Result<Vec<Level>> {
     if prices.len() != sizes.len() {
-        return Err(corrupt("book levels", "price and size arrays differ in length"));
+        return Err(corrupt(
+            "book levels",
+            "price and size arrays differ in length",
+        ));
     }
     prices
         .into_iter()
@@ -86,7 +89,9 @@ pub(crate) struct TradeRow {
 impl EventRow for TradeRow {
     const EVENT_KIND: EventKind = EventKind::Trade;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Trade(t) = event else { return Ok(None) };
+        let MarketEvent::Trade(t) = event else {
+            return Ok(None);
+        };
         Ok(Some(TradeRow {
             exchange: t.exchange.as_str().into(),
             market: t.market.as_str().into(),
@@ -132,7 +137,9 @@ pub(crate) struct BookSnapshotRow {
 impl EventRow for BookSnapshotRow {
     const EVENT_KIND: EventKind = EventKind::BookSnapshot;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::BookSnapshot(b) = event else { return Ok(None) };
+        let MarketEvent::BookSnapshot(b) = event else {
+            return Ok(None);
+        };
         let (bid_prices, bid_sizes) = levels_to(&b.bids)?;
         let (ask_prices, ask_sizes) = levels_to(&b.asks)?;
         Ok(Some(BookSnapshotRow {
@@ -181,7 +188,9 @@ pub(crate) struct BookDeltaRow {
 impl EventRow for BookDeltaRow {
     const EVENT_KIND: EventKind = EventKind::BookDelta;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::BookDelta(b) = event else { return Ok(None) };
+        let MarketEvent::BookDelta(b) = event else {
+            return Ok(None);
+        };
         let (bid_prices, bid_sizes) = levels_to(&b.bids)?;
         let (ask_prices, ask_sizes) = levels_to(&b.asks)?;
         Ok(Some(BookDeltaRow {
@@ -231,7 +240,9 @@ pub(crate) struct BboRow {
 impl EventRow for BboRow {
     const EVENT_KIND: EventKind = EventKind::Bbo;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Bbo(b) = event else { return Ok(None) };
+        let MarketEvent::Bbo(b) = event else {
+            return Ok(None);
+        };
         Ok(Some(BboRow {
             exchange: b.exchange.as_str().into(),
             market: b.market.as_str().into(),
@@ -282,7 +293,9 @@ pub(crate) struct TickerRow {
 impl EventRow for TickerRow {
     const EVENT_KIND: EventKind = EventKind::Ticker;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Ticker(t) = event else { return Ok(None) };
+        let MarketEvent::Ticker(t) = event else {
+            return Ok(None);
+        };
         Ok(Some(TickerRow {
             exchange: t.exchange.as_str().into(),
             market: t.market.as_str().into(),
@@ -336,7 +349,9 @@ pub(crate) struct FundingRateRow {
 impl EventRow for FundingRateRow {
     const EVENT_KIND: EventKind = EventKind::FundingRate;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::FundingRate(f) = event else { return Ok(None) };
+        let MarketEvent::FundingRate(f) = event else {
+            return Ok(None);
+        };
         Ok(Some(FundingRateRow {
             exchange: f.exchange.as_str().into(),
             market: f.market.as_str().into(),
@@ -381,7 +396,9 @@ pub(crate) struct MarkPriceRow {
 impl EventRow for MarkPriceRow {
     const EVENT_KIND: EventKind = EventKind::MarkPrice;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::MarkPrice(m) = event else { return Ok(None) };
+        let MarketEvent::MarkPrice(m) = event else {
+            return Ok(None);
+        };
         Ok(Some(MarkPriceRow {
             exchange: m.exchange.as_str().into(),
             market: m.market.as_str().into(),
@@ -420,7 +437,9 @@ pub(crate) struct OpenInterestRow {
 impl EventRow for OpenInterestRow {
     const EVENT_KIND: EventKind = EventKind::OpenInterest;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::OpenInterest(o) = event else { return Ok(None) };
+        let MarketEvent::OpenInterest(o) = event else {
+            return Ok(None);
+        };
         Ok(Some(OpenInterestRow {
             exchange: o.exchange.as_str().into(),
             market: o.market.as_str().into(),

@@ -25,7 +25,9 @@ pub(crate) struct LiquidationRow {
 impl EventRow for LiquidationRow {
     const EVENT_KIND: EventKind = EventKind::Liquidation;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Liquidation(l) = event else { return Ok(None) };
+        let MarketEvent::Liquidation(l) = event else {
+            return Ok(None);
+        };
         Ok(Some(LiquidationRow {
             exchange: l.exchange.as_str().into(),
             market: l.market.as_str().into(),
@@ -80,7 +82,9 @@ fn ratio_kind(s: &str) -> Result<RatioKind> {
 impl EventRow for LongShortRatioRow {
     const EVENT_KIND: EventKind = EventKind::LongShortRatio;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::LongShortRatio(r) = event else { return Ok(None) };
+        let MarketEvent::LongShortRatio(r) = event else {
+            return Ok(None);
+        };
         Ok(Some(LongShortRatioRow {
             exchange: r.exchange.as_str().into(),
             market: r.market.as_str().into(),
@@ -144,7 +148,9 @@ fn untext(s: Option<String>) -> Result<Option<Decimal>> {
 impl EventRow for OptionSummaryRow {
     const EVENT_KIND: EventKind = EventKind::OptionSummary;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::OptionSummary(o) = event else { return Ok(None) };
+        let MarketEvent::OptionSummary(o) = event else {
+            return Ok(None);
+        };
         Ok(Some(OptionSummaryRow {
             exchange: o.exchange.as_str().into(),
             market: o.market.as_str().into(),
@@ -202,7 +208,9 @@ pub(crate) struct VolatilityIndexRow {
 impl EventRow for VolatilityIndexRow {
     const EVENT_KIND: EventKind = EventKind::VolatilityIndex;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::VolatilityIndex(v) = event else { return Ok(None) };
+        let MarketEvent::VolatilityIndex(v) = event else {
+            return Ok(None);
+        };
         Ok(Some(VolatilityIndexRow {
             exchange: v.exchange.as_str().into(),
             market: v.market.as_str().into(),
@@ -246,7 +254,9 @@ pub(crate) struct KlineRow {
 impl EventRow for KlineRow {
     const EVENT_KIND: EventKind = EventKind::Kline;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Kline(k) = event else { return Ok(None) };
+        let MarketEvent::Kline(k) = event else {
+            return Ok(None);
+        };
         Ok(Some(KlineRow {
             exchange: k.exchange.as_str().into(),
             market: k.market.as_str().into(),
@@ -300,11 +310,16 @@ pub(crate) struct StatusRow {
 impl EventRow for StatusRow {
     const EVENT_KIND: EventKind = EventKind::Status;
     fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Status(s) = event else { return Ok(None) };
+        let MarketEvent::Status(s) = event else {
+            return Ok(None);
+        };
         Ok(Some(StatusRow {
             exchange: s.exchange.as_str().into(),
             market: s.market.as_str().into(),
-            symbol: s.symbol.as_ref().map_or_else(String::new, |s| s.as_str().into()),
+            symbol: s
+                .symbol
+                .as_ref()
+                .map_or_else(String::new, |s| s.as_str().into()),
             status: s.kind.as_str().into(),
             detail: serde_json::to_string(&s.kind)?,
             exchange_ts: s.exchange_ts,

@@ -27,7 +27,8 @@ impl ClickHouseStore {
                 with_row!(kind, R => self.insert_kind::<R>(batch).await?);
             }
         }
-        metrics::counter!("marketprism_storage_clickhouse_rows_total").increment(batch.len() as u64);
+        metrics::counter!("marketprism_storage_clickhouse_rows_total")
+            .increment(batch.len() as u64);
         metrics::histogram!("marketprism_storage_clickhouse_insert_seconds")
             .record(started.elapsed().as_secs_f64());
         Ok(())

@@ -82,8 +82,7 @@ pub(crate) fn value_ts(value: &[u8]) -> Result<TimestampNs> {
 
 /// The event of a stored value.
 pub(crate) fn decode_value(value: &[u8]) -> Result<MarketEvent> {
-    serde_json::from_slice(value.get(8..).unwrap_or_default())
-        .map_err(|e| corrupt(e.to_string()))
+    serde_json::from_slice(value.get(8..).unwrap_or_default()).map_err(|e| corrupt(e.to_string()))
 }
 
 fn corrupt(message: String) -> StorageError {

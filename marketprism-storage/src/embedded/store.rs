@@ -19,6 +19,15 @@ use crate::{
     },
 };
 
+/// One entry of a range scan.
+type Entry<'a> = std::result::Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
 const EVENTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("events");
 const LATEST: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("latest");
 const BOOKS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("books");
@@ -91,7 +100,11 @@ impl EmbeddedStore {
         let mut latest = Vec::new();
         for e in latest_per_key(batch) {
             if let Some(key) = InstrumentKey::of(e) {
-                latest.push((latest_key(EventKind::of(e), &key), e.exchange_ts(), encode_value(e)?));
+                latest.push((
+                    latest_key(EventKind::of(e), &key),
+                    e.exchange_ts(),
+                    encode_value(e)?,
+                ));
             }
         }
         let mut books = Vec::new();
@@ -110,7 +123,8 @@ impl EmbeddedStore {
             {
                 let mut t = tx.open_table(EVENTS).map_err(|e| db_err(op, e))?;
                 for (k, v) in &events {
-                    t.insert(k.as_slice(), v.as_slice()).map_err(|e| db_err(op, e))?;
+                    t.insert(k.as_slice(), v.as_slice())
+                        .map_err(|e| db_err(op, e))?;
                 }
                 let mut t = tx.open_table(LATEST).map_err(|e| db_err(op, e))?;
                 for (k, ts, v) in &latest {
@@ -119,14 +133,16 @@ impl EmbeddedStore {
                         None => true,
                     };
                     if newer {
-                        t.insert(k.as_slice(), v.as_slice()).map_err(|e| db_err(op, e))?;
+                        t.insert(k.as_slice(), v.as_slice())
+                            .map_err(|e| db_err(op, e))?;
                     }
                 }
                 let mut t = tx.open_table(BOOKS).map_err(|e| db_err(op, e))?;
                 for (k, v) in &books {
                     match v {
                         Some(v) => {
-                            t.insert(k.as_bytes(), v.as_slice()).map_err(|e| db_err(op, e))?;
+                            t.insert(k.as_bytes(), v.as_slice())
+                                .map_err(|e| db_err(op, e))?;
                         }
                         None => {
                             t.remove(k.as_bytes()).map_err(|e| db_err(op, e))?;
@@ -177,7 +193,7 @@ impl EmbeddedStore {
             .range(start.as_slice()..end.as_slice())
             .map_err(|e| db_err(op, e))?;
         let mut out = Vec::new();
-        let mut push = |entry: std::result::Result<(redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>), redb::StorageError>| -> Result<bool> {
+        let mut push = |entry: Entry<'_>| -> Result<bool> {
             let (_, v) = entry.map_err(|e| db_err(op, e))?;
             let v = v.value();
             if !q.matches_ts(value_ts(v)?) {

@@ -130,7 +130,8 @@ impl JetStreamConsumer {
             .get_stream(&nats.stream)
             .await
             .map_err(|e| nats_err("get stream", true, e))?;
-        let max_ack_pending = i64::try_from(config.batch_size.saturating_mul(4)).unwrap_or(i64::MAX);
+        let max_ack_pending =
+            i64::try_from(config.batch_size.saturating_mul(4)).unwrap_or(i64::MAX);
         let consumer: PullConsumer = stream
             .get_or_create_consumer(
                 &config.durable_name,

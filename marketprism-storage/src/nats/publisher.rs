@@ -187,7 +187,9 @@ impl JetStreamPublisher {
         let mut in_flight = FuturesUnordered::new();
         loop {
             while in_flight.len() < self.config.max_in_flight {
-                let Some((i, attempt)) = queue.pop_front() else { break };
+                let Some((i, attempt)) = queue.pop_front() else {
+                    break;
+                };
                 let p = &prepared[i];
                 let publish = Publish::build()
                     .payload(p.payload.clone())
@@ -195,7 +197,8 @@ impl JetStreamPublisher {
                 match self.js.send_publish(p.subject.clone(), publish).await {
                     Ok(ack) => in_flight.push(async move { (i, attempt, ack.await) }),
                     Err(e) => {
-                        self.retry_or_fail(&mut queue, &mut report, i, attempt, e).await?;
+                        self.retry_or_fail(&mut queue, &mut report, i, attempt, e)
+                            .await?;
                     }
                 }
             }
@@ -206,7 +209,8 @@ impl JetStreamPublisher {
                     report.duplicates += usize::from(ack.duplicate);
                 }
                 Some((i, attempt, Err(e))) => {
-                    self.retry_or_fail(&mut queue, &mut report, i, attempt, e).await?;
+                    self.retry_or_fail(&mut queue, &mut report, i, attempt, e)
+                        .await?;
                 }
             }
         }
@@ -228,7 +232,10 @@ impl JetStreamPublisher {
         tracing::debug!(%error, attempt, "JetStream publish failed; retrying");
         metrics::counter!(m::PUBLISH_RETRIES).increment(1);
         report.retries += 1;
-        let delay = self.config.retry_backoff.saturating_mul(1 << attempt.min(10));
+        let delay = self
+            .config
+            .retry_backoff
+            .saturating_mul(1 << attempt.min(10));
         tokio::time::sleep(delay.min(Duration::from_secs(2))).await;
         queue.push_back((i, attempt + 1));
         Ok(())

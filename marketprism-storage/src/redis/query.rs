@@ -69,7 +69,10 @@ impl HotStore for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(|e| redis_err("read", e))?;
-        match json.map(|j| serde_json::from_str(&j).map_err(corrupt)).transpose()? {
+        match json
+            .map(|j| serde_json::from_str(&j).map_err(corrupt))
+            .transpose()?
+        {
             None => Ok(None),
             Some(MarketEvent::BookSnapshot(b)) => Ok(Some(b)),
             Some(other) => Err(StorageError::Corrupt {

@@ -40,7 +40,9 @@ impl RedisStore {
             }
         };
         for event in latest_per_key(batch) {
-            let Some(key) = InstrumentKey::of(event) else { continue };
+            let Some(key) = InstrumentKey::of(event) else {
+                continue;
+            };
             let json = serde_json::to_string(event)?;
             pipe.cmd("EVAL")
                 .arg(SET_IF_NEWER)
@@ -53,8 +55,12 @@ impl RedisStore {
                 .ignore();
         }
         for event in batch {
-            let MarketEvent::Trade(trade) = event else { continue };
-            let Some(key) = InstrumentKey::of(event) else { continue };
+            let MarketEvent::Trade(trade) = event else {
+                continue;
+            };
+            let Some(key) = InstrumentKey::of(event) else {
+                continue;
+            };
             let tkey = self.trades_key(&key);
             let json = serde_json::to_string(event)?;
             pipe.cmd("ZADD")
@@ -62,10 +68,17 @@ impl RedisStore {
                 .arg(trade.exchange_ts as f64)
                 .arg(&json)
                 .ignore();
-            pipe.cmd("ZREMRANGEBYRANK").arg(&tkey).arg(0).arg(-(cap + 1)).ignore();
+            pipe.cmd("ZREMRANGEBYRANK")
+                .arg(&tkey)
+                .arg(0)
+                .arg(-(cap + 1))
+                .ignore();
             pipe.cmd("EXPIRE").arg(&tkey).arg(ttl).ignore();
             if self.config.publish_updates {
-                pipe.cmd("PUBLISH").arg(self.updates_channel(event)).arg(&json).ignore();
+                pipe.cmd("PUBLISH")
+                    .arg(self.updates_channel(event))
+                    .arg(&json)
+                    .ignore();
             }
         }
         for update in self.books.apply(batch) {
@@ -73,9 +86,17 @@ impl RedisStore {
                 BookUpdate::Set(key, snapshot) => {
                     let event = MarketEvent::BookSnapshot(snapshot);
                     let json = serde_json::to_string(&event)?;
-                    pipe.cmd("SET").arg(self.book_key(&key)).arg(&json).arg("EX").arg(ttl).ignore();
+                    pipe.cmd("SET")
+                        .arg(self.book_key(&key))
+                        .arg(&json)
+                        .arg("EX")
+                        .arg(ttl)
+                        .ignore();
                     if self.config.publish_updates {
-                        pipe.cmd("PUBLISH").arg(self.updates_channel(&event)).arg(&json).ignore();
+                        pipe.cmd("PUBLISH")
+                            .arg(self.updates_channel(&event))
+                            .arg(&json)
+                            .ignore();
                     }
                 }
                 BookUpdate::Clear(key) => {

@@ -30,27 +30,47 @@ pub async fn history(store: &dyn HistoryStore, sink: &dyn Sink) {
     }
     let q = EventQuery::new(EventKind::Trade);
     assert_eq!(store.count(&q).await.expect("count"), 61);
-    let bq = q.clone().exchange(Exchange::Binance).symbol(Symbol::new("BTC-USDT"));
+    let bq = q
+        .clone()
+        .exchange(Exchange::Binance)
+        .symbol(Symbol::new("BTC-USDT"));
     assert_eq!(store.query(&bq).await.expect("by symbol"), btc);
     let spot = bq.clone().market(MarketType::Spot);
     assert_eq!(store.query(&spot).await.expect("by instrument"), btc);
-    let ranged = spot.clone().range(Some(base + 5_000_000), Some(base + 8_000_000));
-    assert_eq!(store.query(&ranged).await.expect("range"), btc[5..8].to_vec());
+    let ranged = spot
+        .clone()
+        .range(Some(base + 5_000_000), Some(base + 8_000_000));
+    assert_eq!(
+        store.query(&ranged).await.expect("range"),
+        btc[5..8].to_vec()
+    );
     let newest = store
         .query(&spot.clone().limit(2).order(Order::NewestFirst))
         .await
         .expect("newest");
     assert_eq!(newest, vec![btc[49].clone(), btc[48].clone()]);
-    let by_exchange = store.query(&q.clone().exchange(Exchange::Okx)).await.expect("okx");
+    let by_exchange = store
+        .query(&q.clone().exchange(Exchange::Okx))
+        .await
+        .expect("okx");
     let mut expected: Vec<MarketEvent> = okx.clone();
     expected.push(each[0].clone());
     expected.sort_by_key(|e| e.exchange_ts());
     assert_eq!(by_exchange, expected);
     let err = store.query(&q.clone().limit(0)).await.expect_err("limit 0");
-    assert!(matches!(err, StorageError::InvalidInput { field: "limit", .. }), "{err}");
+    assert!(
+        matches!(err, StorageError::InvalidInput { field: "limit", .. }),
+        "{err}"
+    );
     let stats = store.stats().await.expect("stats");
-    assert_eq!(stats.iter().find(|s| s.kind == "trade").map(|s| s.events), Some(61));
-    assert_eq!(stats.iter().find(|s| s.kind == "bbo").map(|s| s.events), Some(1));
+    assert_eq!(
+        stats.iter().find(|s| s.kind == "trade").map(|s| s.events),
+        Some(61)
+    );
+    assert_eq!(
+        stats.iter().find(|s| s.kind == "bbo").map(|s| s.events),
+        Some(1)
+    );
 }
 
 fn bbo(ts: i64, bid: &str) -> MarketEvent {
@@ -77,8 +97,12 @@ fn lv(p: &str, s: &str) -> Level {
 pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
     let key = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("BTC-USDT"));
     let base = now_s_ns();
-    sink.write_batch(&[bbo(base + 2, "69000.5")]).await.expect("write");
-    sink.write_batch(&[bbo(base + 1, "68000")]).await.expect("older redelivery");
+    sink.write_batch(&[bbo(base + 2, "69000.5")])
+        .await
+        .expect("write");
+    sink.write_batch(&[bbo(base + 1, "68000")])
+        .await
+        .expect("older redelivery");
     assert_eq!(
         store.latest(EventKind::Bbo, &key).await.expect("latest"),
         Some(bbo(base + 2, "69000.5"))
@@ -92,16 +116,33 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
     );
     let each = one_of_each(Exchange::Binance, "BTC-USDT", base);
     sink.write_batch(&each).await.expect("write each");
-    let ticker = each.iter().find(|e| matches!(e, MarketEvent::Ticker(_))).cloned();
-    assert_eq!(store.latest(EventKind::Ticker, &key).await.expect("ticker"), ticker);
-    let err = store.latest(EventKind::Trade, &key).await.expect_err("not a hot kind");
-    assert!(matches!(err, StorageError::InvalidInput { field: "type", .. }));
+    let ticker = each
+        .iter()
+        .find(|e| matches!(e, MarketEvent::Ticker(_)))
+        .cloned();
+    assert_eq!(
+        store.latest(EventKind::Ticker, &key).await.expect("ticker"),
+        ticker
+    );
+    let err = store
+        .latest(EventKind::Trade, &key)
+        .await
+        .expect_err("not a hot kind");
+    assert!(matches!(
+        err,
+        StorageError::InvalidInput { field: "type", .. }
+    ));
     let absent = InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new("NONE-USDT"));
-    assert_eq!(store.latest(EventKind::Bbo, &absent).await.expect("absent"), None);
+    assert_eq!(
+        store.latest(EventKind::Bbo, &absent).await.expect("absent"),
+        None
+    );
 
     let t = trades(Exchange::Binance, "ETH-USDT", 30, base);
     sink.write_batch(&t).await.expect("trades");
-    sink.write_batch(&t[20..]).await.expect("redelivered trades");
+    sink.write_batch(&t[20..])
+        .await
+        .expect("redelivered trades");
     let eth = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("ETH-USDT"));
     let recent = store.recent_trades(&eth, 10).await.expect("recent");
     let expected: Vec<Trade> = t[20..]
@@ -136,9 +177,14 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         exchange_ts: base + 1,
         local_ts: base + 1,
     };
-    let events = [MarketEvent::BookSnapshot(snap), MarketEvent::BookDelta(delta.clone())];
+    let events = [
+        MarketEvent::BookSnapshot(snap),
+        MarketEvent::BookDelta(delta.clone()),
+    ];
     sink.write_batch(&events).await.expect("book");
-    sink.write_batch(&[MarketEvent::BookDelta(delta)]).await.expect("redelivered delta");
+    sink.write_batch(&[MarketEvent::BookDelta(delta)])
+        .await
+        .expect("redelivered delta");
     let book = store.book(&sol).await.expect("book").expect("a book");
     assert_eq!(book.sequence, 11);
     assert_eq!(book.bids, vec![lv("99.5", "5"), lv("99", "2")]);
