@@ -1,0 +1,195 @@
+//! Stores chosen by URL scheme (quickwit's storage-factory pattern).
+//!
+//! | URL | store | feature |
+//! |---|---|---|
+//! | `http://host:8123[/?database=db]`, `clickhouse://host:8123[/db]` | [`ClickHouseStore`](crate::clickhouse::ClickHouseStore): sink + history | `clickhouse` |
+//! | `redis://host:6379[/n]`, `rediss://...` | [`RedisStore`](crate::redis::RedisStore): sink + hot | `redis` |
+//! | `embedded:///abs/path/store.redb`, `embedded://relative/path` | [`EmbeddedStore`](crate::embedded::EmbeddedStore): sink + history + hot | `embedded` |
+//!
+//! ```
+//! use marketprism_storage::factory::StoreUrl;
+//! assert!(matches!(StoreUrl::parse("embedded:///tmp/x.redb")?, StoreUrl::Embedded(_)));
+//! assert!(StoreUrl::parse("ftp://x").is_err());
+//! # Ok::<_, marketprism_storage::StorageError>(())
+//! ```
+
+use std::{path::PathBuf, sync::Arc};
+
+use marketprism_core::sink::Sink;
+
+use crate::{
+    Result, StorageError,
+    query::{HistoryStore, HotStore},
+};
+
+/// A parsed store URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// ClickHouse HTTP URL and database.
+    ClickHouse {
+        /// `http(s)://host:port`.
+        url: String,
+        /// Database, `marketprism` by default.
+        database: String,
+    },
+    /// Redis URL.
+    Redis(String),
+    /// Embedded store file.
+    Embedded(PathBuf),
+}
+
+impl StoreUrl {
+    /// Parses a store URL; unknown schemes are errors naming the URL.
+    pub fn parse(url: &str) -> Result<Self> {
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| StorageError::Config {
+            message: format!("`{url}` is not a URL (expected scheme://...)"),
+        })?;
+        match scheme {
+            "http" | "https" => {
+                let (base, query) = url.split_once('?').unwrap_or((url, ""));
+                let database = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("database="))
+                    .unwrap_or("marketprism");
+                Ok(StoreUrl::ClickHouse {
+                    url: base.trim_end_matches('/').to_owned(),
+                    database: database.to_owned(),
+                })
+            }
+            "clickhouse" => {
+                let (host, db) = rest.split_once('/').unwrap_or((rest, ""));
+                let db = db.trim_matches('/');
+                Ok(StoreUrl::ClickHouse {
+                    url: format!("http://{host}"),
+                    database: if db.is_empty() {
+                        "marketprism".into()
+                    } else {
+                        db.into()
+                    },
+                })
+            }
+            "redis" | "rediss" => Ok(StoreUrl::Redis(url.to_owned())),
+            "embedded" if !rest.is_empty() => Ok(StoreUrl::Embedded(PathBuf::from(rest))),
+            _ => Err(StorageError::Config {
+                message: format!(
+                    "unsupported store URL `{url}`: use http(s):// or clickhouse:// (ClickHouse), \
+                     redis:// (Redis) or embedded:///path"
+                ),
+            }),
+        }
+    }
+}
+
+/// The stores opened from a list of URLs: every one is a sink; the history and hot query
+/// stores are the first that provide them.
+#[derive(Clone, Default)]
+pub struct Stores {
+    /// Every store, as a sink (the pipeline writes to all).
+    pub sinks: Vec<Arc<dyn Sink>>,
+    /// The history store (ClickHouse or embedded).
+    pub history: Option<Arc<dyn HistoryStore>>,
+    /// The hot store (Redis or embedded).
+    pub hot: Option<Arc<dyn HotStore>>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field(
+                "sinks",
+                &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
+            .field(
+                "history",
+                &self.history.as_ref().map(|s| s.name().to_owned()),
+            )
+            .field("hot", &self.hot.as_ref().map(|s| s.name().to_owned()))
+            .finish()
+    }
+}
+
+/// Opens every URL (ClickHouse schemas are created / migrated).
+pub async fn open_stores<S: AsRef<str>>(urls: &[S]) -> Result<Stores> {
+    let mut stores = Stores::default();
+    for url in urls {
+        open_into(&mut stores, StoreUrl::parse(url.as_ref())?).await?;
+    }
+    Ok(stores)
+}
+
+fn missing(feature: &str) -> StorageError {
+    StorageError::Config {
+        message: format!("this build of marketprism-storage lacks the `{feature}` feature"),
+    }
+}
+
+#[allow(clippy::unused_async)]
+async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
+    let _ = &stores;
+    match url {
+        #[cfg(feature = "clickhouse")]
+        StoreUrl::ClickHouse { url, database } => {
+            let s = Arc::new(
+                crate::clickhouse::ClickHouseStore::connect(
+                    crate::clickhouse::ClickHouseConfig::new(url).database(database),
+                )
+                .await?,
+            );
+            stores.sinks.push(s.clone());
+            stores.history.get_or_insert(s);
+            Ok(())
+        }
+        #[cfg(feature = "redis")]
+        StoreUrl::Redis(url) => {
+            let s = Arc::new(
+                crate::redis::RedisStore::connect(crate::redis::RedisConfig::new(url)).await?,
+            );
+            stores.sinks.push(s.clone());
+            stores.hot.get_or_insert(s);
+            Ok(())
+        }
+        #[cfg(feature = "embedded")]
+        StoreUrl::Embedded(path) => {
+            let s = Arc::new(crate::embedded::EmbeddedStore::open(path)?);
+            stores.sinks.push(s.clone());
+            stores.history.get_or_insert(s.clone());
+            stores.hot.get_or_insert(s);
+            Ok(())
+        }
+        #[allow(unreachable_patterns)]
+        StoreUrl::ClickHouse { .. } => Err(missing("clickhouse")),
+        #[allow(unreachable_patterns)]
+        StoreUrl::Redis(_) => Err(missing("redis")),
+        #[allow(unreachable_patterns)]
+        StoreUrl::Embedded(_) => Err(missing("embedded")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_schemes() {
+        assert_eq!(
+            StoreUrl::parse("clickhouse://127.0.0.1:8123/md").expect("ok"),
+            StoreUrl::ClickHouse {
+                url: "http://127.0.0.1:8123".into(),
+                database: "md".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("http://127.0.0.1:8123/?database=x").expect("ok"),
+            StoreUrl::ClickHouse {
+                url: "http://127.0.0.1:8123".into(),
+                database: "x".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("embedded://data/s.redb").expect("ok"),
+            StoreUrl::Embedded("data/s.redb".into())
+        );
+        assert!(StoreUrl::parse("nonsense").is_err());
+        assert!(StoreUrl::parse("embedded://").is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! NATS JetStream: the stream, the [`publisher`] and the durable pull [`consumer`].
+//!
+//! The stream (default `MARKETPRISM`) captures every `{type}.>` subject of
+//! [`marketprism_core::subject`] (optionally under a prefix, so several deployments or tests
+//! share one server), with a duplicate window (default 2 minutes) inside which a repeated
+//! `Nats-Msg-Id` is dropped by the server. Malformed messages go to a separate dead-letter
+//! stream (default `MARKETPRISM_DEADLETTER`, subjects `deadletter.>`), under
+//! `deadletter.<original subject>`.
+
+pub mod consumer;
+pub mod publisher;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+
+use crate::{Result, StorageError};
+
+/// Every `{type}` token of the subject scheme.
+pub const TYPE_TOKENS: [&str; 13] = [
+    "trade",
+    "book",
+    "bbo",
+    "ticker",
+    "funding",
+    "mark_price",
+    "open_interest",
+    "liquidation",
+    "long_short_ratio",
+    "option_summary",
+    "volatility_index",
+    "kline",
+    "status",
+];
+
+/// Where the stream lives and how it is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsConfig {
+    /// Server URL, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// Stream name.
+    pub stream: String,
+    /// Prefix of every subject (`{prefix}.trade.binance...`), none by default.
+    pub subject_prefix: Option<String>,
+    /// Duplicate window of the stream.
+    pub duplicate_window: Duration,
+    /// Dead-letter stream name.
+    pub dead_letter_stream: String,
+    /// Dead-letter subject prefix (`{prefix}.{original subject}`).
+    pub dead_letter_prefix: String,
+}
+
+impl NatsConfig {
+    /// Defaults: stream `MARKETPRISM`, no prefix, 2 min duplicate window, dead letters in
+    /// `MARKETPRISM_DEADLETTER` under `deadletter.`.
+    ///
+    /// ```
+    /// use marketprism_storage::nats::NatsConfig;
+    /// let c = NatsConfig::new("nats://127.0.0.1:4222").stream("T1").subject_prefix("t1");
+    /// assert_eq!(c.subject_for("trade.binance.spot.BTC-USDT"), "t1.trade.binance.spot.BTC-USDT");
+    /// assert!(c.stream_subjects().contains(&"t1.book.>".to_string()));
+    /// assert_eq!(c.dead_letter_prefix, "t1.deadletter");
+    /// ```
+    pub fn new(url: impl Into<String>) -> Self {
+        NatsConfig {
+            url: url.into(),
+            stream: "MARKETPRISM".into(),
+            subject_prefix: None,
+            duplicate_window: Duration::from_secs(120),
+            dead_letter_stream: "MARKETPRISM_DEADLETTER".into(),
+            dead_letter_prefix: "deadletter".into(),
+        }
+    }
+    /// Sets the stream name; the dead-letter stream becomes `{name}_DEADLETTER`.
+    pub fn stream(mut self, name: impl Into<String>) -> Self {
+        self.stream = name.into();
+        self.dead_letter_stream = format!("{}_DEADLETTER", self.stream);
+        self
+    }
+    /// Puts every subject under `prefix` (the dead-letter prefix too).
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        self.dead_letter_prefix = format!("{prefix}.deadletter");
+        self.subject_prefix = Some(prefix);
+        self
+    }
+    /// Sets the duplicate window.
+    pub fn duplicate_window(mut self, window: Duration) -> Self {
+        self.duplicate_window = window;
+        self
+    }
+    /// The subject an event with scheme subject `subject` is published on.
+    pub fn subject_for(&self, subject: &str) -> String {
+        match &self.subject_prefix {
+            Some(p) => format!("{p}.{subject}"),
+            None => subject.to_owned(),
+        }
+    }
+    /// The stream's subjects.
+    pub fn stream_subjects(&self) -> Vec<String> {
+        TYPE_TOKENS
+            .iter()
+            .map(|t| self.subject_for(&format!("{t}.>")))
+            .collect()
+    }
+    /// The dead-letter subject of a message received on `subject`.
+    pub fn dead_letter_subject(&self, subject: &str) -> String {
+        format!("{}.{subject}", self.dead_letter_prefix)
+    }
+}
+
+pub(crate) fn nats_err(
+    operation: &str,
+    retryable: bool,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> StorageError {
+    StorageError::backend("nats", operation, retryable, e)
+}
+
+/// Connects to the server.
+pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .name("marketprism-storage")
+        .connect(config.url.as_str())
+        .await
+        .map_err(|e| nats_err("connect", true, e))
+}
+
+/// Creates the event stream and the dead-letter stream if they do not exist (idempotent).
+pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Result<()> {
+    js.get_or_create_stream(stream::Config {
+        name: config.stream.clone(),
+        subjects: config.stream_subjects(),
+        duplicate_window: config.duplicate_window,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| nats_err("create stream", true, e))?;
+    js.get_or_create_stream(stream::Config {
+        name: config.dead_letter_stream.clone(),
+        subjects: vec![format!("{}.>", config.dead_letter_prefix)],
+        duplicate_window: config.duplicate_window,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| nats_err("create dead-letter stream", true, e))?;
+    Ok(())
+}

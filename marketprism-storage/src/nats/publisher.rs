@@ -1,0 +1,295 @@
+//! The JetStream publisher: every event is published on its subject with its identity as
+//! `Nats-Msg-Id`, acks are pipelined with a bounded number in flight, failed publishes are
+//! retried, and a batch that still cannot be published is returned as an error to the caller
+//! (the collector), which is the backpressure: nothing is dropped silently.
+//!
+//! ```no_run
+//! use marketprism_storage::nats::{NatsConfig, publisher::{JetStreamPublisher, PublisherConfig}};
+//! # async fn run(events: Vec<marketprism_core::model::MarketEvent>) -> Result<(), marketprism_storage::StorageError> {
+//! let publisher = JetStreamPublisher::connect(
+//!     NatsConfig::new("nats://127.0.0.1:4222"),
+//!     PublisherConfig::default().max_in_flight(4096),
+//! ).await?;
+//! let report = publisher.publish_batch(&events).await?; // returns once all are acked
+//! assert_eq!(report.acked, events.len());
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage as Publish};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::{StreamExt, stream::FuturesUnordered};
+use marketprism_core::{
+    model::MarketEvent,
+    sink::{Health, Sink},
+    subject::write_subject,
+};
+
+use super::{NatsConfig, connect, ensure_streams, nats_err};
+use crate::{Result, StorageError, identity::write_event_id, metrics_names as m};
+
+/// Publisher settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublisherConfig {
+    /// Most publishes awaiting their ack at once (default 2048).
+    pub max_in_flight: usize,
+    /// Retries per event before the batch fails (default 5).
+    pub max_retries: u32,
+    /// First retry delay, doubled per attempt up to 2 s (default 50 ms).
+    pub retry_backoff: Duration,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        PublisherConfig {
+            max_in_flight: 2048,
+            max_retries: 5,
+            retry_backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+impl PublisherConfig {
+    /// Sets the in-flight bound.
+    ///
+    /// ```
+    /// let c = marketprism_storage::nats::publisher::PublisherConfig::default().max_in_flight(64);
+    /// assert_eq!(c.max_in_flight, 64);
+    /// ```
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+    /// Sets the retries per event.
+    ///
+    /// ```
+    /// let c = marketprism_storage::nats::publisher::PublisherConfig::default().max_retries(0);
+    /// assert_eq!(c.max_retries, 0);
+    /// ```
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+}
+
+/// The outcome of [`JetStreamPublisher::publish_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublishReport {
+    /// Events acknowledged by the stream (stored, or recognized as duplicates).
+    pub acked: usize,
+    /// Of those, how many the server reported as duplicates of an earlier publish.
+    pub duplicates: usize,
+    /// Publish attempts retried.
+    pub retries: usize,
+}
+
+/// Publishes events to JetStream. Cheap to share (`Arc`); implements [`Sink`], so a collector
+/// can use it like any other sink: `write_batch` returns once every event is acked.
+pub struct JetStreamPublisher {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    nats: NatsConfig,
+    config: PublisherConfig,
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for JetStreamPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamPublisher")
+            .field("nats", &self.nats)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Prepared {
+    subject: String,
+    id: String,
+    payload: Bytes,
+}
+
+impl JetStreamPublisher {
+    /// Connects and makes sure the streams exist.
+    pub async fn connect(nats: NatsConfig, config: PublisherConfig) -> Result<Self> {
+        let client = connect(&nats).await?;
+        let js = jetstream::new(client.clone());
+        ensure_streams(&js, &nats).await?;
+        Ok(JetStreamPublisher {
+            client,
+            js,
+            nats,
+            config,
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// The NATS configuration.
+    pub fn nats_config(&self) -> &NatsConfig {
+        &self.nats
+    }
+
+    /// The NATS client (shared connection).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    fn prepare(&self, events: &[MarketEvent]) -> Result<Vec<Prepared>> {
+        let mut subject = String::with_capacity(64);
+        events
+            .iter()
+            .map(|e| {
+                write_subject(e, &mut subject);
+                let mut id = String::with_capacity(64);
+                write_event_id(e, &mut id);
+                Ok(Prepared {
+                    subject: self.nats.subject_for(&subject),
+                    id,
+                    payload: Bytes::from(serde_json::to_vec(e)?),
+                })
+            })
+            .collect()
+    }
+
+    /// Publishes `events` and waits for every ack. At most `max_in_flight` acks are awaited at
+    /// once; a failed publish is retried (harmless: the `Nats-Msg-Id` dedups it) up to
+    /// `max_retries` times, then the whole call fails with a retryable error and the caller
+    /// must publish the batch again (or stop reading from the exchange).
+    pub async fn publish_batch(&self, events: &[MarketEvent]) -> Result<PublishReport> {
+        let prepared = self.prepare(events)?;
+        let result = self.publish_prepared(&prepared).await;
+        match &result {
+            Ok(r) => {
+                metrics::counter!(m::PUBLISHED).increment(r.acked as u64);
+                metrics::counter!(m::PUBLISH_DUPLICATES).increment(r.duplicates as u64);
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            Err(e) => {
+                metrics::counter!(m::PUBLISH_FAILED).increment(1);
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
+            }
+        }
+        result
+    }
+
+    async fn publish_prepared(&self, prepared: &[Prepared]) -> Result<PublishReport> {
+        let mut report = PublishReport::default();
+        let mut queue: VecDeque<(usize, u32)> = (0..prepared.len()).map(|i| (i, 0)).collect();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < self.config.max_in_flight {
+                let Some((i, attempt)) = queue.pop_front() else {
+                    break;
+                };
+                let p = &prepared[i];
+                let publish = Publish::build()
+                    .payload(p.payload.clone())
+                    .message_id(p.id.as_str());
+                match self.js.send_publish(p.subject.clone(), publish).await {
+                    Ok(ack) => in_flight.push(async move { (i, attempt, ack.await) }),
+                    Err(e) => {
+                        self.retry_or_fail(&mut queue, &mut report, i, attempt, e)
+                            .await?;
+                    }
+                }
+            }
+            match in_flight.next().await {
+                None => break,
+                Some((_, _, Ok(ack))) => {
+                    report.acked += 1;
+                    report.duplicates += usize::from(ack.duplicate);
+                }
+                Some((i, attempt, Err(e))) => {
+                    self.retry_or_fail(&mut queue, &mut report, i, attempt, e)
+                        .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn retry_or_fail(
+        &self,
+        queue: &mut VecDeque<(usize, u32)>,
+        report: &mut PublishReport,
+        i: usize,
+        attempt: u32,
+        error: jetstream::context::PublishError,
+    ) -> Result<()> {
+        if attempt >= self.config.max_retries {
+            tracing::warn!(%error, attempt, "JetStream publish failed; giving up on the batch");
+            return Err(nats_err("publish", true, error));
+        }
+        tracing::debug!(%error, attempt, "JetStream publish failed; retrying");
+        metrics::counter!(m::PUBLISH_RETRIES).increment(1);
+        report.retries += 1;
+        let delay = self
+            .config
+            .retry_backoff
+            .saturating_mul(1 << attempt.min(10));
+        tokio::time::sleep(delay.min(Duration::from_secs(2))).await;
+        queue.push_back((i, attempt + 1));
+        Ok(())
+    }
+
+    /// Publishes one raw payload (tests and tools; e.g. to inject a malformed message).
+    pub async fn publish_raw(&self, subject: &str, payload: Bytes, id: &str) -> Result<bool> {
+        let publish = Publish::build().payload(payload).message_id(id);
+        let ack = self
+            .js
+            .send_publish(self.nats.subject_for(subject), publish)
+            .await
+            .map_err(|e| nats_err("publish", true, e))?
+            .await
+            .map_err(|e| nats_err("publish ack", true, e))?;
+        Ok(ack.duplicate)
+    }
+}
+
+#[async_trait]
+impl Sink for JetStreamPublisher {
+    fn name(&self) -> &str {
+        "jetstream"
+    }
+    async fn write_batch(&self, batch: &[MarketEvent]) -> Result<(), marketprism_core::Error> {
+        self.publish_batch(batch)
+            .await
+            .map(|_| ())
+            .map_err(|e: StorageError| e.into_sink_error("jetstream"))
+    }
+    async fn flush(&self) -> Result<(), marketprism_core::Error> {
+        self.client
+            .flush()
+            .await
+            .map_err(|e| nats_err("flush", true, e).into_sink_error("jetstream"))
+    }
+    async fn health(&self) -> Health {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Health::Unhealthy {
+                reason: "not connected to NATS".into(),
+            };
+        }
+        match self.failures.load(Ordering::Relaxed) {
+            0 => Health::Healthy,
+            n => Health::Degraded {
+                reason: format!(
+                    "{n} failed publish batch(es) in a row; last: {}",
+                    self.last_error
+                        .lock()
+                        .ok()
+                        .and_then(|l| l.clone())
+                        .unwrap_or_default()
+                ),
+            },
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The storage HTTP API over the embedded store, without a socket (`oneshot`).
+#![cfg(feature = "embedded")]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use http_body_util::BodyExt;
+use marketprism_core::model::*;
+use marketprism_storage::{
+    api::{ApiState, routes},
+    embedded::EmbeddedStore,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn app(dir: &tempfile::TempDir) -> Router {
+    let store = Arc::new(EmbeddedStore::open(dir.path().join("api.redb")).expect("open"));
+    routes(ApiState::single(store).with_status(Arc::new(|| json!({"state": "running"}))))
+}
+
+async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
+    let resp = app.clone().oneshot(req).await.expect("response");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn hot_write_and_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let base = common::now_s_ns();
+    let trades = common::trades(Exchange::Binance, "BTC-USDT", 5, base);
+    let body: Vec<Value> = trades
+        .iter()
+        .map(|t| {
+            let mut v = serde_json::to_value(t).expect("json");
+            v.as_object_mut().expect("object").remove("type");
+            v
+        })
+        .collect();
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/hot/trades",
+        Some(Value::Array(body)),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    assert_eq!(resp["stored"], 5);
+    let (code, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/hot/trades/binance/BTC-USDT?limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let got: Vec<Trade> = serde_json::from_value(resp["trades"].clone()).expect("trades");
+    let newest: Vec<MarketEvent> = got.into_iter().map(MarketEvent::Trade).collect();
+    assert_eq!(newest, vec![trades[4].clone(), trades[3].clone()]);
+
+    let each = common::one_of_each(Exchange::Okx, "ETH-USDT", base);
+    let ticker = each
+        .iter()
+        .find(|e| matches!(e, MarketEvent::Ticker(_)))
+        .expect("ticker")
+        .clone();
+    let (code, _) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/hot/tickers",
+        Some(serde_json::to_value(&ticker).expect("json")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/hot/tickers/okx/ETH-USDT",
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_value::<MarketEvent>(resp).expect("event"),
+        ticker
+    );
+    let (code, _) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/hot/tickers/okx/XRP-USDT",
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    let book = each
+        .iter()
+        .find(|e| matches!(e, MarketEvent::BookSnapshot(_)))
+        .expect("book")
+        .clone();
+    let (code, _) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/hot/orderbooks",
+        Some(serde_json::to_value(&book).expect("json")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/hot/orderbooks/okx/ETH-USDT",
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let MarketEvent::BookSnapshot(got) = serde_json::from_value(resp).expect("event") else {
+        panic!("not a book")
+    };
+    let MarketEvent::BookSnapshot(sent) = book else {
+        panic!("not a book")
+    };
+    assert_eq!(
+        (got.sequence, got.bids, got.asks),
+        (sent.sequence, sent.bids, sent.asks)
+    );
+}
+
+#[tokio::test]
+async fn cold_archive_query_and_cleanup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let base = common::now_s_ns();
+    let trades = common::trades(Exchange::Okx, "BTC-USDT-PERP", 20, base);
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/cold/archive",
+        Some(json!({"events": trades})),
+    )
+    .await;
+    assert_eq!(
+        (code, resp["archived"].clone()),
+        (StatusCode::OK, json!(20))
+    );
+    let uri = format!(
+        "/api/v1/storage/cold/trades/okx/BTC-USDT-PERP?start_time={}&end_time={}&limit=3&order=desc",
+        base + 5_000_000,
+        base + 15_000_000
+    );
+    let (code, resp) = call(&app, "GET", &uri, None).await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    let got: Vec<MarketEvent> = serde_json::from_value(resp["events"].clone()).expect("events");
+    assert_eq!(
+        got,
+        vec![trades[14].clone(), trades[13].clone(), trades[12].clone()]
+    );
+
+    let (code, resp) = call(&app, "GET", "/api/v1/storage/stats", None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(resp["total_events"], 20);
+    assert_eq!(resp["pipeline"]["state"], "running");
+    let (code, _) = call(&app, "GET", "/api/v1/storage/status", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, resp) = call(&app, "GET", "/api/v1/storage/database/status", None).await;
+    assert_eq!(
+        (code, resp["history"]["name"].clone()),
+        (StatusCode::OK, json!("embedded"))
+    );
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/lifecycle/cleanup",
+        Some(json!({"retention_hours": 48})),
+    )
+    .await;
+    assert_eq!(
+        (code, resp["retention_days"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+}
+
+#[tokio::test]
+async fn invalid_input_is_400_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let cases: &[(&str, &str, Option<Value>, &str)] = &[
+        (
+            "GET",
+            "/api/v1/storage/hot/trades/nasdaq/BTC-USDT",
+            None,
+            "exchange",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/hot/trades/binance/BTC-USDT?limit=abc",
+            None,
+            "limit",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/hot/trades/binance/BTC-USDT?limit=0",
+            None,
+            "limit",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/hot/trades/binance/BTC-USDT?market=moon",
+            None,
+            "market",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/cold/trades/binance/BTC-USDT?start_time=10&end_time=5",
+            None,
+            "start_time",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/cold/trades/binance/BTC-USDT?end_time=soon",
+            None,
+            "end_time",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/cold/trades/binance/BTC-USDT?order=sideways",
+            None,
+            "order",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/cold/candles/binance/BTC-USDT",
+            None,
+            "type",
+        ),
+        (
+            "GET",
+            "/api/v1/storage/hot/latest/trade/binance/BTC-USDT",
+            None,
+            "type",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/hot/trades",
+            Some(
+                json!({"exchange": "binance", "market": "spot", "symbol": "BTC-USDT", "trade_id": "1", "side": "buy", "size": "1", "exchange_ts": 1, "local_ts": 1}),
+            ),
+            "price",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/hot/trades",
+            Some(json!({"type": "ticker"})),
+            "type",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/hot/trades",
+            Some(json!([])),
+            "events",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/lifecycle/cleanup",
+            Some(json!({})),
+            "retention_days",
+        ),
+    ];
+    for (method, uri, body, field) in cases {
+        let (code, resp) = call(&app, method, uri, body.clone()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{method} {uri}: {resp}");
+        assert_eq!(resp["field"], *field, "{method} {uri}: {resp}");
+        assert!(
+            resp["error"].as_str().is_some_and(|e| e.contains(field)),
+            "{resp}"
+        );
+    }
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/storage/hot/trades")
+        .header("content-type", "application/json")
+        .body(Body::from("{not json"))
+        .expect("request");
+    let resp = app.clone().oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}

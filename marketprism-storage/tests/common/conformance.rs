@@ -1,0 +1,192 @@
+//! One conformance suite every store runs: the history and hot query semantics.
+#![allow(dead_code, unreachable_pub)]
+
+use marketprism_core::{model::*, sink::Sink};
+use marketprism_storage::{
+    EventKind, StorageError,
+    query::{EventQuery, HistoryStore, HotStore, InstrumentKey, Order},
+};
+
+use super::{now_s_ns, one_of_each, trades};
+
+/// History: exact round trip of every kind, dedup of redeliveries, filters, order, limit.
+pub async fn history(store: &dyn HistoryStore, sink: &dyn Sink) {
+    let base = now_s_ns();
+    let each = one_of_each(Exchange::Okx, "BTC-USDT", base);
+    let btc = trades(Exchange::Binance, "BTC-USDT", 50, base);
+    let eth = trades(Exchange::Binance, "ETH-USDT", 5, base);
+    let okx = trades(Exchange::Okx, "BTC-USDT", 5, base + 1);
+    let mut all: Vec<MarketEvent> = each.clone();
+    all.extend(btc.iter().cloned());
+    all.extend(eth.iter().cloned());
+    all.extend(okx.iter().cloned());
+    sink.write_batch(&all).await.expect("write");
+    sink.write_batch(&all[..40]).await.expect("redelivery");
+
+    for original in each.iter().filter(|e| !matches!(e, MarketEvent::Trade(_))) {
+        let kind = EventKind::of(original);
+        let got = store.query(&EventQuery::new(kind)).await.expect("query");
+        assert_eq!(got, vec![original.clone()], "{kind}");
+    }
+    let q = EventQuery::new(EventKind::Trade);
+    assert_eq!(store.count(&q).await.expect("count"), 61);
+    let bq = q
+        .clone()
+        .exchange(Exchange::Binance)
+        .symbol(Symbol::new("BTC-USDT"));
+    assert_eq!(store.query(&bq).await.expect("by symbol"), btc);
+    let spot = bq.clone().market(MarketType::Spot);
+    assert_eq!(store.query(&spot).await.expect("by instrument"), btc);
+    let ranged = spot
+        .clone()
+        .range(Some(base + 5_000_000), Some(base + 8_000_000));
+    assert_eq!(
+        store.query(&ranged).await.expect("range"),
+        btc[5..8].to_vec()
+    );
+    let newest = store
+        .query(&spot.clone().limit(2).order(Order::NewestFirst))
+        .await
+        .expect("newest");
+    assert_eq!(newest, vec![btc[49].clone(), btc[48].clone()]);
+    let by_exchange = store
+        .query(&q.clone().exchange(Exchange::Okx))
+        .await
+        .expect("okx");
+    let mut expected: Vec<MarketEvent> = okx.clone();
+    expected.push(each[0].clone());
+    expected.sort_by_key(|e| e.exchange_ts());
+    assert_eq!(by_exchange, expected);
+    let err = store.query(&q.clone().limit(0)).await.expect_err("limit 0");
+    assert!(
+        matches!(err, StorageError::InvalidInput { field: "limit", .. }),
+        "{err}"
+    );
+    let stats = store.stats().await.expect("stats");
+    assert_eq!(
+        stats.iter().find(|s| s.kind == "trade").map(|s| s.events),
+        Some(61)
+    );
+    assert_eq!(
+        stats.iter().find(|s| s.kind == "bbo").map(|s| s.events),
+        Some(1)
+    );
+}
+
+fn bbo(ts: i64, bid: &str) -> MarketEvent {
+    MarketEvent::Bbo(Bbo {
+        exchange: Exchange::Binance,
+        market: MarketType::Spot,
+        symbol: Symbol::new("BTC-USDT"),
+        bid_price: bid.parse().expect("decimal"),
+        bid_size: "1".parse().expect("decimal"),
+        ask_price: "70000".parse().expect("decimal"),
+        ask_size: "2".parse().expect("decimal"),
+        sequence: None,
+        exchange_ts: ts,
+        local_ts: ts + 1,
+    })
+}
+
+fn lv(p: &str, s: &str) -> Level {
+    Level::new(p.parse().expect("decimal"), s.parse().expect("decimal"))
+}
+
+/// Hot: latest values never go back in time, recent trades are unique and newest first, the
+/// book follows snapshots and deltas.
+pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
+    let key = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("BTC-USDT"));
+    let base = now_s_ns();
+    sink.write_batch(&[bbo(base + 2, "69000.5")])
+        .await
+        .expect("write");
+    sink.write_batch(&[bbo(base + 1, "68000")])
+        .await
+        .expect("older redelivery");
+    assert_eq!(
+        store.latest(EventKind::Bbo, &key).await.expect("latest"),
+        Some(bbo(base + 2, "69000.5"))
+    );
+    sink.write_batch(&[bbo(base + 3, "69001"), bbo(base + 4, "69002")])
+        .await
+        .expect("write");
+    assert_eq!(
+        store.latest(EventKind::Bbo, &key).await.expect("latest"),
+        Some(bbo(base + 4, "69002"))
+    );
+    let each = one_of_each(Exchange::Binance, "BTC-USDT", base);
+    sink.write_batch(&each).await.expect("write each");
+    let ticker = each
+        .iter()
+        .find(|e| matches!(e, MarketEvent::Ticker(_)))
+        .cloned();
+    assert_eq!(
+        store.latest(EventKind::Ticker, &key).await.expect("ticker"),
+        ticker
+    );
+    let err = store
+        .latest(EventKind::Trade, &key)
+        .await
+        .expect_err("not a hot kind");
+    assert!(matches!(
+        err,
+        StorageError::InvalidInput { field: "type", .. }
+    ));
+    let absent = InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new("NONE-USDT"));
+    assert_eq!(
+        store.latest(EventKind::Bbo, &absent).await.expect("absent"),
+        None
+    );
+
+    let t = trades(Exchange::Binance, "ETH-USDT", 30, base);
+    sink.write_batch(&t).await.expect("trades");
+    sink.write_batch(&t[20..])
+        .await
+        .expect("redelivered trades");
+    let eth = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("ETH-USDT"));
+    let recent = store.recent_trades(&eth, 10).await.expect("recent");
+    let expected: Vec<Trade> = t[20..]
+        .iter()
+        .rev()
+        .filter_map(|e| match e {
+            MarketEvent::Trade(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recent, expected);
+
+    let sol = InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new("SOL-USDT"));
+    let snap = BookSnapshot {
+        exchange: Exchange::Okx,
+        market: MarketType::Spot,
+        symbol: Symbol::new("SOL-USDT"),
+        sequence: 10,
+        bids: vec![lv("100", "1"), lv("99", "2")],
+        asks: vec![lv("101", "3"), lv("102", "4")],
+        exchange_ts: base,
+        local_ts: base,
+    };
+    let delta = BookDelta {
+        exchange: Exchange::Okx,
+        market: MarketType::Spot,
+        symbol: Symbol::new("SOL-USDT"),
+        prev_sequence: 10,
+        sequence: 11,
+        bids: vec![lv("100", "0"), lv("99.5", "5")],
+        asks: vec![],
+        exchange_ts: base + 1,
+        local_ts: base + 1,
+    };
+    let events = [
+        MarketEvent::BookSnapshot(snap),
+        MarketEvent::BookDelta(delta.clone()),
+    ];
+    sink.write_batch(&events).await.expect("book");
+    sink.write_batch(&[MarketEvent::BookDelta(delta)])
+        .await
+        .expect("redelivered delta");
+    let book = store.book(&sol).await.expect("book").expect("a book");
+    assert_eq!(book.sequence, 11);
+    assert_eq!(book.bids, vec![lv("99.5", "5"), lv("99", "2")]);
+    assert_eq!(book.asks, vec![lv("101", "3"), lv("102", "4")]);
+}
