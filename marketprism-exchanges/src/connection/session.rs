@@ -180,12 +180,11 @@ async fn session_inner(
                 if silent >= p.stall_timeout {
                     break Err(ExchangeError::Stalled { venue, silent_for: silent });
                 }
-                if let Keepalive::TextPing { idle } = p.ops.keepalive {
-                    if silent >= idle && last_ping.elapsed() >= idle {
+                if let Keepalive::TextPing { idle } = p.ops.keepalive
+                    && silent >= idle && last_ping.elapsed() >= idle {
                         last_ping = Instant::now();
                         ws.send(send("ping".to_owned())).await.map_err(|e| ws_err(&url, e))?;
                     }
-                }
             }
         }
         for action in out.actions.drain(..) {

@@ -135,21 +135,21 @@ pub(crate) fn ticker(
             local_ts,
         }));
     }
-    if inst.market == MarketType::Perpetual {
-        if let Some(rate) = t.funding_8h.or(t.current_funding) {
-            out.push(MarketEvent::FundingRate(FundingRate {
-                exchange: EX,
-                market: inst.market,
-                symbol: inst.symbol.clone(),
-                rate,
-                next_rate: None,
-                next_funding_ts: None,
-                mark_price: t.mark_price,
-                index_price: t.index_price,
-                exchange_ts,
-                local_ts,
-            }));
-        }
+    if inst.market == MarketType::Perpetual
+        && let Some(rate) = t.funding_8h.or(t.current_funding)
+    {
+        out.push(MarketEvent::FundingRate(FundingRate {
+            exchange: EX,
+            market: inst.market,
+            symbol: inst.symbol.clone(),
+            rate,
+            next_rate: None,
+            next_funding_ts: None,
+            mark_price: t.mark_price,
+            index_price: t.index_price,
+            exchange_ts,
+            local_ts,
+        }));
     }
     if let Some(open_interest) = t.open_interest {
         out.push(MarketEvent::OpenInterest(OpenInterest {

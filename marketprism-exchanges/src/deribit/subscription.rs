@@ -71,10 +71,10 @@ pub(crate) fn channel_frames(
 ) -> Vec<String> {
     let mut channels: Vec<String> = Vec::with_capacity(subscriptions.len());
     for s in subscriptions {
-        if let Some(name) = channel_name(s) {
-            if !channels.contains(&name) {
-                channels.push(name);
-            }
+        if let Some(name) = channel_name(s)
+            && !channels.contains(&name)
+        {
+            channels.push(name);
         }
     }
     channels

@@ -136,10 +136,10 @@ fn arg(sub: &Subscription) -> Option<Arg<'_>> {
 /// A base that does not end in `/ws/v5/public` (a simulator serving everything) is kept as is.
 pub(crate) fn ws_url(base: &str, subscriptions: &[Subscription]) -> String {
     let trimmed = base.trim_end_matches('/');
-    if subscriptions.iter().any(|s| s.channel == Channel::Kline) {
-        if let Some(prefix) = trimmed.strip_suffix(PUBLIC_PATH) {
-            return format!("{prefix}{BUSINESS_PATH}");
-        }
+    if subscriptions.iter().any(|s| s.channel == Channel::Kline)
+        && let Some(prefix) = trimmed.strip_suffix(PUBLIC_PATH)
+    {
+        return format!("{prefix}{BUSINESS_PATH}");
     }
     trimmed.to_owned()
 }

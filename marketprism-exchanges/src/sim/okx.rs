@@ -286,10 +286,10 @@ impl Protocol for OkxWs {
                 });
             }
             out.push(Out::Text(ack.to_string()));
-            if channel == "books" {
-                if let Some(snap) = inst_id.and_then(|i| self.snapshot(i, ctx, arg)) {
-                    out.push(snap);
-                }
+            if channel == "books"
+                && let Some(snap) = inst_id.and_then(|i| self.snapshot(i, ctx, arg))
+            {
+                out.push(snap);
             }
         }
         self.publish(ctx);
@@ -302,34 +302,33 @@ impl Protocol for OkxWs {
             UpdateKind::Raw(line) => return out.push(Out::Text(line.to_string())),
             UpdateKind::Diff(d) => {
                 self.top.insert(inst.to_owned(), d.top.clone());
-                if let Some(seq) = self.book_seq.get_mut(inst) {
-                    if d.last > *seq {
-                        *seq = d.last;
-                        if let Some(sub) = self
-                            .subs
-                            .iter()
-                            .find(|s| s.channel == "books" && s.inst_id.as_deref() == Some(inst))
-                        {
-                            let side = |v: &[super::market::LevelChange]| -> Value {
-                                Value::Array(
-                                    v.iter()
-                                        .map(|l| {
-                                            json!([
-                                                o(l.price),
-                                                o(l.size),
-                                                "0",
-                                                if l.size.is_zero() { "0" } else { "1" }
-                                            ])
-                                        })
-                                        .collect(),
-                                )
-                            };
-                            let data = json!([{"asks": side(&d.asks), "bids": side(&d.bids), "ts": u.ts_ms.to_string(), "checksum": d.checksum, "prevSeqId": d.prev, "seqId": d.last}]);
-                            out.push(Out::Text(
-                                json!({"arg": sub.arg, "action": "update", "data": data})
-                                    .to_string(),
-                            ));
-                        }
+                if let Some(seq) = self.book_seq.get_mut(inst)
+                    && d.last > *seq
+                {
+                    *seq = d.last;
+                    if let Some(sub) = self
+                        .subs
+                        .iter()
+                        .find(|s| s.channel == "books" && s.inst_id.as_deref() == Some(inst))
+                    {
+                        let side = |v: &[super::market::LevelChange]| -> Value {
+                            Value::Array(
+                                v.iter()
+                                    .map(|l| {
+                                        json!([
+                                            o(l.price),
+                                            o(l.size),
+                                            "0",
+                                            if l.size.is_zero() { "0" } else { "1" }
+                                        ])
+                                    })
+                                    .collect(),
+                            )
+                        };
+                        let data = json!([{"asks": side(&d.asks), "bids": side(&d.bids), "ts": u.ts_ms.to_string(), "checksum": d.checksum, "prevSeqId": d.prev, "seqId": d.last}]);
+                        out.push(Out::Text(
+                            json!({"arg": sub.arg, "action": "update", "data": data}).to_string(),
+                        ));
                     }
                 }
             }

@@ -105,18 +105,18 @@ where
                 .filter(|p| p.method != AuthMethod::Anonymous)
                 .map(|p| LimitKey::Principal(Arc::clone(&p.name))),
         };
-        if let Some(key) = key {
-            if let Err(retry_after) = self.layer.limiter.check(&key) {
-                metrics::counter!("marketprism_gateway_rate_limited_total", "scope" => self.layer.scope.as_str())
+        if let Some(key) = key
+            && let Err(retry_after) = self.layer.limiter.check(&key)
+        {
+            metrics::counter!("marketprism_gateway_rate_limited_total", "scope" => self.layer.scope.as_str())
                     .increment(1);
-                return ResponseFuture::rejected(
-                    GatewayError::RateLimited {
-                        scope: self.layer.scope.as_str(),
-                        retry_after,
-                    }
-                    .into_response(),
-                );
-            }
+            return ResponseFuture::rejected(
+                GatewayError::RateLimited {
+                    scope: self.layer.scope.as_str(),
+                    retry_after,
+                }
+                .into_response(),
+            );
         }
         ResponseFuture::inner(self.inner.call(req))
     }

@@ -113,10 +113,8 @@ pub fn client_ip<B>(req: &Request<B>, trust_forwarded_for: bool) -> Option<IpAdd
             .and_then(|v| v.split(',').next())
             .and_then(|s| s.trim().parse().ok())
     };
-    if trust_forwarded_for {
-        if let Some(ip) = forwarded() {
-            return Some(ip);
-        }
+    if trust_forwarded_for && let Some(ip) = forwarded() {
+        return Some(ip);
     }
     let extensions = req.extensions();
     extensions
