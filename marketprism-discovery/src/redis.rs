@@ -433,40 +433,57 @@ async fn watch_step(mut st: WatchState) -> Option<(Result<WatchEvent>, WatchStat
         }
         tokio::select! {
             msg = st.messages.next() => {
-                let msg = msg?;
-                let payload: String = msg.get_payload().unwrap_or_default();
-                if msg.get_channel_name() == st.expired_channel {
-                    if let Some(id) = payload.strip_prefix(&st.key_prefix) {
-                        st.apply(WatchEvent::Removed {
-                            service: st.service.clone(),
-                            id: id.to_owned(),
-                            reason: RemovalReason::Expired,
-                        });
-                    }
-                    continue;
-                }
-                match serde_json::from_str::<Note>(&payload) {
-                    Ok(Note::Put { instance }) => st.apply(WatchEvent::Put(instance)),
-                    Ok(Note::Del { id }) => st.apply(WatchEvent::Removed {
-                        service: st.service.clone(),
-                        id,
-                        reason: RemovalReason::Deregistered,
-                    }),
-                    Err(e) => return Some((Err(e.into()), st)),
+                if let Err(e) = st.on_message(msg?) {
+                    return Some((Err(e), st));
                 }
             }
             _ = st.tick.tick() => {
                 // Catch expiries (and anything pub/sub lost) by comparing listings.
-                match st.backend.list(&st.service).await {
-                    Ok(list) => {
-                        let now = by_id(list);
-                        for ev in diff_listings(&st.known, &now, RemovalReason::Expired) {
-                            st.apply(ev);
-                        }
-                    }
+                let list = match st.backend.list(&st.service).await {
+                    Ok(list) => list,
                     Err(e) => return Some((Err(e), st)),
+                };
+                // A deregistration's note is published by the same script that deletes the
+                // key, so it is already on its way: take it before reading the listing's
+                // absences as expiries, or a deregistration would be reported as an expiry.
+                while let Ok(Some(msg)) =
+                    tokio::time::timeout(Duration::from_millis(100), st.messages.next()).await
+                {
+                    if let Err(e) = st.on_message(msg) {
+                        return Some((Err(e), st));
+                    }
+                }
+                let now = by_id(list);
+                for ev in diff_listings(&st.known, &now, RemovalReason::Expired) {
+                    st.apply(ev);
                 }
             }
         }
+    }
+}
+
+impl WatchState {
+    /// Applies one pub/sub message (a change note or a keyspace expiry).
+    fn on_message(&mut self, msg: redis::Msg) -> Result<()> {
+        let payload: String = msg.get_payload().unwrap_or_default();
+        if msg.get_channel_name() == self.expired_channel {
+            if let Some(id) = payload.strip_prefix(&self.key_prefix) {
+                self.apply(WatchEvent::Removed {
+                    service: self.service.clone(),
+                    id: id.to_owned(),
+                    reason: RemovalReason::Expired,
+                });
+            }
+            return Ok(());
+        }
+        match serde_json::from_str::<Note>(&payload)? {
+            Note::Put { instance } => self.apply(WatchEvent::Put(instance)),
+            Note::Del { id } => self.apply(WatchEvent::Removed {
+                service: self.service.clone(),
+                id,
+                reason: RemovalReason::Deregistered,
+            }),
+        }
+        Ok(())
     }
 }

@@ -517,3 +517,78 @@ async fn binance_spot_rest_429() {
 async fn binance_usdm_rest_418() {
     rest_ban_backs_off_without_second_ban(Venue::BinanceUsdm, 418).await
 }
+
+/// OKX and Deribit resync books over the WebSocket; their REST use is the instrument list
+/// (and polling). A ban at start-up must delay the stream by exactly the Retry-After, with
+/// no request inside the window, and then everything works.
+async fn startup_rest_ban(venue: Venue, status: u16) {
+    let sim = SimHandle::start(
+        SimConfig::new(venue)
+            .symbols(natives(venue))
+            .rate(200.0)
+            .seed(5),
+    )
+    .await
+    .expect("sim starts");
+    let symbols = symbol_map(venue, &sim).await;
+    let calls_before = sim.stats().rest.calls;
+    sim.inject(&Fault::RestRateLimit {
+        status,
+        retry_after_s: 2,
+        count: 1,
+    });
+    let started = Instant::now();
+    let stream = MarketStream::builder()
+        .subscribe(venue, BOOK_AND_TRADES.iter().copied(), natives(venue))
+        .ws_url(venue, sim.ws_url())
+        .rest_url(venue, sim.http_url())
+        .start()
+        .await
+        .expect("the stream starts after the ban");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After not honoured: {:?}",
+        started.elapsed()
+    );
+    let rest = sim.stats().rest;
+    assert_eq!(rest.rate_limited, 1, "exactly one ban");
+    // Each instruments request once, plus the one banned call retried: nothing in between.
+    let requests = match venue {
+        Venue::Okx => Okx::instruments_requests().len(),
+        Venue::Deribit => Deribit::instruments_requests().len(),
+        Venue::BinanceCoinm => BinanceCoinm::instruments_requests().len(),
+        Venue::BinanceSpot => BinanceSpot::instruments_requests().len(),
+        Venue::BinanceUsdm => BinanceUsdm::instruments_requests().len(),
+    } as u64;
+    assert_eq!(rest.calls - calls_before, requests + 1, "{rest:?}");
+    let consumer = Consumer {
+        stream,
+        books: HashMap::new(),
+        deltas_since_snapshot: HashMap::new(),
+        statuses: Vec::new(),
+        trades: BTreeMap::new(),
+        events: 0,
+    };
+    let mut s = Setup {
+        sim,
+        consumer,
+        symbols,
+    };
+    s.wait_books().await;
+    s.assert_books_equal_truth().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_startup_rest_429() {
+    startup_rest_ban(Venue::Okx, 429).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deribit_startup_rest_429() {
+    startup_rest_ban(Venue::Deribit, 429).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_coinm_startup_rest_418() {
+    startup_rest_ban(Venue::BinanceCoinm, 418).await
+}
