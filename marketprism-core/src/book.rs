@@ -11,6 +11,20 @@ use crate::{
     model::{BookDelta, BookSnapshot, Level, TimestampNs},
 };
 
+/// Levels scanned linearly from the best before falling back to a binary search.
+const TOP_SCAN: usize = 8;
+
+/// Compares two prices like `Decimal::cmp`, faster when they share a scale (nearly always
+/// within one book): then the mantissas compare directly.
+#[inline]
+fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
+    if a.scale() == b.scale() {
+        a.mantissa().cmp(&b.mantissa())
+    } else {
+        a.cmp(b)
+    }
+}
+
 /// Which side of the book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SideKind {
@@ -34,15 +48,35 @@ impl BookSide {
         }
     }
 
-    /// Position of `price` (Ok) or where it would go (Err), in this side's order.
+    /// How a level at `level` sorts against `price` in this side's order (`Less`: worse).
     #[inline]
-    fn search(&self, price: &Decimal) -> Result<usize, usize> {
+    fn order(&self, level: &Decimal, price: &Decimal) -> std::cmp::Ordering {
         match self.kind {
-            SideKind::Bid => self.levels.binary_search_by(|l| l.price.cmp(price)),
-            SideKind::Ask => self.levels.binary_search_by(|l| price.cmp(&l.price)),
+            SideKind::Bid => cmp_price(level, price),
+            SideKind::Ask => cmp_price(price, level),
         }
     }
 
+    /// Position of `price` (Ok) or where it would go (Err), in this side's order.
+    ///
+    /// Almost every update lands within a few levels of the best, which is at the end: those
+    /// are found by a short scan from the end; the rest by binary search below it.
+    #[inline]
+    fn search(&self, price: &Decimal) -> Result<usize, usize> {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let levels = &self.levels;
+        let n = levels.len();
+        let scan_to = n.saturating_sub(TOP_SCAN);
+        let mut i = n;
+        while i > scan_to {
+            match self.order(&levels[i - 1].price, price) {
+                Less => return Err(i),
+                Equal => return Ok(i - 1),
+                Greater => i -= 1,
+            }
+        }
+        levels[..i].binary_search_by(|l| self.order(&l.price, price))
+    }
     /// Sets the size at `price`; zero removes the level.
     #[inline]
     pub fn set(&mut self, price: Decimal, size: Decimal) {
@@ -91,6 +125,16 @@ impl BookSide {
 
     fn replace(&mut self, levels: &[Level]) {
         self.levels.clear();
+        // Images come best first, without zeros or repeated prices: then the side is the
+        // image reversed, built in one pass. Anything else is applied level by level.
+        let ordered = levels.iter().all(|l| !l.size.is_zero())
+            && levels
+                .windows(2)
+                .all(|w| self.order(&w[0].price, &w[1].price) == std::cmp::Ordering::Greater);
+        if ordered {
+            self.levels.extend(levels.iter().rev().copied());
+            return;
+        }
         for l in levels {
             self.set(l.price, l.size);
         }
@@ -367,6 +411,41 @@ mod tests {
             b.top(10).1.iter().map(|l| l.price).collect::<Vec<_>>(),
             [d("4"), d("5")]
         );
+    }
+
+    #[test]
+    fn ordered_image_fast_path_equals_level_by_level() {
+        let bids = [
+            l("101.5", "1"),
+            l("101", "2"),
+            l("100.25", "3"),
+            l("99", "4"),
+        ];
+        let asks = [l("102", "1"), l("102.50", "2"), l("103", "3")];
+        let mut fast = OrderBook::new();
+        fast.replace(1, &bids, &asks);
+        let mut slow = OrderBook::new();
+        for b in &bids {
+            slow.bids.set(b.price, b.size);
+        }
+        for a in &asks {
+            slow.asks.set(a.price, a.size);
+        }
+        slow.sequence = 1;
+        assert_eq!(fast, slow);
+        // Unordered, zero-size and repeated levels take the level-by-level path.
+        fast.replace(2, &[l("1", "1"), l("2", "0"), l("1.0", "5")], &[]);
+        assert_eq!(
+            fast.bids().iter().copied().collect::<Vec<_>>(),
+            [l("1.0", "5")]
+        );
+        // Searches near the top and deep in a long side agree with a plain binary search.
+        let many: Vec<Level> = (0..100).rev().map(|i| l(&format!("{i}.5"), "1")).collect();
+        fast.replace(3, &many, &[]);
+        for i in 0..100 {
+            assert_eq!(fast.bids().size_at(&d(&format!("{i}.50"))), Some(d("1")));
+            assert_eq!(fast.bids().size_at(&d(&format!("{i}.25"))), None);
+        }
     }
 
     #[test]

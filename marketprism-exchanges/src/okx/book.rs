@@ -29,7 +29,7 @@
 //! re-sent: truncating locally would break verification. The configured `book_depth` limits the
 //! emitted snapshots; deltas are forwarded as received (a depth-limited consumer trims).
 
-use std::{collections::HashMap, fmt::Write as _};
+use std::collections::HashMap;
 
 use marketprism_core::{
     book::OrderBook,
@@ -40,7 +40,7 @@ use marketprism_core::{
 };
 
 use super::wire::book::BookData;
-use crate::{Action, Channel, ExchangeError, Output};
+use crate::{Action, Channel, ExchangeError, Output, scan::num::write_decimal};
 
 /// Number of levels per side covered by the checksum.
 const CHECKSUM_LEVELS: usize = 25;
@@ -62,8 +62,9 @@ pub(crate) fn checksum(book: &OrderBook, buf: &mut String) -> i32 {
             if !buf.is_empty() {
                 buf.push(':');
             }
-            // Writing into a String cannot fail.
-            let _ = write!(buf, "{}:{}", l.price, l.size);
+            write_decimal(buf, &l.price);
+            buf.push(':');
+            write_decimal(buf, &l.size);
         }
     }
     i32::from_ne_bytes(crc32fast::hash(buf.as_bytes()).to_ne_bytes())
