@@ -15,6 +15,7 @@ use super::{
     wire::{
         self, Probe,
         book::{DepthImage, DepthUpdate},
+        fast,
         market::{
             AggTradeMsg, AvgPriceMsg, BookTickerMsg, ForceOrderMsg, KlineMsg, MarkPriceMsg,
             TickerMsg, TradeMsg,
@@ -210,19 +211,28 @@ impl BinanceNormalizer {
         let array = data.starts_with('[');
         match kind {
             Kind::Trade => {
-                let m: TradeMsg<'_> = parse(data, "trade")?;
+                let m: TradeMsg<'_> = match fast::trade(data) {
+                    Some(m) => m,
+                    None => parse(data, "trade")?,
+                };
                 let inst = ins.by_native(m.symbol).ok_or_else(|| unknown(m.symbol))?;
                 out.events
                     .extend(normalize::trade(inst, &m, local_ts).map(MarketEvent::Trade));
             }
             Kind::AggTrade => {
-                let m: AggTradeMsg<'_> = parse(data, "aggTrade")?;
+                let m: AggTradeMsg<'_> = match fast::agg_trade(data) {
+                    Some(m) => m,
+                    None => parse(data, "aggTrade")?,
+                };
                 let inst = ins.by_native(m.symbol).ok_or_else(|| unknown(m.symbol))?;
                 out.events
                     .push(MarketEvent::Trade(normalize::agg_trade(inst, &m, local_ts)));
             }
             Kind::BookTicker => {
-                let m: BookTickerMsg<'_> = parse(data, "bookTicker")?;
+                let m: BookTickerMsg<'_> = match fast::book_ticker(data) {
+                    Some(m) => m,
+                    None => parse(data, "bookTicker")?,
+                };
                 let inst = ins.by_native(m.symbol).ok_or_else(|| unknown(m.symbol))?;
                 out.events
                     .push(MarketEvent::Bbo(normalize::bbo(inst, &m, local_ts)));
@@ -319,7 +329,10 @@ impl BinanceNormalizer {
         local_ts: TimestampNs,
         out: &mut Output,
     ) -> Result<(), ExchangeError> {
-        let m: DepthUpdate<'_> = parse(data, "depthUpdate")?;
+        let m: DepthUpdate<'_> = match fast::depth_update(data) {
+            Some(m) => m,
+            None => parse(data, "depthUpdate")?,
+        };
         let inst = self
             .instruments
             .by_native(m.symbol)
