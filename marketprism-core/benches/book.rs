@@ -58,7 +58,10 @@ fn slot(rng: &mut Rng, depth: u64) -> u64 {
 
 /// The initial image (every other grid slot filled, `depth` levels a side) and 2 000 diff
 /// messages of 1–8 levels per side.
-fn scenario(depth: u64) -> (Vec<Level>, Vec<Level>, Vec<(Vec<Level>, Vec<Level>)>) {
+/// Bids and asks of one diff message.
+type Msg = (Vec<Level>, Vec<Level>);
+
+fn scenario(depth: u64) -> (Vec<Level>, Vec<Level>, Vec<Msg>) {
     let mut rng = Rng(depth);
     let image = |bid: bool, rng: &mut Rng| -> Vec<Level> {
         (0..depth)

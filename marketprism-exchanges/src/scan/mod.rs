@@ -42,6 +42,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The next byte, if any (no whitespace skipped).
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
     /// True when only whitespace is left.
     #[inline]
     pub(crate) fn at_end(&mut self) -> bool {
