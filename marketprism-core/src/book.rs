@@ -11,18 +11,41 @@ use crate::{
     model::{BookDelta, BookSnapshot, Level, TimestampNs},
 };
 
-/// Levels scanned linearly from the best before falling back to a binary search.
-const TOP_SCAN: usize = 8;
+/// Powers of ten up to the largest `Decimal` scale.
+const POW10: [i128; 29] = {
+    let mut p = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
 
-/// Compares two prices like `Decimal::cmp`, faster when they share a scale (nearly always
-/// within one book): then the mantissas compare directly.
+/// Compares two prices exactly like `Decimal::cmp`, faster: mantissas compare directly when
+/// the scales agree (nearly always within one book), or after scaling the coarser one up when
+/// that cannot overflow; anything else goes to `Decimal::cmp`.
 #[inline]
 fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
-    if a.scale() == b.scale() {
-        a.mantissa().cmp(&b.mantissa())
-    } else {
-        a.cmp(b)
+    let (sa, sb) = (a.scale(), b.scale());
+    let (ma, mb) = (a.mantissa(), b.mantissa());
+    if sa == sb {
+        return ma.cmp(&mb);
     }
+    // Scales are at most 28, so the index is in range; a mantissa below 2^96 times 10^k
+    // fits an i128 only for small k, hence the checked multiply.
+    let scaled = if sa < sb {
+        POW10
+            .get((sb - sa) as usize)
+            .and_then(|p| ma.checked_mul(*p))
+            .map(|ma| ma.cmp(&mb))
+    } else {
+        POW10
+            .get((sa - sb) as usize)
+            .and_then(|p| mb.checked_mul(*p))
+            .map(|mb| ma.cmp(&mb))
+    };
+    scaled.unwrap_or_else(|| a.cmp(b))
 }
 
 /// Which side of the book.
@@ -59,24 +82,36 @@ impl BookSide {
 
     /// Position of `price` (Ok) or where it would go (Err), in this side's order.
     ///
-    /// Almost every update lands within a few levels of the best, which is at the end: those
-    /// are found by a short scan from the end; the rest by binary search below it.
+    /// Almost every update lands within a few levels of the best, which is at the end: a
+    /// galloping search from the end (1, 2, 4, ... levels down) brackets the position in
+    /// O(log distance-from-best) comparisons, then a binary search finishes inside the bracket.
     #[inline]
     fn search(&self, price: &Decimal) -> Result<usize, usize> {
         use std::cmp::Ordering::{Equal, Greater, Less};
         let levels = &self.levels;
         let n = levels.len();
-        let scan_to = n.saturating_sub(TOP_SCAN);
-        let mut i = n;
-        while i > scan_to {
-            match self.order(&levels[i - 1].price, price) {
-                Less => return Err(i),
-                Equal => return Ok(i - 1),
-                Greater => i -= 1,
+        let (mut lo, mut hi) = (0, n);
+        let mut step = 1;
+        while step <= n {
+            let i = n - step;
+            match self.order(&levels[i].price, price) {
+                Less => {
+                    lo = i + 1;
+                    break;
+                }
+                Equal => return Ok(i),
+                Greater => {
+                    hi = i;
+                    step *= 2;
+                }
             }
         }
-        levels[..i].binary_search_by(|l| self.order(&l.price, price))
+        match levels[lo..hi].binary_search_by(|l| self.order(&l.price, price)) {
+            Ok(k) => Ok(lo + k),
+            Err(k) => Err(lo + k),
+        }
     }
+
     /// Sets the size at `price`; zero removes the level.
     #[inline]
     pub fn set(&mut self, price: Decimal, size: Decimal) {
@@ -445,6 +480,42 @@ mod tests {
         for i in 0..100 {
             assert_eq!(fast.bids().size_at(&d(&format!("{i}.50"))), Some(d("1")));
             assert_eq!(fast.bids().size_at(&d(&format!("{i}.25"))), None);
+        }
+    }
+
+    #[test]
+    fn price_comparison_matches_decimal() {
+        let mut x: u64 = 3;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x
+        };
+        for _ in 0..100_000 {
+            let (m1, m2, r) = (next(), next(), next());
+            let hi = |v: u64| if v % 5 == 0 { (v >> 35) as u32 } else { 0 };
+            let a = Decimal::from_parts(
+                m1 as u32,
+                (m1 >> 40) as u32,
+                hi(r),
+                r % 2 == 0,
+                (r >> 8) as u32 % 29,
+            );
+            // Often the same value at another scale, or a near neighbour.
+            let b = match r % 3 {
+                0 => a * Decimal::new(10, 1),
+                1 => a + Decimal::new(1, (m2 % 29) as u32),
+                _ => Decimal::from_parts(
+                    m2 as u32,
+                    (m2 >> 48) as u32,
+                    0,
+                    m2 % 2 == 0,
+                    (m2 >> 8) as u32 % 29,
+                ),
+            };
+            assert_eq!(cmp_price(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+            assert_eq!(cmp_price(&b, &a), b.cmp(&a), "{a:?} {b:?}");
         }
     }
 

@@ -49,7 +49,7 @@ const CHECKSUM_LEVELS: usize = 25;
 /// (missing entries skipped), as a signed 32-bit integer. `Decimal` keeps the scale of the text
 /// it was parsed from, so its `Display` reproduces OKX's original strings (`"8477"`, `"0.0515"`).
 /// `buf` is reused between calls.
-pub(crate) fn checksum(book: &OrderBook, buf: &mut String) -> i32 {
+pub(crate) fn checksum(book: &OrderBook, buf: &mut Vec<u8>) -> i32 {
     buf.clear();
     let mut bids = book.bids().iter().take(CHECKSUM_LEVELS);
     let mut asks = book.asks().iter().take(CHECKSUM_LEVELS);
@@ -60,14 +60,14 @@ pub(crate) fn checksum(book: &OrderBook, buf: &mut String) -> i32 {
         }
         for l in [b, a].into_iter().flatten() {
             if !buf.is_empty() {
-                buf.push(':');
+                buf.push(b':');
             }
             write_decimal(buf, &l.price);
-            buf.push(':');
+            buf.push(b':');
             write_decimal(buf, &l.size);
         }
     }
-    i32::from_ne_bytes(crc32fast::hash(buf.as_bytes()).to_ne_bytes())
+    i32::from_ne_bytes(crc32fast::hash(buf).to_ne_bytes())
 }
 
 /// One instrument's book and its chain state.
@@ -88,7 +88,7 @@ struct InstBook {
 pub(crate) struct Books {
     books: HashMap<Box<str>, InstBook>,
     depth: Option<usize>,
-    buf: String,
+    buf: Vec<u8>,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -101,7 +101,7 @@ impl Books {
         Books {
             books: HashMap::new(),
             depth,
-            buf: String::with_capacity(1024),
+            buf: Vec::with_capacity(1024),
         }
     }
 
@@ -274,7 +274,7 @@ fn verify(
     book: &OrderBook,
     expected: Option<i32>,
     inst_id: &str,
-    buf: &mut String,
+    buf: &mut Vec<u8>,
 ) -> Option<String> {
     let expected = expected.filter(|c| *c != 0)?;
     let computed = checksum(book, buf);

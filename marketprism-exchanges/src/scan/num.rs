@@ -1,7 +1,7 @@
 //! Exact decimal text ⇄ [`Decimal`] without the generic machinery: the hot paths parse every
 //! price and size and (OKX) print 100 of them per book update for the checksum.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use rust_decimal::Decimal;
 
@@ -67,37 +67,57 @@ pub(crate) fn decimal_from_literal(text: &str) -> Option<Decimal> {
     }
 }
 
+/// Two ASCII digits of every number below 100.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Appends `d` to `buf` exactly as its `Display` writes it (all digits of the scale, sign for
-/// negatives), without the formatting machinery.
+/// negatives), without the formatting machinery: the OKX checksum prints 100 of them per
+/// book update.
 #[inline]
-pub(crate) fn write_decimal(buf: &mut String, d: &Decimal) {
+pub(crate) fn write_decimal(buf: &mut Vec<u8>, d: &Decimal) {
     let Ok(mut m) = u64::try_from(d.mantissa().unsigned_abs()) else {
         // Mantissas beyond 64 bits: never seen on a book, the general path is fine.
         let _ = write!(buf, "{d}");
         return;
     };
     if d.is_sign_negative() {
-        buf.push('-');
+        buf.push(b'-');
     }
     let scale = d.scale() as usize;
-    // Digits, least significant first; 20 for the u64 and up to 28 zeros of the scale.
-    let mut digits = [b'0'; 48];
-    let mut len = 0;
-    while m != 0 {
-        digits[len] = b'0' + (m % 10) as u8;
-        m /= 10;
-        len += 1;
+    // Digits right-aligned in `tmp`: 20 for the u64, zero-padded up to the scale (<= 28).
+    let mut tmp = [b'0'; 32];
+    let mut start = tmp.len();
+    while m >= 100 {
+        let k = (m % 100) as usize * 2;
+        m /= 100;
+        start -= 2;
+        tmp[start..start + 2].copy_from_slice(&DIGIT_PAIRS[k..k + 2]);
     }
-    let len = len.max(scale);
-    let whole = len - scale;
+    if m >= 10 {
+        let k = m as usize * 2;
+        start -= 2;
+        tmp[start..start + 2].copy_from_slice(&DIGIT_PAIRS[k..k + 2]);
+    } else if m > 0 {
+        start -= 1;
+        tmp[start] = b'0' + m as u8;
+    }
+    // Zero pads to at least `scale` digits (`tmp` starts as all '0').
+    let start = start.min(tmp.len() - scale);
+    let digits = &tmp[start..];
+    let whole = digits.len() - scale;
     if whole == 0 {
-        buf.push('0');
+        buf.push(b'0');
+    } else {
+        buf.extend_from_slice(&digits[..whole]);
     }
-    for i in 0..len {
-        if i == whole && scale > 0 {
-            buf.push('.');
-        }
-        buf.push(char::from(digits[len - 1 - i]));
+    if scale > 0 {
+        buf.push(b'.');
+        buf.extend_from_slice(&digits[whole..]);
     }
 }
 
@@ -138,10 +158,14 @@ mod tests {
                 assert!(!plain || digits > 19, "{text}: declined a plain decimal");
             }
         }
-        let mut s = String::new();
+        let mut s = Vec::new();
         if let Ok(d) = exact {
             write_decimal(&mut s, &d);
-            assert_eq!(s, d.to_string(), "{text}: display");
+            assert_eq!(
+                String::from_utf8(s).ok(),
+                Some(d.to_string()),
+                "{text}: display"
+            );
         }
     }
 
@@ -243,9 +267,9 @@ mod tests {
             let m = a >> shift;
             let d =
                 Decimal::from_parts(m as u32, (m >> 32) as u32, hi, b % 2 == 0, (c % 29) as u32);
-            let mut s = String::new();
+            let mut s = Vec::new();
             write_decimal(&mut s, &d);
-            assert_eq!(s, d.to_string(), "{d:?}");
+            assert_eq!(String::from_utf8(s).ok(), Some(d.to_string()), "{d:?}");
         }
     }
 
