@@ -11,6 +11,9 @@ use crate::{
     model::{BookDelta, BookSnapshot, Level, TimestampNs},
 };
 
+/// Deepest level (from the best) probed by the galloping phase of [`BookSide::search`].
+const GALLOP_MAX: usize = 8;
+
 /// Powers of ten up to the largest `Decimal` scale.
 const POW10: [i128; 29] = {
     let mut p = [1i128; 29];
@@ -31,6 +34,16 @@ fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
     let (ma, mb) = (a.mantissa(), b.mantissa());
     if sa == sb {
         return ma.cmp(&mb);
+    }
+    // Non-negative mantissas of at most 64 bits (every book price seen) and a scale gap of at
+    // most 19: one widening multiply, no overflow possible.
+    if let (Ok(ua), Ok(ub)) = (u64::try_from(ma), u64::try_from(mb)) {
+        if sa < sb && sb - sa <= 19 {
+            return (u128::from(ua) * POW10[(sb - sa) as usize] as u128).cmp(&u128::from(ub));
+        }
+        if sb < sa && sa - sb <= 19 {
+            return u128::from(ua).cmp(&(u128::from(ub) * POW10[(sa - sb) as usize] as u128));
+        }
     }
     // Scales are at most 28, so the index is in range; a mantissa below 2^96 times 10^k
     // fits an i128 only for small k, hence the checked multiply.
@@ -82,9 +95,9 @@ impl BookSide {
 
     /// Position of `price` (Ok) or where it would go (Err), in this side's order.
     ///
-    /// Almost every update lands within a few levels of the best, which is at the end: a
-    /// galloping search from the end (1, 2, 4, ... levels down) brackets the position in
-    /// O(log distance-from-best) comparisons, then a binary search finishes inside the bracket.
+    /// Most updates land within a few levels of the best, which is at the end: a galloping
+    /// search from the end (1, 2, 4, 8 levels down) brackets those in a few comparisons; a
+    /// binary search finishes inside the bracket, or below the galloped levels for deep ones.
     #[inline]
     fn search(&self, price: &Decimal) -> Result<usize, usize> {
         use std::cmp::Ordering::{Equal, Greater, Less};
@@ -92,7 +105,7 @@ impl BookSide {
         let n = levels.len();
         let (mut lo, mut hi) = (0, n);
         let mut step = 1;
-        while step <= n {
+        while step <= n.min(GALLOP_MAX) {
             let i = n - step;
             match self.order(&levels[i].price, price) {
                 Less => {

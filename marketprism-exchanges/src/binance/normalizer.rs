@@ -1,8 +1,9 @@
 //! The Binance [`Normalizer`]: one type for the three venues (spot, USDⓈ-M, COIN-M), which
 //! share the wire protocol and differ in book-sequencing rules and COIN-M contract units.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
+use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{BookSnapshot, Exchange, Instrument, Level, MarketEvent, TimestampNs, ms_to_ns},
@@ -88,7 +89,7 @@ pub struct BinanceNormalizer {
     pub(super) instruments: InstrumentMap,
     depth: Option<usize>,
     max_buffer: usize,
-    books: HashMap<Box<str>, BookSync>,
+    books: FastMap<Box<str>, BookSync>,
 }
 
 impl BinanceNormalizer {
@@ -100,7 +101,7 @@ impl BinanceNormalizer {
             instruments,
             depth: book_depth,
             max_buffer: DEFAULT_MAX_BUFFER,
-            books: HashMap::new(),
+            books: FastMap::default(),
         }
     }
 

@@ -29,8 +29,7 @@
 //! re-sent: truncating locally would break verification. The configured `book_depth` limits the
 //! emitted snapshots; deltas are forwarded as received (a depth-limited consumer trims).
 
-use std::collections::HashMap;
-
+use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{
@@ -86,7 +85,7 @@ struct InstBook {
 /// The incremental books of one normalizer, keyed by `instId`.
 #[derive(Debug)]
 pub(crate) struct Books {
-    books: HashMap<Box<str>, InstBook>,
+    books: FastMap<Box<str>, InstBook>,
     depth: Option<usize>,
     buf: Vec<u8>,
 }
@@ -99,7 +98,7 @@ impl Books {
     /// No books yet; emitted snapshots are limited to `depth` levels per side.
     pub(crate) fn new(depth: Option<usize>) -> Self {
         Books {
-            books: HashMap::new(),
+            books: FastMap::default(),
             depth,
             buf: Vec::with_capacity(1024),
         }
