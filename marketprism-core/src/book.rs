@@ -28,7 +28,7 @@ const POW10: [i128; 29] = {
 /// Compares two prices exactly like `Decimal::cmp`, faster: mantissas compare directly when
 /// the scales agree (nearly always within one book), or after scaling the coarser one up when
 /// that cannot overflow; anything else goes to `Decimal::cmp`.
-#[inline]
+#[inline(always)]
 fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
     let (sa, sb) = (a.scale(), b.scale());
     let (ma, mb) = (a.mantissa(), b.mantissa());
@@ -85,7 +85,7 @@ impl BookSide {
     }
 
     /// How a level at `level` sorts against `price` in this side's order (`Less`: worse).
-    #[inline]
+    #[inline(always)]
     fn order(&self, level: &Decimal, price: &Decimal) -> std::cmp::Ordering {
         match self.kind {
             SideKind::Bid => cmp_price(level, price),

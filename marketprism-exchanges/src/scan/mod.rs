@@ -162,8 +162,42 @@ impl<'a> Cursor<'a> {
     }
 
     /// A decimal written as a JSON string, parsed as [`crate::de::parse_decimal`] does.
+    ///
+    /// The usual shape (`"-?digits(.digits)?"`, at most 19 digits, see
+    /// [`num::decimal_exact`]) is read in the same pass that finds the closing quote; any
+    /// other string is found by [`Cursor::string`] and given to the general parser.
     #[inline]
     pub(crate) fn string_decimal(&mut self) -> Option<Decimal> {
+        self.ws();
+        if self.b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let negative = self.b.get(start) == Some(&b'-');
+        let first = start + usize::from(negative);
+        let (mut j, mut mantissa, mut count, mut point) = (first, 0u64, 0u32, None);
+        let fast = loop {
+            let &c = self.b.get(j)?;
+            let d = c.wrapping_sub(b'0');
+            if d < 10 && count < 19 {
+                mantissa = mantissa * 10 + u64::from(d);
+                count += 1;
+            } else if c == b'.' && point.is_none() && j > first {
+                point = Some(j);
+            } else if c == b'"' {
+                break count > 0 && point.is_none_or(|p| p + 1 < j);
+            } else {
+                break false;
+            }
+            j += 1;
+        };
+        if fast {
+            self.i = j + 1;
+            let scale = point.map_or(0, |p| j - p - 1);
+            let lo = (mantissa & 0xFFFF_FFFF) as u32;
+            let mid = (mantissa >> 32) as u32;
+            return Some(Decimal::from_parts(lo, mid, 0, negative, scale as u32));
+        }
         crate::de::parse_decimal(self.string()?).ok()
     }
 
@@ -205,5 +239,78 @@ impl<'a> Cursor<'a> {
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.i + word.len();
         (self.b.get(self.i..end) == Some(word)).then(|| self.i = end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused quoted-decimal read agrees with `string` + `parse_decimal`, value and scale,
+    /// and leaves the cursor at the same place.
+    #[test]
+    fn string_decimal_agrees_with_the_general_path() {
+        let mut x: u64 = 11;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 11
+        };
+        let alphabet = b"0123456789.-e+ _x";
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "0.00100000",
+            "007",
+            "1.5",
+            "123.",
+            ".5",
+            "-.5",
+            "1.2.3",
+            "",
+            "-",
+            ".",
+            "+1",
+            "1_000",
+            "1e5",
+            "9999999999999999999",
+            "10000000000000000000",
+            "1234567890123456789.0",
+            "12345678901234567890.5",
+            "0.0000000000000000001",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for _ in 0..100_000 {
+            let len = (next() % 24) as usize;
+            let digits_only = next() % 2 == 0;
+            texts.push(
+                (0..len)
+                    .map(|_| {
+                        let k = if digits_only { 11 } else { alphabet.len() };
+                        char::from(alphabet[(next() % k as u64) as usize])
+                    })
+                    .collect(),
+            );
+        }
+        for t in texts {
+            let json = format!("[\"{t}\",7]");
+            let mut fused = Cursor::new(&json);
+            fused.expect(b'[');
+            let a = fused.string_decimal();
+            let mut general = Cursor::new(&json);
+            general.expect(b'[');
+            let b = general
+                .string()
+                .and_then(|s| crate::de::parse_decimal(s).ok());
+            assert_eq!(a.map(|d| d.serialize()), b.map(|d| d.serialize()), "{t}");
+            if a.is_some() {
+                assert_eq!(fused.i, general.i, "{t}");
+            }
+        }
     }
 }
