@@ -61,6 +61,43 @@ fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
     scaled.unwrap_or_else(|| a.cmp(b))
 }
 
+/// Position of the level `order` finds `Equal` (Ok) or where it would go (Err) in `levels`,
+/// sorted so that `order` goes `Less`… then `Greater`… (worst first, best last).
+///
+/// Most updates land within a few levels of the best, which is at the end: a galloping
+/// search from the end (1, 2, 4, 8 levels down) brackets those in a few comparisons; a
+/// binary search finishes inside the bracket, or below the galloped levels for deep ones.
+#[inline(always)]
+fn search_by(
+    levels: &[Level],
+    order: impl Fn(&Decimal) -> std::cmp::Ordering,
+) -> Result<usize, usize> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let n = levels.len();
+    let (mut lo, mut hi) = (0, n);
+    let mut step = 1;
+    while step <= n.min(GALLOP_MAX) {
+        let i = n - step;
+        match order(&levels[i].price) {
+            Less => {
+                lo = i + 1;
+                break;
+            }
+            Equal => return Ok(i),
+            Greater => {
+                hi = i;
+                step *= 2;
+            }
+        }
+    }
+    // std's binary search is branch-free on the comparison outcome: unpredictable deep
+    // positions cost no mispredictions.
+    match levels[lo..hi].binary_search_by(|l| order(&l.price)) {
+        Ok(k) => Ok(lo + k),
+        Err(k) => Err(lo + k),
+    }
+}
+
 /// Which side of the book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SideKind {
@@ -94,34 +131,12 @@ impl BookSide {
     }
 
     /// Position of `price` (Ok) or where it would go (Err), in this side's order.
-    ///
-    /// Most updates land within a few levels of the best, which is at the end: a galloping
-    /// search from the end (1, 2, 4, 8 levels down) brackets those in a few comparisons; a
-    /// binary search finishes inside the bracket, or below the galloped levels for deep ones.
     #[inline]
     fn search(&self, price: &Decimal) -> Result<usize, usize> {
-        use std::cmp::Ordering::{Equal, Greater, Less};
-        let levels = &self.levels;
-        let n = levels.len();
-        let (mut lo, mut hi) = (0, n);
-        let mut step = 1;
-        while step <= n.min(GALLOP_MAX) {
-            let i = n - step;
-            match self.order(&levels[i].price, price) {
-                Less => {
-                    lo = i + 1;
-                    break;
-                }
-                Equal => return Ok(i),
-                Greater => {
-                    hi = i;
-                    step *= 2;
-                }
-            }
-        }
-        match levels[lo..hi].binary_search_by(|l| self.order(&l.price, price)) {
-            Ok(k) => Ok(lo + k),
-            Err(k) => Err(lo + k),
+        // One monomorphized search per side, so the comparison inlines into the loop.
+        match self.kind {
+            SideKind::Bid => search_by(&self.levels, |l| cmp_price(l, price)),
+            SideKind::Ask => search_by(&self.levels, |l| cmp_price(price, l)),
         }
     }
 
@@ -494,6 +509,55 @@ mod tests {
             assert_eq!(fast.bids().size_at(&d(&format!("{i}.50"))), Some(d("1")));
             assert_eq!(fast.bids().size_at(&d(&format!("{i}.25"))), None);
         }
+    }
+
+    #[test]
+    fn random_updates_match_a_tree_map() {
+        use std::collections::BTreeMap;
+        let mut x: u64 = 5;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 20
+        };
+        let mut book = OrderBook::new();
+        let (mut bids, mut asks) = (BTreeMap::new(), BTreeMap::new());
+        for _ in 0..20_000 {
+            let bid = next() % 2 == 0;
+            // Prices at mixed scales (1.5 = 1.50), near the top more often.
+            let slot = if next() % 4 == 0 {
+                next() % 300
+            } else {
+                next() % 12
+            };
+            let scale = (next() % 3) as u32;
+            let m = i64::try_from(slot).unwrap_or(0) * 10i64.pow(scale);
+            let price = if bid {
+                Decimal::new(100_000 * 10i64.pow(scale) - m, scale + 2)
+            } else {
+                Decimal::new(100_001 * 10i64.pow(scale) + m, scale + 2)
+            };
+            let size = Decimal::from(next() % 4);
+            let tree = if bid { &mut bids } else { &mut asks };
+            if size.is_zero() {
+                tree.remove(&price);
+            } else {
+                tree.insert(price, size);
+            }
+            let (b, a) = if bid {
+                (vec![Level::new(price, size)], vec![])
+            } else {
+                (vec![], vec![Level::new(price, size)])
+            };
+            book.apply_unchecked(0, &b, &a);
+        }
+        let got: Vec<(Decimal, Decimal)> = book.bids().iter().map(|l| (l.price, l.size)).collect();
+        let want: Vec<(Decimal, Decimal)> = bids.iter().rev().map(|(p, s)| (*p, *s)).collect();
+        assert_eq!(got, want);
+        let got: Vec<(Decimal, Decimal)> = book.asks().iter().map(|l| (l.price, l.size)).collect();
+        let want: Vec<(Decimal, Decimal)> = asks.iter().map(|(p, s)| (*p, *s)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
