@@ -45,6 +45,16 @@ fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
             return u128::from(ua).cmp(&(u128::from(ub) * POW10[(sa - sb) as usize] as u128));
         }
     }
+    cmp_price_wide(a, b)
+}
+
+/// [`cmp_price`] for negative or wide mantissas and large scale gaps: kept out of line so
+/// that the common comparison stays small enough to inline into the search loops.
+#[cold]
+#[inline(never)]
+fn cmp_price_wide(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
+    let (sa, sb) = (a.scale(), b.scale());
+    let (ma, mb) = (a.mantissa(), b.mantissa());
     // Scales are at most 28, so the index is in range; a mantissa below 2^96 times 10^k
     // fits an i128 only for small k, hence the checked multiply.
     let scaled = if sa < sb {
