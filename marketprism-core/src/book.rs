@@ -11,6 +11,103 @@ use crate::{
     model::{BookDelta, BookSnapshot, Level, TimestampNs},
 };
 
+/// Deepest level (from the best) probed by the galloping phase of [`BookSide::search`].
+const GALLOP_MAX: usize = 8;
+
+/// Powers of ten up to the largest `Decimal` scale.
+const POW10: [i128; 29] = {
+    let mut p = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// Compares two prices exactly like `Decimal::cmp`, faster: mantissas compare directly when
+/// the scales agree (nearly always within one book), or after scaling the coarser one up when
+/// that cannot overflow; anything else goes to `Decimal::cmp`.
+#[inline(always)]
+fn cmp_price(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
+    let (sa, sb) = (a.scale(), b.scale());
+    let (ma, mb) = (a.mantissa(), b.mantissa());
+    if sa == sb {
+        return ma.cmp(&mb);
+    }
+    // Non-negative mantissas of at most 64 bits (every book price seen) and a scale gap of at
+    // most 19: one widening multiply, no overflow possible.
+    if let (Ok(ua), Ok(ub)) = (u64::try_from(ma), u64::try_from(mb)) {
+        if sa < sb && sb - sa <= 19 {
+            return (u128::from(ua) * POW10[(sb - sa) as usize] as u128).cmp(&u128::from(ub));
+        }
+        if sb < sa && sa - sb <= 19 {
+            return u128::from(ua).cmp(&(u128::from(ub) * POW10[(sa - sb) as usize] as u128));
+        }
+    }
+    cmp_price_wide(a, b)
+}
+
+/// [`cmp_price`] for negative or wide mantissas and large scale gaps: kept out of line so
+/// that the common comparison stays small enough to inline into the search loops.
+#[cold]
+#[inline(never)]
+fn cmp_price_wide(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
+    let (sa, sb) = (a.scale(), b.scale());
+    let (ma, mb) = (a.mantissa(), b.mantissa());
+    // Scales are at most 28, so the index is in range; a mantissa below 2^96 times 10^k
+    // fits an i128 only for small k, hence the checked multiply.
+    let scaled = if sa < sb {
+        POW10
+            .get((sb - sa) as usize)
+            .and_then(|p| ma.checked_mul(*p))
+            .map(|ma| ma.cmp(&mb))
+    } else {
+        POW10
+            .get((sa - sb) as usize)
+            .and_then(|p| mb.checked_mul(*p))
+            .map(|mb| ma.cmp(&mb))
+    };
+    scaled.unwrap_or_else(|| a.cmp(b))
+}
+
+/// Position of the level `order` finds `Equal` (Ok) or where it would go (Err) in `levels`,
+/// sorted so that `order` goes `Less`… then `Greater`… (worst first, best last).
+///
+/// Most updates land within a few levels of the best, which is at the end: a galloping
+/// search from the end (1, 2, 4, 8 levels down) brackets those in a few comparisons; a
+/// binary search finishes inside the bracket, or below the galloped levels for deep ones.
+#[inline(always)]
+fn search_by(
+    levels: &[Level],
+    order: impl Fn(&Decimal) -> std::cmp::Ordering,
+) -> Result<usize, usize> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let n = levels.len();
+    let (mut lo, mut hi) = (0, n);
+    let mut step = 1;
+    while step <= n.min(GALLOP_MAX) {
+        let i = n - step;
+        match order(&levels[i].price) {
+            Less => {
+                lo = i + 1;
+                break;
+            }
+            Equal => return Ok(i),
+            Greater => {
+                hi = i;
+                step *= 2;
+            }
+        }
+    }
+    // std's binary search is branch-free on the comparison outcome: unpredictable deep
+    // positions cost no mispredictions.
+    match levels[lo..hi].binary_search_by(|l| order(&l.price)) {
+        Ok(k) => Ok(lo + k),
+        Err(k) => Err(lo + k),
+    }
+}
+
 /// Which side of the book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SideKind {
@@ -34,12 +131,22 @@ impl BookSide {
         }
     }
 
+    /// How a level at `level` sorts against `price` in this side's order (`Less`: worse).
+    #[inline(always)]
+    fn order(&self, level: &Decimal, price: &Decimal) -> std::cmp::Ordering {
+        match self.kind {
+            SideKind::Bid => cmp_price(level, price),
+            SideKind::Ask => cmp_price(price, level),
+        }
+    }
+
     /// Position of `price` (Ok) or where it would go (Err), in this side's order.
     #[inline]
     fn search(&self, price: &Decimal) -> Result<usize, usize> {
+        // One monomorphized search per side, so the comparison inlines into the loop.
         match self.kind {
-            SideKind::Bid => self.levels.binary_search_by(|l| l.price.cmp(price)),
-            SideKind::Ask => self.levels.binary_search_by(|l| price.cmp(&l.price)),
+            SideKind::Bid => search_by(&self.levels, |l| cmp_price(l, price)),
+            SideKind::Ask => search_by(&self.levels, |l| cmp_price(price, l)),
         }
     }
 
@@ -91,6 +198,16 @@ impl BookSide {
 
     fn replace(&mut self, levels: &[Level]) {
         self.levels.clear();
+        // Images come best first, without zeros or repeated prices: then the side is the
+        // image reversed, built in one pass. Anything else is applied level by level.
+        let ordered = levels.iter().all(|l| !l.size.is_zero())
+            && levels
+                .windows(2)
+                .all(|w| self.order(&w[0].price, &w[1].price) == std::cmp::Ordering::Greater);
+        if ordered {
+            self.levels.extend(levels.iter().rev().copied());
+            return;
+        }
         for l in levels {
             self.set(l.price, l.size);
         }
@@ -287,96 +404,4 @@ impl OrderBook {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> Decimal {
-        s.parse().expect("decimal")
-    }
-    fn l(p: &str, s: &str) -> Level {
-        Level::new(d(p), d(s))
-    }
-
-    #[test]
-    fn sides_are_ordered_best_first() {
-        let mut b = OrderBook::new();
-        b.replace(
-            1,
-            &[l("99", "1"), l("101", "1"), l("100", "2")],
-            &[l("105", "1"), l("103", "1"), l("104", "1")],
-        );
-        let (bids, asks) = b.top(3);
-        assert_eq!(
-            bids.iter().map(|l| l.price).collect::<Vec<_>>(),
-            [d("101"), d("100"), d("99")]
-        );
-        assert_eq!(
-            asks.iter().map(|l| l.price).collect::<Vec<_>>(),
-            [d("103"), d("104"), d("105")]
-        );
-        assert_eq!(b.spread(), Some(d("2")));
-        assert_eq!(b.mid(), Some(d("102")));
-    }
-
-    #[test]
-    fn delta_updates_removes_and_ignores_absent_zero() {
-        let mut b = OrderBook::new();
-        b.replace(10, &[l("100", "1")], &[l("101", "1")]);
-        b.apply(
-            11,
-            10,
-            &[l("100", "0"), l("99.5", "3"), l("98", "0")],
-            &[l("101.00", "5")],
-        )
-        .expect("in sequence");
-        assert_eq!(b.best_bid(), Some(&l("99.5", "3")));
-        // 101.00 equals 101 numerically: same level, size replaced.
-        assert_eq!(b.asks().len(), 1);
-        assert_eq!(b.asks().size_at(&d("101")), Some(d("5")));
-    }
-
-    #[test]
-    fn gap_is_refused_without_change() {
-        let mut b = OrderBook::new();
-        b.replace(10, &[l("100", "1")], &[l("101", "1")]);
-        let before = b.clone();
-        let err = b.apply(13, 12, &[l("100", "7")], &[]).expect_err("gap");
-        assert!(matches!(
-            err,
-            Error::SequenceGap {
-                expected: 10,
-                received: 12
-            }
-        ));
-        assert_eq!(b, before);
-    }
-
-    #[test]
-    fn depth_limit_keeps_best() {
-        let mut b = OrderBook::with_depth(2);
-        b.replace(
-            1,
-            &[l("1", "1"), l("2", "1"), l("3", "1")],
-            &[l("5", "1"), l("4", "1"), l("6", "1")],
-        );
-        assert_eq!(
-            b.top(10).0.iter().map(|l| l.price).collect::<Vec<_>>(),
-            [d("3"), d("2")]
-        );
-        assert_eq!(
-            b.top(10).1.iter().map(|l| l.price).collect::<Vec<_>>(),
-            [d("4"), d("5")]
-        );
-    }
-
-    #[test]
-    fn crossed_detection() {
-        let mut b = OrderBook::new();
-        b.replace(1, &[l("100", "1")], &[l("100", "1")]);
-        assert!(b.is_crossed());
-        assert!(matches!(
-            b.check_not_crossed(),
-            Err(Error::CrossedBook { .. })
-        ));
-    }
-}
+mod tests;

@@ -16,6 +16,11 @@ use serde::de::{self, Deserializer, Visitor};
 /// ```
 #[inline]
 pub fn parse_decimal(s: &str) -> Result<Decimal, rust_decimal::Error> {
+    // The usual shape (`-?digits(.digits)?`, ≤ 19 digits) without the general parser; it
+    // returns exactly what `from_str_exact` would, value and scale.
+    if let Some(d) = crate::scan::num::decimal_exact(s) {
+        return Ok(d);
+    }
     match Decimal::from_str_exact(s) {
         Ok(d) => Ok(d),
         Err(e) if s.bytes().any(|b| b == b'e' || b == b'E') => {

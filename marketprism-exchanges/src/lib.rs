@@ -22,6 +22,7 @@ mod instruments;
 mod normalizer;
 pub mod okx;
 mod ops;
+mod scan;
 pub mod spec;
 mod stream;
 pub mod transport;

@@ -1,8 +1,9 @@
 //! The Binance [`Normalizer`]: one type for the three venues (spot, USDⓈ-M, COIN-M), which
 //! share the wire protocol and differ in book-sequencing rules and COIN-M contract units.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
+use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{BookSnapshot, Exchange, Instrument, Level, MarketEvent, TimestampNs, ms_to_ns},
@@ -15,6 +16,7 @@ use super::{
     wire::{
         self, Probe,
         book::{DepthImage, DepthUpdate},
+        fast,
         market::{
             AggTradeMsg, AvgPriceMsg, BookTickerMsg, ForceOrderMsg, KlineMsg, MarkPriceMsg,
             TickerMsg, TradeMsg,
@@ -87,7 +89,7 @@ pub struct BinanceNormalizer {
     pub(super) instruments: InstrumentMap,
     depth: Option<usize>,
     max_buffer: usize,
-    books: HashMap<Box<str>, BookSync>,
+    books: FastMap<Box<str>, BookSync>,
 }
 
 impl BinanceNormalizer {
@@ -99,7 +101,7 @@ impl BinanceNormalizer {
             instruments,
             depth: book_depth,
             max_buffer: DEFAULT_MAX_BUFFER,
-            books: HashMap::new(),
+            books: FastMap::default(),
         }
     }
 
@@ -210,19 +212,28 @@ impl BinanceNormalizer {
         let array = data.starts_with('[');
         match kind {
             Kind::Trade => {
-                let m: TradeMsg<'_> = parse(data, "trade")?;
+                let m: TradeMsg<'_> = match fast::trade(data) {
+                    Some(m) => m,
+                    None => parse(data, "trade")?,
+                };
                 let inst = ins.by_native(m.symbol).ok_or_else(|| unknown(m.symbol))?;
                 out.events
                     .extend(normalize::trade(inst, &m, local_ts).map(MarketEvent::Trade));
             }
             Kind::AggTrade => {
-                let m: AggTradeMsg<'_> = parse(data, "aggTrade")?;
+                let m: AggTradeMsg<'_> = match fast::agg_trade(data) {
+                    Some(m) => m,
+                    None => parse(data, "aggTrade")?,
+                };
                 let inst = ins.by_native(m.symbol).ok_or_else(|| unknown(m.symbol))?;
                 out.events
                     .push(MarketEvent::Trade(normalize::agg_trade(inst, &m, local_ts)));
             }
             Kind::BookTicker => {
-                let m: BookTickerMsg<'_> = parse(data, "bookTicker")?;
+                let m: BookTickerMsg<'_> = match fast::book_ticker(data) {
+                    Some(m) => m,
+                    None => parse(data, "bookTicker")?,
+                };
                 let inst = ins.by_native(m.symbol).ok_or_else(|| unknown(m.symbol))?;
                 out.events
                     .push(MarketEvent::Bbo(normalize::bbo(inst, &m, local_ts)));
@@ -319,7 +330,10 @@ impl BinanceNormalizer {
         local_ts: TimestampNs,
         out: &mut Output,
     ) -> Result<(), ExchangeError> {
-        let m: DepthUpdate<'_> = parse(data, "depthUpdate")?;
+        let m: DepthUpdate<'_> = match fast::depth_update(data) {
+            Some(m) => m,
+            None => parse(data, "depthUpdate")?,
+        };
         let inst = self
             .instruments
             .by_native(m.symbol)

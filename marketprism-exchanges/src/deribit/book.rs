@@ -15,8 +15,9 @@
 //! a `Gap` status (for sequence gaps) and a `BookResync` status are emitted, nothing is applied
 //! across the break, and [`Action::Resubscribe`] asks for a fresh snapshot.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
+use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{
@@ -50,7 +51,7 @@ struct BookState {
 /// The books of one connection, keyed by native instrument name.
 #[derive(Debug, Default)]
 pub(crate) struct Books {
-    books: HashMap<Box<str>, BookState>,
+    books: FastMap<Box<str>, BookState>,
     depth: Option<usize>,
 }
 
@@ -58,7 +59,7 @@ impl Books {
     /// Books keeping the best `depth` levels per side (all when `None`).
     pub(crate) fn new(depth: Option<usize>) -> Self {
         Books {
-            books: HashMap::new(),
+            books: FastMap::default(),
             depth,
         }
     }

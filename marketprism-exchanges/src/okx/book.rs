@@ -29,8 +29,7 @@
 //! re-sent: truncating locally would break verification. The configured `book_depth` limits the
 //! emitted snapshots; deltas are forwarded as received (a depth-limited consumer trims).
 
-use std::{collections::HashMap, fmt::Write as _};
-
+use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{
@@ -40,7 +39,7 @@ use marketprism_core::{
 };
 
 use super::wire::book::BookData;
-use crate::{Action, Channel, ExchangeError, Output};
+use crate::{Action, Channel, ExchangeError, Output, scan::num::write_decimal};
 
 /// Number of levels per side covered by the checksum.
 const CHECKSUM_LEVELS: usize = 25;
@@ -49,7 +48,7 @@ const CHECKSUM_LEVELS: usize = 25;
 /// (missing entries skipped), as a signed 32-bit integer. `Decimal` keeps the scale of the text
 /// it was parsed from, so its `Display` reproduces OKX's original strings (`"8477"`, `"0.0515"`).
 /// `buf` is reused between calls.
-pub(crate) fn checksum(book: &OrderBook, buf: &mut String) -> i32 {
+pub(crate) fn checksum(book: &OrderBook, buf: &mut Vec<u8>) -> i32 {
     buf.clear();
     let mut bids = book.bids().iter().take(CHECKSUM_LEVELS);
     let mut asks = book.asks().iter().take(CHECKSUM_LEVELS);
@@ -60,13 +59,14 @@ pub(crate) fn checksum(book: &OrderBook, buf: &mut String) -> i32 {
         }
         for l in [b, a].into_iter().flatten() {
             if !buf.is_empty() {
-                buf.push(':');
+                buf.push(b':');
             }
-            // Writing into a String cannot fail.
-            let _ = write!(buf, "{}:{}", l.price, l.size);
+            write_decimal(buf, &l.price);
+            buf.push(b':');
+            write_decimal(buf, &l.size);
         }
     }
-    i32::from_ne_bytes(crc32fast::hash(buf.as_bytes()).to_ne_bytes())
+    i32::from_ne_bytes(crc32fast::hash(buf).to_ne_bytes())
 }
 
 /// One instrument's book and its chain state.
@@ -85,9 +85,9 @@ struct InstBook {
 /// The incremental books of one normalizer, keyed by `instId`.
 #[derive(Debug)]
 pub(crate) struct Books {
-    books: HashMap<Box<str>, InstBook>,
+    books: FastMap<Box<str>, InstBook>,
     depth: Option<usize>,
-    buf: String,
+    buf: Vec<u8>,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -98,9 +98,9 @@ impl Books {
     /// No books yet; emitted snapshots are limited to `depth` levels per side.
     pub(crate) fn new(depth: Option<usize>) -> Self {
         Books {
-            books: HashMap::new(),
+            books: FastMap::default(),
             depth,
-            buf: String::with_capacity(1024),
+            buf: Vec::with_capacity(1024),
         }
     }
 
@@ -290,7 +290,7 @@ fn verify(
     book: &OrderBook,
     expected: Option<i32>,
     inst_id: &str,
-    buf: &mut String,
+    buf: &mut Vec<u8>,
 ) -> Option<String> {
     let expected = expected.filter(|c| *c != 0)?;
     let computed = checksum(book, buf);

@@ -12,6 +12,7 @@ use super::{
     wire::{
         Envelope, Push,
         book::BookData,
+        fast,
         market::{
             CandleRow, FundingData, IndexTickerData, LiquidationData, MarkPriceData,
             OpenInterestData, TickerData, TradeData,
@@ -144,14 +145,20 @@ impl OkxNormalizer {
     ) -> Result<FrameKind, ExchangeError> {
         match channel {
             "trades" | "trades-all" => {
-                let p: Push<'_, TradeData<'_>> = parse(frame, "trades")?;
+                let p: Push<'_, TradeData<'_>> = match fast::trades(frame) {
+                    Some(p) => p,
+                    None => parse(frame, "trades")?,
+                };
                 for t in p.data.iter() {
                     let e = normalize::trade(self.lookup(t.inst_id)?, t, local_ts);
                     out.events.push(MarketEvent::Trade(e));
                 }
             }
             "books" | "books-l2-tbt" | "books50-l2-tbt" | "books-elp" => {
-                let p: Push<'_, BookData> = parse(frame, "books")?;
+                let p: Push<'_, BookData> = match fast::books(frame) {
+                    Some(p) => p,
+                    None => parse(frame, "books")?,
+                };
                 let inst = Arc::clone(self.lookup(p.arg.inst_id.unwrap_or_default())?);
                 match p.action {
                     Some("snapshot") => {
@@ -174,7 +181,10 @@ impl OkxNormalizer {
                 }
             }
             "books5" => {
-                let p: Push<'_, BookData> = parse(frame, "books5")?;
+                let p: Push<'_, BookData> = match fast::books(frame) {
+                    Some(p) => p,
+                    None => parse(frame, "books5")?,
+                };
                 let inst = self.lookup(p.arg.inst_id.unwrap_or_default())?;
                 for d in p.data {
                     // books5 has no chain: seqId when sent, else the exchange time.
@@ -184,7 +194,10 @@ impl OkxNormalizer {
                 }
             }
             "bbo-tbt" => {
-                let p: Push<'_, BookData> = parse(frame, "bbo-tbt")?;
+                let p: Push<'_, BookData> = match fast::books(frame) {
+                    Some(p) => p,
+                    None => parse(frame, "bbo-tbt")?,
+                };
                 let inst = self.lookup(p.arg.inst_id.unwrap_or_default())?;
                 for d in p.data.iter() {
                     out.events

@@ -12,6 +12,7 @@
 //! ([`split_combined`], [`sniff_event`]); everything else goes through [`Probe`].
 
 pub(crate) mod book;
+pub(crate) mod fast;
 pub(crate) mod market;
 pub(crate) mod rest;
 

@@ -11,15 +11,12 @@
 use marketprism_core::model::Level;
 use rust_decimal::Decimal;
 
-use super::{BookData, Data, TradeData, book::ActionLevels, num::decimal_from_text};
+use super::{BookData, Data, TradeData, book::ActionLevels};
+use crate::scan::Cursor;
 
 /// Scans a `subscription` notification of a book or trades channel; `None` for anything else.
 pub(crate) fn scan(frame: &str) -> Option<Data<'_>> {
-    let mut c = Cursor {
-        b: frame.as_bytes(),
-        s: frame,
-        i: 0,
-    };
+    let mut c = Cursor::new(frame);
     let mut data = None;
     let mut method_ok = false;
     c.expect(b'{')?;
@@ -48,8 +45,7 @@ pub(crate) fn scan(frame: &str) -> Option<Data<'_>> {
             }
         }
     }
-    c.ws();
-    if c.i != c.b.len() || !method_ok {
+    if !c.at_end() || !method_ok {
         return None;
     }
     data
@@ -123,9 +119,9 @@ fn levels(c: &mut Cursor<'_>) -> Option<Vec<Level>> {
         c.expect(b'[')?;
         let action = c.string()?;
         c.expect(b',')?;
-        let price = c.decimal()?;
+        let price = c.number_decimal()?;
         c.expect(b',')?;
-        let amount = c.decimal()?;
+        let amount = c.number_decimal()?;
         c.expect(b']')?;
         let size = match action {
             "new" | "change" => amount,
@@ -163,8 +159,8 @@ fn trade<'a>(c: &mut Cursor<'a>) -> Option<TradeData<'a>> {
         match key {
             "trade_id" if id.is_none() => id = Some(c.string()?),
             "timestamp" if ts.is_none() => ts = Some(c.int()?),
-            "price" if price.is_none() => price = Some(c.decimal()?),
-            "amount" if amount.is_none() => amount = Some(c.decimal()?),
+            "price" if price.is_none() => price = Some(c.number_decimal()?),
+            "amount" if amount.is_none() => amount = Some(c.number_decimal()?),
             "direction" if direction.is_none() => direction = Some(c.string()?),
             "instrument_name" if name.is_none() => name = Some(c.string()?),
             "liquidation" if liquidation.is_none() => liquidation = Some(c.string()?),
@@ -187,152 +183,6 @@ fn trade<'a>(c: &mut Cursor<'a>) -> Option<TradeData<'a>> {
         instrument_name: name?,
         liquidation,
     })
-}
-
-/// A byte cursor over a JSON text.
-struct Cursor<'a> {
-    b: &'a [u8],
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        self.ws();
-        (self.b.get(self.i) == Some(&byte)).then(|| self.i += 1)
-    }
-
-    #[inline]
-    fn colon(&mut self) -> Option<()> {
-        self.expect(b':')
-    }
-
-    /// Consumes `byte` if it is next.
-    #[inline]
-    fn eat(&mut self, byte: u8) -> bool {
-        self.expect(byte).is_some()
-    }
-
-    /// After a member: `,` → `Some(true)`, `close` → `Some(false)`, else `None`.
-    #[inline]
-    fn more(&mut self, close: u8) -> Option<bool> {
-        self.ws();
-        match self.b.get(self.i) {
-            Some(b',') => {
-                self.i += 1;
-                Some(true)
-            }
-            Some(&b) if b == close => {
-                self.i += 1;
-                Some(false)
-            }
-            _ => None,
-        }
-    }
-
-    /// An escape-free string (no `\`, no control bytes).
-    #[inline]
-    fn string(&mut self) -> Option<&'a str> {
-        self.expect(b'"')?;
-        let start = self.i;
-        loop {
-            match *self.b.get(self.i)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => self.i += 1,
-            }
-        }
-        let s = self.s.get(start..self.i)?;
-        self.i += 1;
-        Some(s)
-    }
-
-    /// The text of a JSON number (`-?int(.frac)?([eE][+-]?digits)?`).
-    #[inline]
-    fn number(&mut self) -> Option<&'a str> {
-        self.ws();
-        let start = self.i;
-        self.eat_byte(b'-');
-        match self.b.get(self.i)? {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        if self.eat_byte(b'.') {
-            self.nonempty_digits()?;
-        }
-        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if !self.eat_byte(b'+') {
-                self.eat_byte(b'-');
-            }
-            self.nonempty_digits()?;
-        }
-        self.s.get(start..self.i)
-    }
-
-    #[inline]
-    fn eat_byte(&mut self, byte: u8) -> bool {
-        let hit = self.b.get(self.i) == Some(&byte);
-        if hit {
-            self.i += 1;
-        }
-        hit
-    }
-
-    #[inline]
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.b.get(self.i) {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
-    fn nonempty_digits(&mut self) -> Option<()> {
-        let start = self.i;
-        self.digits();
-        (self.i > start).then_some(())
-    }
-
-    #[inline]
-    fn decimal(&mut self) -> Option<Decimal> {
-        decimal_from_text(self.number()?)
-    }
-
-    #[inline]
-    fn uint(&mut self) -> Option<u64> {
-        self.number()?.parse().ok()
-    }
-
-    #[inline]
-    fn int(&mut self) -> Option<i64> {
-        self.number()?.parse().ok()
-    }
-
-    /// Skips a string, number, `true`, `false` or `null`.
-    fn scalar(&mut self) -> Option<()> {
-        self.ws();
-        match self.b.get(self.i)? {
-            b'"' => self.string().map(drop),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number().map(drop),
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        let end = self.i + word.len();
-        (self.b.get(self.i..end) == Some(word)).then(|| self.i = end)
-    }
 }
 
 #[cfg(test)]

@@ -15,49 +15,14 @@ use serde::{
 };
 use serde_json::value::RawValue;
 
-use crate::de::parse_decimal;
-
 /// Reads the literal text of a JSON number (or a quoted decimal) exactly. Plain
-/// `-?digits(.digits)?` with at most 18 digits is read directly; anything else (exponents,
-/// longer mantissas) goes through [`parse_decimal`].
+/// `-?digits(.digits)?` with at most 19 digits is read directly; anything else (exponents,
+/// longer mantissas) goes through [`crate::de::parse_decimal`].
 ///
 /// The raw text of a JSON value can also be `null`, `true`, an object...: those are `None`.
 #[inline]
 pub(crate) fn decimal_from_text(text: &str) -> Option<Decimal> {
-    let t = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    let bytes = t.as_bytes();
-    let (negative, digits) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, bytes),
-    };
-    let mut mantissa: i64 = 0;
-    let mut count = 0u32;
-    let mut scale: Option<u32> = None;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + i64::from(b - b'0');
-                count += 1;
-                if let Some(s) = scale.as_mut() {
-                    *s += 1;
-                }
-            }
-            b'.' if scale.is_none() => scale = Some(0),
-            _ => return parse_decimal(t).ok(),
-        }
-        if count > 18 {
-            return parse_decimal(t).ok();
-        }
-    }
-    if count == 0 || scale == Some(0) {
-        return parse_decimal(t).ok();
-    }
-    let mut d = Decimal::new(mantissa, scale.unwrap_or(0));
-    d.set_sign_negative(negative);
-    Some(d)
+    crate::scan::num::decimal_from_literal(text)
 }
 
 fn from_raw<E: de::Error>(raw: &RawValue) -> Result<Decimal, E> {
@@ -94,6 +59,7 @@ impl<'de> Deserialize<'de> for Num {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::de::parse_decimal;
 
     #[test]
     fn literal_text() {

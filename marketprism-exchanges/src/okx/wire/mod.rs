@@ -6,6 +6,7 @@
 //! (<https://www.okx.com/docs-v5/en/#overview-websocket-subscribe>).
 
 pub(crate) mod book;
+pub(crate) mod fast;
 pub(crate) mod market;
 pub(crate) mod rest;
 

@@ -1,0 +1,349 @@
+//! Normalization throughput per venue and message type on the shared corpus.
+//!
+//! Each case feeds the corpus lines of one message type to a normalizer, reusing one
+//! [`Output`] (cleared per frame, as the live path does). Book cases are stateful: every
+//! iteration starts from a fresh normalizer built outside the timing (Binance: REST snapshot
+//! installed, then only the diffs that chain from it; OKX and Deribit: the whole file in order,
+//! snapshots included, so book apply and the OKX checksum are measured).
+//!
+//! Every case also runs a baseline on the same lines: `serde_json::from_str::<IgnoredAny>`, a
+//! full JSON validation with no normalization. On a noisy machine, read the figures as ratios
+//! against it (`normalize / serde_baseline`).
+//!
+//! Groups: `msgs` (`Throughput::Elements`, frames) and `bytes` (`Throughput::Bytes`).
+//! Corpus: `MARKETPRISM_CORPUS_DIR`, else `../shared/corpus` beside the workspace root.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/target-shared cargo bench -p marketprism-exchanges --bench normalize
+//! cargo bench -p marketprism-exchanges --bench normalize -- 'msgs/okx'   # a filter
+//! ```
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::{hint::black_box, path::PathBuf, time::Duration};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use marketprism_core::model::MarketEvent;
+use marketprism_exchanges::{
+    InstrumentMap, Normalizer, Output, RestKind, Venue, new_normalizer, parse_instruments,
+};
+use serde::de::IgnoredAny;
+
+const LOCAL_TS: i64 = 1_767_225_600_000_000_000;
+
+const SPOT_INFO: &str = include_str!("../tests/fixtures/binance/exchangeInfo_spot.json");
+const USDM_INFO: &str = include_str!("../tests/fixtures/binance/exchangeInfo_usdm.json");
+const OKX_EXTRA: &str = include_str!("../tests/fixtures/okx/instruments_extra.jsonl");
+const DERIBIT_EXPIRED: &str =
+    include_str!("../tests/fixtures/deribit/get_instruments_expired.json");
+
+/// Symbols of the lines of `rest_depth_snapshot.jsonl`, in order (as in the crate's tests).
+const SPOT_SNAPSHOTS: [&str; 6] = [
+    "NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR", "BTCUSDT", "BNBBTC",
+];
+const USDM_SNAPSHOTS: [&str; 9] = [
+    "SUSHIUSDT",
+    "AKROUSDT",
+    "KEEPUSDT",
+    "CTKUSDT",
+    "KSMUSDT",
+    "YFIUSDT",
+    "DENTUSDT",
+    "XMRUSDT",
+    "BTCUSDT",
+];
+
+fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("MARKETPRISM_CORPUS_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("README.md").is_file(),
+        "corpus not found at {} (set MARKETPRISM_CORPUS_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+fn lines(exchange: &str, file: &str) -> Vec<String> {
+    let path = corpus_dir().join(exchange).join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn map(venue: Venue, bodies: &[&str]) -> InstrumentMap {
+    let mut m = InstrumentMap::new();
+    for body in bodies {
+        m.extend(parse_instruments(venue, body).expect("instruments"));
+    }
+    m
+}
+
+fn okx_map() -> InstrumentMap {
+    let corpus = lines("okx", "rest_instruments.jsonl");
+    let mut bodies: Vec<&str> = corpus.iter().map(String::as_str).collect();
+    bodies.extend(OKX_EXTRA.lines().filter(|l| !l.trim().is_empty()));
+    map(Venue::Okx, &bodies)
+}
+
+fn deribit_map() -> InstrumentMap {
+    let corpus = lines("deribit", "rest_get_instruments.jsonl");
+    let mut bodies: Vec<&str> = corpus.iter().map(String::as_str).collect();
+    bodies.push(DERIBIT_EXPIRED);
+    map(Venue::Deribit, &bodies)
+}
+
+type Boxed = Box<dyn Normalizer>;
+
+/// One benchmark case: the frames, and how to build the normalizer that receives them.
+struct Case {
+    name: String,
+    frames: Vec<String>,
+    /// A fresh normalizer in the state the frames expect.
+    make: Box<dyn Fn() -> Boxed>,
+    /// True when the frames change state so that each iteration needs a fresh normalizer.
+    stateful: bool,
+}
+
+fn feed(n: &mut dyn Normalizer, frames: &[String], out: &mut Output) -> usize {
+    let mut events = 0;
+    for f in frames {
+        let r = n.on_frame(f, LOCAL_TS, out);
+        events += usize::from(r.is_ok()) + out.events.len();
+        out.clear();
+    }
+    events
+}
+
+fn stateless(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) -> Case {
+    let m = m.clone();
+    // Only the frames that normalize (a few corpus lines name instruments outside the maps,
+    // on purpose: the crate's tests check that they are rejected).
+    let mut n = new_normalizer(venue, m.clone(), None);
+    let mut out = Output::new();
+    let mut frames = lines(ex, file);
+    frames.retain(|f| {
+        let ok = n.on_frame(f, LOCAL_TS, &mut out).is_ok();
+        out.clear();
+        ok
+    });
+    assert!(!frames.is_empty(), "{name}");
+    Case {
+        name: name.to_owned(),
+        frames,
+        make: Box::new(move || new_normalizer(venue, m.clone(), None)),
+        stateful: false,
+    }
+}
+
+/// Binance depth diffs, synced: REST snapshots installed first, then only the diffs that
+/// apply (the chain from each snapshot); stale and unsynced symbols' diffs are left out.
+fn binance_depth(venue: Venue, m: &InstrumentMap, ex: &str, symbols: &[&str], name: &str) -> Case {
+    let snaps: Vec<(String, String)> = symbols
+        .iter()
+        .map(|s| (*s).to_owned())
+        .zip(lines(ex, "rest_depth_snapshot.jsonl"))
+        .collect();
+    let m = m.clone();
+    let make = move || {
+        let mut n = new_normalizer(venue, m.clone(), None);
+        let mut out = Output::new();
+        for (sym, body) in &snaps {
+            let kind = RestKind::DepthSnapshot {
+                native_symbol: sym.clone(),
+            };
+            n.on_rest(&kind, body, LOCAL_TS, &mut out)
+                .expect("snapshot");
+            out.clear();
+        }
+        n
+    };
+    let mut n = make();
+    let mut out = Output::new();
+    let mut frames = Vec::new();
+    for f in lines(ex, "depthUpdate.jsonl") {
+        n.on_frame(&f, LOCAL_TS, &mut out).expect("diff");
+        let applied = matches!(out.events.as_slice(), [MarketEvent::BookDelta(_)]);
+        out.clear();
+        if applied {
+            frames.push(f);
+        }
+    }
+    assert!(frames.len() > 100, "{name}: {} diffs chain", frames.len());
+    Case {
+        name: name.to_owned(),
+        frames,
+        make: Box::new(make),
+        stateful: true,
+    }
+}
+
+fn book_file(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) -> Case {
+    let m = m.clone();
+    Case {
+        name: name.to_owned(),
+        frames: lines(ex, file),
+        make: Box::new(move || new_normalizer(venue, m.clone(), None)),
+        stateful: true,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let spot = map(Venue::BinanceSpot, &[SPOT_INFO]);
+    let usdm = map(Venue::BinanceUsdm, &[USDM_INFO]);
+    let okx = okx_map();
+    let deribit = deribit_map();
+    let (bs, bu) = (Venue::BinanceSpot, Venue::BinanceUsdm);
+    vec![
+        stateless(
+            bs,
+            &spot,
+            "binance-spot",
+            "trade.jsonl",
+            "binance-spot/trade",
+        ),
+        stateless(
+            bs,
+            &spot,
+            "binance-spot",
+            "aggTrade.jsonl",
+            "binance-spot/aggTrade",
+        ),
+        binance_depth(
+            bs,
+            &spot,
+            "binance-spot",
+            &SPOT_SNAPSHOTS,
+            "binance-spot/depthUpdate",
+        ),
+        stateless(
+            bs,
+            &spot,
+            "binance-spot",
+            "bookTicker.jsonl",
+            "binance-spot/bookTicker",
+        ),
+        stateless(
+            bu,
+            &usdm,
+            "binance-usdm",
+            "trade.jsonl",
+            "binance-usdm/trade",
+        ),
+        stateless(
+            bu,
+            &usdm,
+            "binance-usdm",
+            "aggTrade.jsonl",
+            "binance-usdm/aggTrade",
+        ),
+        binance_depth(
+            bu,
+            &usdm,
+            "binance-usdm",
+            &USDM_SNAPSHOTS,
+            "binance-usdm/depthUpdate",
+        ),
+        stateless(
+            bu,
+            &usdm,
+            "binance-usdm",
+            "bookTicker.jsonl",
+            "binance-usdm/bookTicker",
+        ),
+        stateless(Venue::Okx, &okx, "okx", "trades.jsonl", "okx/trades"),
+        book_file(Venue::Okx, &okx, "okx", "books.jsonl", "okx/books"),
+        book_file(
+            Venue::Okx,
+            &okx,
+            "okx",
+            "books_l2_tbt.jsonl",
+            "okx/books-l2-tbt",
+        ),
+        book_file(
+            Venue::Deribit,
+            &deribit,
+            "deribit",
+            "book.jsonl",
+            "deribit/book",
+        ),
+        stateless(
+            Venue::Deribit,
+            &deribit,
+            "deribit",
+            "trades.jsonl",
+            "deribit/trades",
+        ),
+        stateless(
+            Venue::Deribit,
+            &deribit,
+            "deribit",
+            "ticker.jsonl",
+            "deribit/ticker",
+        ),
+    ]
+}
+
+fn run_case(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, c: &Case) {
+    let id = format!("{}/normalize", c.name);
+    if c.stateful {
+        let mut out = Output::new();
+        g.bench_function(id, |b| {
+            b.iter_batched(
+                || (c.make)(),
+                |mut n| {
+                    black_box(feed(n.as_mut(), &c.frames, &mut out));
+                    n
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    } else {
+        let mut n = (c.make)();
+        let mut out = Output::new();
+        g.bench_function(id, |b| {
+            b.iter(|| black_box(feed(n.as_mut(), &c.frames, &mut out)));
+        });
+    }
+}
+
+fn baseline(frames: &[String]) -> usize {
+    frames
+        .iter()
+        .map(|f| usize::from(serde_json::from_str::<IgnoredAny>(black_box(f)).is_ok()))
+        .sum()
+}
+
+fn normalize(crit: &mut Criterion) {
+    let cases = cases();
+    let mut g = crit.benchmark_group("msgs");
+    for c in &cases {
+        g.throughput(Throughput::Elements(c.frames.len() as u64));
+        run_case(&mut g, c);
+        g.bench_function(format!("{}/serde_baseline", c.name), |b| {
+            b.iter(|| black_box(baseline(&c.frames)));
+        });
+    }
+    g.finish();
+    let mut g = crit.benchmark_group("bytes");
+    for c in &cases {
+        let bytes: usize = c.frames.iter().map(String::len).sum();
+        g.throughput(Throughput::Bytes(bytes as u64));
+        run_case(&mut g, c);
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1200));
+    targets = normalize
+}
+criterion_main!(benches);
