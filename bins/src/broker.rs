@@ -160,7 +160,11 @@ pub async fn run(
         }
         None => (None, None),
     };
-    let broker = Broker { js, client, config: config.clone() };
+    let broker = Broker {
+        js,
+        client,
+        config: config.clone(),
+    };
     let routes = Router::new()
         .route("/api/v1/broker/status", get(status))
         .route("/api/v1/broker/streams", get(streams))
@@ -218,7 +222,10 @@ async fn status(State(b): State<Broker>) -> (StatusCode, Json<Value>) {
 async fn streams(State(b): State<Broker>) -> (StatusCode, Json<Value>) {
     match collect_streams(&b).await {
         Ok(v) => (StatusCode::OK, Json(json!({ "streams": v }))),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": e.to_string() })),
+        ),
     }
 }
 
@@ -231,7 +238,10 @@ async fn consumers(State(b): State<Broker>) -> (StatusCode, Json<Value>) {
                 .collect();
             (StatusCode::OK, Json(json!({ "consumers": all })))
         }
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": e.to_string() })),
+        ),
     }
 }
 
@@ -239,7 +249,9 @@ async fn consumers(State(b): State<Broker>) -> (StatusCode, Json<Value>) {
 /// (`marketprism_broker_stream_messages`, `marketprism_broker_consumer_pending`,
 /// `marketprism_broker_consumer_ack_pending`).
 async fn collect_streams(b: &Broker) -> Result<Vec<Value>> {
-    let Some(js) = &b.js else { return Ok(Vec::new()) };
+    let Some(js) = &b.js else {
+        return Ok(Vec::new());
+    };
     let infos: Vec<stream::Info> = js.streams().try_collect().await?;
     let mut out = Vec::with_capacity(infos.len());
     for info in infos {

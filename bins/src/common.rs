@@ -147,7 +147,10 @@ pub fn load_config<T: Serialize + DeserializeOwned>(
 }
 
 /// Loads a service config from its binary's flags and the process environment.
-pub fn load_from_args<T: Serialize + DeserializeOwned>(defaults: &T, args: &ServiceArgs) -> Result<T> {
+pub fn load_from_args<T: Serialize + DeserializeOwned>(
+    defaults: &T,
+    args: &ServiceArgs,
+) -> Result<T> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut sets = args.set.clone();
     if let Some(l) = &args.listen {
@@ -294,4 +297,9 @@ macro_rules! service_config {
             }
         }
     };
+}
+
+/// Installs rustls' ring provider once (reqwest is built without a default provider).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

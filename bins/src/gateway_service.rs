@@ -135,7 +135,9 @@ pub async fn run_with_bus(
     let stop = common::shutdown_token(shutdown);
     config.gateway.name = config.service.name.clone();
     let events: Arc<dyn EventSource> = match &config.nats.url {
-        Some(url) => Arc::new(NatsEventSource::new(async_nats::connect(url.as_str()).await?)),
+        Some(url) => Arc::new(NatsEventSource::new(
+            async_nats::connect(url.as_str()).await?,
+        )),
         None => Arc::new(BusEventSource::new(bus)),
     };
     let mut fallback = BTreeMap::new();

@@ -109,14 +109,24 @@ fn load_one<T: Serialize + DeserializeOwned + ServiceConfig>(
     if short == "storage" {
         opt("clickhouse.url", &args.clickhouse_url, &mut sets);
         opt("redis.url", &args.redis_url, &mut sets);
-        sets.push(format!("embedded.path={}", args.data_dir.join("store.redb").display()));
+        sets.push(format!(
+            "embedded.path={}",
+            args.data_dir.join("store.redb").display()
+        ));
     }
     if short == "scheduler" {
-        sets.push(format!("store.path={}", args.data_dir.join("scheduler.json").display()));
+        sets.push(format!(
+            "store.path={}",
+            args.data_dir.join("scheduler.json").display()
+        ));
         opt("redis.url", &args.redis_url, &mut sets);
     }
     let prefix = format!("{short}.");
-    sets.extend(args.set.iter().filter_map(|s| s.strip_prefix(&prefix).map(str::to_owned)));
+    sets.extend(
+        args.set
+            .iter()
+            .filter_map(|s| s.strip_prefix(&prefix).map(str::to_owned)),
+    );
     let file = args.config_dir.as_ref().and_then(|d| {
         ["toml", "yaml", "yml"]
             .iter()
@@ -172,7 +182,11 @@ pub async fn run_platform(
     let c = configs.clone();
     let mut tasks = tokio::task::JoinSet::new();
     let (b, s, co, g, m, sc) = (next()?, next()?, next()?, next()?, next()?, next()?);
-    tasks.spawn(crate::broker::run(c.broker, b, others_stop.clone().cancelled_owned()));
+    tasks.spawn(crate::broker::run(
+        c.broker,
+        b,
+        others_stop.clone().cancelled_owned(),
+    ));
     let storage = tokio::spawn(crate::storage_service::run_with_bus(
         c.storage,
         s,
@@ -191,8 +205,16 @@ pub async fn run_platform(
         bus.clone(),
         others_stop.clone().cancelled_owned(),
     ));
-    tasks.spawn(crate::monitoring::run(c.monitoring, m, others_stop.clone().cancelled_owned()));
-    tasks.spawn(crate::scheduler::run(c.scheduler, sc, others_stop.clone().cancelled_owned()));
+    tasks.spawn(crate::monitoring::run(
+        c.monitoring,
+        m,
+        others_stop.clone().cancelled_owned(),
+    ));
+    tasks.spawn(crate::scheduler::run(
+        c.scheduler,
+        sc,
+        others_stop.clone().cancelled_owned(),
+    ));
     ready(&configs);
     let failed = tokio::select! {
         () = stop.cancelled() => None,
@@ -225,16 +247,26 @@ impl Demo {
     /// `rate` events per second and symbol.
     pub async fn start(rate: f64) -> Result<(Demo, Vec<ExchangeConfig>)> {
         let plan = [
-            (Venue::BinanceSpot, vec!["BTCUSDT", "ETHUSDT"], vec!["BTC-USDT", "ETH-USDT"]),
+            (
+                Venue::BinanceSpot,
+                vec!["BTCUSDT", "ETHUSDT"],
+                vec!["BTC-USDT", "ETH-USDT"],
+            ),
             (Venue::Okx, vec!["BTC-USDT"], vec!["BTC-USDT"]),
         ];
         let mut sims = Vec::new();
         let mut exchanges = Vec::new();
         for (venue, natives, symbols) in plan {
-            let sim = SimHandle::start(SimConfig::new(venue).symbols(natives).rate(rate).seed(7)).await?;
+            let sim =
+                SimHandle::start(SimConfig::new(venue).symbols(natives).rate(rate).seed(7)).await?;
             exchanges.push(ExchangeConfig {
                 venue,
-                channels: vec![Channel::Trades, Channel::Book, Channel::Bbo, Channel::Ticker],
+                channels: vec![
+                    Channel::Trades,
+                    Channel::Book,
+                    Channel::Bbo,
+                    Channel::Ticker,
+                ],
                 symbols: symbols.into_iter().map(str::to_owned).collect(),
                 markets: Vec::new(),
                 ws_url: Some(sim.ws_url()),

@@ -142,7 +142,12 @@ pub async fn run_with_bus(
     let ch = config.clickhouse.effective_url();
     let mut urls: Vec<String> = ch.iter().cloned().chain(config.redis.url.clone()).collect();
     if ch.is_none() || config.redis.url.is_none() {
-        if let Some(dir) = config.embedded.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = config
+            .embedded
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)?;
         }
         urls.push(format!("embedded://{}", config.embedded.path.display()));
@@ -157,10 +162,14 @@ pub async fn run_with_bus(
     let hot_sink = pick_sink(&sinks, config.redis.url.is_some(), "redis");
     let status = Arc::new(PipelineStatus::default());
     let st = Arc::clone(&status);
-    let mode = if config.nats.url.is_some() { "jetstream" } else { "in-process-bus" };
-    let api = ApiState::new(history, hot, hot_sink, cold_sink).with_status(Arc::new(move || {
-        serde_json::json!({ "source": mode, "pipeline": st.snapshot() })
-    }));
+    let mode = if config.nats.url.is_some() {
+        "jetstream"
+    } else {
+        "in-process-bus"
+    };
+    let api = ApiState::new(history, hot, hot_sink, cold_sink).with_status(Arc::new(
+        move || serde_json::json!({ "source": mode, "pipeline": st.snapshot() }),
+    ));
     let mut builder = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
         .routes(routes(api));
@@ -256,7 +265,10 @@ impl Sink for NullSink {
     fn name(&self) -> &str {
         "none"
     }
-    async fn write_batch(&self, _: &[MarketEvent]) -> std::result::Result<(), marketprism_core::Error> {
+    async fn write_batch(
+        &self,
+        _: &[MarketEvent],
+    ) -> std::result::Result<(), marketprism_core::Error> {
         Ok(())
     }
     async fn flush(&self) -> std::result::Result<(), marketprism_core::Error> {
@@ -310,7 +322,11 @@ async fn write_all(sinks: &[Arc<dyn Sink>], batch: &[MarketEvent], stop: &Cancel
                 Err(e) => {
                     tracing::warn!(sink = sink.name(), error = %e, "write failed; retrying");
                     if stop.is_cancelled() && delay >= Duration::from_secs(2) {
-                        tracing::error!(sink = sink.name(), lost = batch.len(), "giving up at shutdown");
+                        tracing::error!(
+                            sink = sink.name(),
+                            lost = batch.len(),
+                            "giving up at shutdown"
+                        );
                         break;
                     }
                     tokio::time::sleep(delay).await;

@@ -23,8 +23,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    run_main(&args.common, StorageConfig::default(), |config, listener| {
-        storage_service::run(config, listener, telemetry::shutdown_signal())
-    })
+    run_main(
+        &args.common,
+        StorageConfig::default(),
+        |config, listener| storage_service::run(config, listener, telemetry::shutdown_signal()),
+    )
     .await
 }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use marketprism_bins::{
-    common::{ServiceArgs, run_main},
     collector::{self, CollectorConfig},
+    common::{ServiceArgs, run_main},
     telemetry,
 };
 
@@ -23,8 +23,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    run_main(&args.common, CollectorConfig::default(), |config, listener| {
-        collector::run(config, listener, telemetry::shutdown_signal())
-    })
+    run_main(
+        &args.common,
+        CollectorConfig::default(),
+        |config, listener| collector::run(config, listener, telemetry::shutdown_signal()),
+    )
     .await
 }

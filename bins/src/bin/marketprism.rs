@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use marketprism_bins::{
     cli::{self, Cli, Command},
-    platform,
-    telemetry,
+    platform, telemetry,
 };
 
 #[tokio::main]
@@ -64,7 +63,9 @@ async fn run(
 }
 
 async fn demo(args: &cli::DemoArgs) -> Result<ExitCode, String> {
-    let (sims, exchanges) = platform::Demo::start(args.rate).await.map_err(|e| e.to_string())?;
+    let (sims, exchanges) = platform::Demo::start(args.rate)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!("simulated exchanges: binance-spot (BTC-USDT, ETH-USDT), okx (BTC-USDT)");
     let result = run(&args.platform, Some(exchanges)).await;
     sims.stop().await;

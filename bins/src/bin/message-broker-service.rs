@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use marketprism_bins::{
-    common::{ServiceArgs, run_main},
     broker::{self, BrokerConfig},
+    common::{ServiceArgs, run_main},
     telemetry,
 };
 

@@ -13,7 +13,9 @@ pub async fn sim(
     out: &mut impl std::io::Write,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let mut config = SimConfig::new(args.exchange).rate(args.rate).seed(args.seed);
+    let mut config = SimConfig::new(args.exchange)
+        .rate(args.rate)
+        .seed(args.seed);
     if !args.symbols.is_empty() {
         config = config.symbols(args.symbols.iter().cloned());
     }

@@ -125,7 +125,11 @@ enum Output {
 impl Output {
     async fn publish(&self, batch: &[MarketEvent]) -> std::result::Result<(), String> {
         match self {
-            Output::Nats(p) => p.publish_batch(batch).await.map(drop).map_err(|e| e.to_string()),
+            Output::Nats(p) => p
+                .publish_batch(batch)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
             Output::Bus(bus) => {
                 for e in batch {
                     bus.publish(e.clone()).await.map_err(|e| e.to_string())?;
@@ -155,7 +159,9 @@ pub async fn run_with_bus(
     let stop = common::shutdown_token(shutdown);
     let stats = Stats::default();
     let output = match config.nats.storage_config() {
-        Some(nats) => Output::Nats(JetStreamPublisher::connect(nats, PublisherConfig::default()).await?),
+        Some(nats) => {
+            Output::Nats(JetStreamPublisher::connect(nats, PublisherConfig::default()).await?)
+        }
         None => Output::Bus(bus),
     };
     let addr = listener.local_addr()?;
@@ -184,7 +190,9 @@ fn routes(stats: Stats, config: CollectorConfig) -> Router {
                 let stats = stats.clone();
                 let shard = config.shard.clone();
                 let venues: Vec<_> = config.exchanges.iter().map(|e| e.venue.as_str()).collect();
-                async move { Json(json!({ "status": stats.report(), "shard": shard, "venues": venues })) }
+                async move {
+                    Json(json!({ "status": stats.report(), "shard": shard, "venues": venues }))
+                }
             }),
         )
         .route("/api/v1/collector/exchanges", get(exchanges).with_state(s2))
@@ -217,7 +225,10 @@ async fn build_stream(config: &CollectorConfig) -> std::result::Result<MarketStr
     builder.start().await.map_err(|e| e.to_string())
 }
 
-async fn resolve_symbols(ex: &ExchangeConfig, shard: &ShardConfig) -> std::result::Result<Vec<String>, String> {
+async fn resolve_symbols(
+    ex: &ExchangeConfig,
+    shard: &ShardConfig,
+) -> std::result::Result<Vec<String>, String> {
     let all = ex.symbols.iter().any(|s| s == "all" || s == "*");
     let symbols: Vec<String> = if all {
         let map = fetch_instruments(ex.venue, ex.rest_url.as_deref())
@@ -234,12 +245,20 @@ async fn resolve_symbols(ex: &ExchangeConfig, shard: &ShardConfig) -> std::resul
     } else {
         ex.symbols.clone()
     };
-    Ok(symbols.into_iter().filter(|s| shard.owns(ex.venue, s)).collect())
+    Ok(symbols
+        .into_iter()
+        .filter(|s| shard.owns(ex.venue, s))
+        .collect())
 }
 
 /// Reads the exchange stream and publishes batches until `stop`; then publishes what it
 /// holds (drain) before returning.
-async fn collect(config: &CollectorConfig, output: &Output, stats: &Stats, stop: &CancellationToken) {
+async fn collect(
+    config: &CollectorConfig,
+    output: &Output,
+    stats: &Stats,
+    stop: &CancellationToken,
+) {
     let mut delay = Duration::from_millis(500);
     let mut stream = loop {
         stats.set_state("starting", None);
@@ -279,20 +298,30 @@ async fn collect(config: &CollectorConfig, output: &Output, stats: &Stats, stop:
     }
     // Drain: stop the connections, forward what they already delivered.
     stream.shutdown();
-    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(200), stream.next()).await {
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(200), stream.next()).await
+    {
         stats.observe(&event);
         batch.push(event);
     }
     let never = CancellationToken::new();
     let drain = publish(output, &mut batch, stats, &never);
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("could not publish the last batch within 10 s");
     }
 }
 
 /// Publishes the batch, retrying with backoff (the exchange stream waits meanwhile:
 /// backpressure). Gives up only when `stop` fires.
-async fn publish(output: &Output, batch: &mut Vec<MarketEvent>, stats: &Stats, stop: &CancellationToken) {
+async fn publish(
+    output: &Output,
+    batch: &mut Vec<MarketEvent>,
+    stats: &Stats,
+    stop: &CancellationToken,
+) {
     if batch.is_empty() {
         return;
     }
@@ -323,7 +352,9 @@ mod tests {
 
     #[test]
     fn shards_partition_instruments() {
-        let shards: Vec<ShardConfig> = (0..3).map(|index| ShardConfig { index, count: 3 }).collect();
+        let shards: Vec<ShardConfig> = (0..3)
+            .map(|index| ShardConfig { index, count: 3 })
+            .collect();
         for sym in ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT"] {
             let owners = shards.iter().filter(|s| s.owns(Venue::Okx, sym)).count();
             assert_eq!(owners, 1, "{sym}");

@@ -112,6 +112,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    common::install_crypto();
     let stop = common::shutdown_token(shutdown);
     let mon = Monitor {
         state: Arc::new(Mutex::new(MonState::default())),
@@ -150,7 +151,12 @@ pub async fn run(
     common::finish(http_stop, http).await
 }
 
-async fn scrape_once(mon: &Monitor, registry: &Registry, client: &reqwest::Client, tx: &mpsc::Sender<Alert>) {
+async fn scrape_once(
+    mon: &Monitor,
+    registry: &Registry,
+    client: &reqwest::Client,
+    tx: &mpsc::Sender<Alert>,
+) {
     let mut instances = Vec::new();
     let mut missing = Vec::new();
     let mut names = mon.config.services.clone();
@@ -162,7 +168,11 @@ async fn scrape_once(mon: &Monitor, registry: &Registry, client: &reqwest::Clien
         }
     }
     for name in &names {
-        let found = registry.discover(name).await.map(|d| d.instances).unwrap_or_default();
+        let found = registry
+            .discover(name)
+            .await
+            .map(|d| d.instances)
+            .unwrap_or_default();
         if found.is_empty() && mon.config.services.contains(name) {
             missing.push(name.clone());
         }
@@ -196,10 +206,20 @@ async fn scrape_once(mon: &Monitor, registry: &Registry, client: &reqwest::Clien
             });
         }
     }
-    let all: Vec<Sample> = instances.iter().flat_map(|i| i.samples.iter().cloned()).collect();
+    let all: Vec<Sample> = instances
+        .iter()
+        .flat_map(|i| i.samples.iter().cloned())
+        .collect();
     let mut state = mon.state.lock().unwrap_or_else(PoisonError::into_inner);
     let interval = Duration::from_millis(mon.config.scrape_interval_ms.max(100));
-    let active = rules::evaluate(&mon.config.rules, &instances_status(&instances), &missing, &all, &state.previous, interval);
+    let active = rules::evaluate(
+        &mon.config.rules,
+        &instances_status(&instances),
+        &missing,
+        &all,
+        &state.previous,
+        interval,
+    );
     let now = now_ms();
     let mut changed = Vec::new();
     for (key, mut alert) in active {
@@ -212,8 +232,20 @@ async fn scrape_once(mon: &Monitor, registry: &Registry, client: &reqwest::Clien
             }
         }
     }
-    let firing_keys: Vec<String> = state.alerts.iter().filter(|(_, a)| a.state == "firing").map(|(k, _)| k.clone()).collect();
-    let still: std::collections::HashSet<String> = rules::keys(&mon.config.rules, &instances_status(&instances), &missing, &all, &state.previous, interval);
+    let firing_keys: Vec<String> = state
+        .alerts
+        .iter()
+        .filter(|(_, a)| a.state == "firing")
+        .map(|(k, _)| k.clone())
+        .collect();
+    let still: std::collections::HashSet<String> = rules::keys(
+        &mon.config.rules,
+        &instances_status(&instances),
+        &missing,
+        &all,
+        &state.previous,
+        interval,
+    );
     for k in firing_keys {
         if !still.contains(&k)
             && let Some(a) = state.alerts.get_mut(&k)
@@ -234,7 +266,11 @@ async fn scrape_once(mon: &Monitor, registry: &Registry, client: &reqwest::Clien
             tracing::warn!(rule = %a.rule, "webhook queue full; notification dropped");
         }
     }
-    let firing = state.alerts.values().filter(|a| a.state == "firing").count();
+    let firing = state
+        .alerts
+        .values()
+        .filter(|a| a.state == "firing")
+        .count();
     metrics::gauge!("marketprism_monitoring_alerts_firing").set(firing as f64);
     state.previous = all;
     state.instances = instances;
@@ -242,7 +278,10 @@ async fn scrape_once(mon: &Monitor, registry: &Registry, client: &reqwest::Clien
 }
 
 fn instances_status(instances: &[InstanceView]) -> Vec<(String, String, String)> {
-    instances.iter().map(|i| (i.service.clone(), i.id.clone(), i.status.clone())).collect()
+    instances
+        .iter()
+        .map(|i| (i.service.clone(), i.id.clone(), i.status.clone()))
+        .collect()
 }
 
 async fn webhook(url: Option<String>, mut rx: mpsc::Receiver<Alert>) {
@@ -251,7 +290,13 @@ async fn webhook(url: Option<String>, mut rx: mpsc::Receiver<Alert>) {
         let Some(url) = &url else { continue };
         let body = json!({ "source": "marketprism-monitoring", "alert": alert });
         for attempt in 0..3u32 {
-            match client.post(url.as_str()).json(&body).timeout(Duration::from_secs(5)).send().await {
+            match client
+                .post(url.as_str())
+                .json(&body)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => break,
                 other => {
                     tracing::warn!(attempt, result = ?other.map(|r| r.status()), "webhook failed");
@@ -297,8 +342,14 @@ async fn services(State(m): State<Monitor>) -> Json<Value> {
 async fn alerts(State(m): State<Monitor>) -> Json<Value> {
     let s = m.state.lock().unwrap_or_else(PoisonError::into_inner);
     let firing: Vec<&Alert> = s.alerts.values().filter(|a| a.state == "firing").collect();
-    let resolved: Vec<&Alert> = s.alerts.values().filter(|a| a.state == "resolved").collect();
-    Json(json!({ "firing": firing, "resolved": resolved, "history": s.history, "rules": m.config.rules }))
+    let resolved: Vec<&Alert> = s
+        .alerts
+        .values()
+        .filter(|a| a.state == "resolved")
+        .collect();
+    Json(
+        json!({ "firing": firing, "resolved": resolved, "history": s.history, "rules": m.config.rules }),
+    )
 }
 
 async fn page() -> Html<&'static str> {

@@ -67,10 +67,17 @@ pub struct Sample {
 
 impl Sample {
     fn label(&self, k: &str) -> &str {
-        self.labels.iter().find(|(n, _)| n == k).map_or("", |(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.as_str())
     }
     fn key(&self) -> String {
-        let l: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let l: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!("{}{{{}}}", self.name, l.join(","))
     }
 }
@@ -93,12 +100,22 @@ pub fn parse_prometheus(text: &str) -> Vec<Sample> {
                     Some((k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
                 })
                 .collect();
-            Some(Sample { name: name.trim().to_owned(), labels, value })
+            Some(Sample {
+                name: name.trim().to_owned(),
+                labels,
+                value,
+            })
         })
         .collect()
 }
 
-fn alert(rule: &str, severity: &str, subject: String, message: String, value: f64) -> (String, Alert) {
+fn alert(
+    rule: &str,
+    severity: &str,
+    subject: String,
+    message: String,
+    value: f64,
+) -> (String, Alert) {
     (
         format!("{rule}:{subject}"),
         Alert {
@@ -119,7 +136,10 @@ fn delta(now: &[Sample], before: &[Sample], name: &str) -> Vec<(Sample, f64)> {
         .filter(|s| s.name == name)
         .map(|s| {
             let k = s.key();
-            let prev = before.iter().find(|p| p.key() == k).map_or(s.value, |p| p.value);
+            let prev = before
+                .iter()
+                .find(|p| p.key() == k)
+                .map_or(s.value, |p| p.value);
             (s.clone(), (s.value - prev).max(0.0))
         })
         .collect()
@@ -136,24 +156,52 @@ pub(super) fn evaluate(
 ) -> Vec<(String, Alert)> {
     let mut out = Vec::new();
     for s in missing {
-        out.push(alert("service_down", "critical", s.clone(), format!("no instance of {s} is registered"), 0.0));
+        out.push(alert(
+            "service_down",
+            "critical",
+            s.clone(),
+            format!("no instance of {s} is registered"),
+            0.0,
+        ));
     }
     for (svc, id, status) in instances {
         if status == "unhealthy" || status == "unreachable" {
-            out.push(alert("service_down", "critical", format!("{svc}/{id}"), format!("{svc} instance {id} is {status}"), 0.0));
+            out.push(alert(
+                "service_down",
+                "critical",
+                format!("{svc}/{id}"),
+                format!("{svc} instance {id} is {status}"),
+                0.0,
+            ));
         }
     }
     let now_s = marketprism_core::model::now_ns() as f64 / 1e9;
-    for s in now.iter().filter(|s| s.name == "marketprism_collector_last_event_timestamp_seconds") {
+    for s in now
+        .iter()
+        .filter(|s| s.name == "marketprism_collector_last_event_timestamp_seconds")
+    {
         let age = now_s - s.value;
         if s.label("type") != "status" && age > c.freshness_secs {
-            let subj = format!("{}/{}/{}", s.label("exchange"), s.label("market"), s.label("type"));
-            out.push(alert("data_stale", "warning", subj.clone(), format!("no {subj} data for {age:.0} s"), age));
+            let subj = format!(
+                "{}/{}/{}",
+                s.label("exchange"),
+                s.label("market"),
+                s.label("type")
+            );
+            out.push(alert(
+                "data_stale",
+                "warning",
+                subj.clone(),
+                format!("no {subj} data for {age:.0} s"),
+                age,
+            ));
         }
     }
     let mut per_service: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
     for (s, d) in delta(now, before, "marketprism_http_requests_total") {
-        let e = per_service.entry(s.label("service").to_owned()).or_default();
+        let e = per_service
+            .entry(s.label("service").to_owned())
+            .or_default();
         e.0 += d;
         if s.label("status").starts_with('5') {
             e.1 += d;
@@ -161,25 +209,52 @@ pub(super) fn evaluate(
     }
     for (svc, (total, errors)) in per_service {
         if total >= 10.0 && errors / total > c.error_rate {
-            out.push(alert("high_error_rate", "warning", svc.clone(), format!("{svc}: {:.1}% 5xx", 100.0 * errors / total), errors / total));
+            out.push(alert(
+                "high_error_rate",
+                "warning",
+                svc.clone(),
+                format!("{svc}: {:.1}% 5xx", 100.0 * errors / total),
+                errors / total,
+            ));
         }
     }
     let per_min = 60.0 / interval.as_secs_f64().max(0.001);
     for (s, d) in delta(now, before, "marketprism_collector_resyncs_total") {
         if d * per_min > c.resyncs_per_min {
             let subj = format!("{}/{}", s.label("exchange"), s.label("market"));
-            out.push(alert("book_resync_rate", "warning", subj.clone(), format!("{subj}: {:.1} resyncs/min", d * per_min), d * per_min));
+            out.push(alert(
+                "book_resync_rate",
+                "warning",
+                subj.clone(),
+                format!("{subj}: {:.1} resyncs/min", d * per_min),
+                d * per_min,
+            ));
         }
     }
-    for s in now.iter().filter(|s| s.name == "marketprism_broker_consumer_pending") {
+    for s in now
+        .iter()
+        .filter(|s| s.name == "marketprism_broker_consumer_pending")
+    {
         if s.value > c.consumer_lag {
             let subj = format!("{}/{}", s.label("stream"), s.label("consumer"));
-            out.push(alert("consumer_lag", "warning", subj.clone(), format!("{subj} is {} messages behind", s.value), s.value));
+            out.push(alert(
+                "consumer_lag",
+                "warning",
+                subj.clone(),
+                format!("{subj} is {} messages behind", s.value),
+                s.value,
+            ));
         }
     }
     for (s, d) in delta(now, before, "marketprism_storage_sink_retries_total") {
         if s.label("sink").contains("clickhouse") && d > c.sink_retries {
-            out.push(alert("clickhouse_insert_errors", "critical", "clickhouse".into(), format!("{d} ClickHouse write retries since the last scrape"), d));
+            out.push(alert(
+                "clickhouse_insert_errors",
+                "critical",
+                "clickhouse".into(),
+                format!("{d} ClickHouse write retries since the last scrape"),
+                d,
+            ));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -196,7 +271,10 @@ pub(super) fn keys(
     before: &[Sample],
     interval: Duration,
 ) -> HashSet<String> {
-    evaluate(c, instances, missing, now, before, interval).into_iter().map(|(k, _)| k).collect()
+    evaluate(c, instances, missing, now, before, interval)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,7 +286,14 @@ mod tests {
         let text = "# HELP x\nmarketprism_broker_consumer_pending{stream=\"S\",consumer=\"storage\"} 200000\nup 1\n";
         let samples = parse_prometheus(text);
         assert_eq!(samples.len(), 2);
-        let a = evaluate(&RulesConfig::default(), &[], &["api-gateway".into()], &samples, &[], Duration::from_secs(5));
+        let a = evaluate(
+            &RulesConfig::default(),
+            &[],
+            &["api-gateway".into()],
+            &samples,
+            &[],
+            Duration::from_secs(5),
+        );
         let rules: Vec<&str> = a.iter().map(|(_, a)| a.rule.as_str()).collect();
         assert_eq!(rules, vec!["consumer_lag", "service_down"]);
     }

@@ -85,7 +85,10 @@ impl Engine {
         let id = run_id.clone();
         tokio::spawn(async move {
             me.execute(task, scheduled_for, id.clone(), token).await;
-            me.active.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+            me.active
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
         });
         run_id
     }
@@ -102,16 +105,30 @@ impl Engine {
 
     /// Runs in progress.
     pub fn active_runs(&self) -> usize {
-        self.active.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
-    async fn execute(&self, task: Task, scheduled_for: Option<i64>, run_id: String, token: CancellationToken) {
+    async fn execute(
+        &self,
+        task: Task,
+        scheduled_for: Option<i64>,
+        run_id: String,
+        token: CancellationToken,
+    ) {
         let started = now_ms();
         let mut run = RunRecord {
             run_id,
             task_id: task.id.clone(),
             scheduled_for_ms: scheduled_for,
-            trigger: if scheduled_for.is_some() { "schedule" } else { "manual" }.into(),
+            trigger: if scheduled_for.is_some() {
+                "schedule"
+            } else {
+                "manual"
+            }
+            .into(),
             started_at_ms: started,
             finished_at_ms: None,
             duration_ms: None,
@@ -160,7 +177,9 @@ impl Engine {
             };
             let body = serde_json::to_vec(&task.payload.clone().unwrap_or_default())
                 .map_err(|e| (e.to_string(), None))?;
-            nats.publish(subject.clone(), body.into()).await.map_err(|e| (e.to_string(), None))?;
+            nats.publish(subject.clone(), body.into())
+                .await
+                .map_err(|e| (e.to_string(), None))?;
             nats.flush().await.map_err(|e| (e.to_string(), None))?;
             return Ok(None);
         }
@@ -172,7 +191,8 @@ impl Engine {
             .get_service_url(service)
             .await
             .map_err(|e| (format!("discovering {service}: {e}"), None))?;
-        let method = reqwest::Method::from_bytes(task.method.as_bytes()).map_err(|e| (e.to_string(), None))?;
+        let method = reqwest::Method::from_bytes(task.method.as_bytes())
+            .map_err(|e| (e.to_string(), None))?;
         let mut req = self.http.request(method, format!("{base}{path}"));
         if let Some(p) = &task.payload {
             req = req.json(p);
@@ -183,7 +203,13 @@ impl Engine {
             Ok(Some(code))
         } else {
             let body = resp.text().await.unwrap_or_default();
-            Err((format!("HTTP {code}: {}", body.chars().take(300).collect::<String>()), Some(code)))
+            Err((
+                format!(
+                    "HTTP {code}: {}",
+                    body.chars().take(300).collect::<String>()
+                ),
+                Some(code),
+            ))
         }
     }
 }

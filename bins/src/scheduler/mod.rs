@@ -174,6 +174,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    common::install_crypto();
     let stop = common::shutdown_token(shutdown);
     let store: Arc<dyn TaskStore> = match &config.redis.url {
         Some(url) => Arc::new(RedisStore::connect(url, &config.store.prefix).await?),
@@ -255,14 +256,20 @@ fn err(code: StatusCode, e: impl std::fmt::Display) -> Reply {
 fn view(t: &Task) -> Value {
     let mut v = serde_json::to_value(t).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert("next_run_ms".into(), json!(t.enabled.then(|| t.next_fire(chrono::Utc::now())).flatten()));
+        o.insert(
+            "next_run_ms".into(),
+            json!(t.enabled.then(|| t.next_fire(chrono::Utc::now())).flatten()),
+        );
     }
     v
 }
 
 async fn list(State(e): State<Arc<Engine>>) -> Reply {
     match e.store.list().await {
-        Ok(ts) => (StatusCode::OK, Json(json!({ "tasks": ts.iter().map(view).collect::<Vec<_>>() }))),
+        Ok(ts) => (
+            StatusCode::OK,
+            Json(json!({ "tasks": ts.iter().map(view).collect::<Vec<_>>() })),
+        ),
         Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
     }
 }
@@ -280,7 +287,10 @@ async fn create(State(e): State<Arc<Engine>>, Json(input): Json<TaskInput>) -> R
         Err(x) => return err(StatusCode::BAD_REQUEST, x),
     };
     match e.store.put(&task).await {
-        Ok(()) => (StatusCode::CREATED, Json(json!({ "task_id": task.id, "task": view(&task) }))),
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(json!({ "task_id": task.id, "task": view(&task) })),
+        ),
         Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
     }
 }
@@ -289,14 +299,21 @@ async fn get_task(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply
     match e.store.get(&id).await {
         Ok(Some(t)) => {
             let runs = e.store.runs(Some(&id), 20).await.unwrap_or_default();
-            (StatusCode::OK, Json(json!({ "task": view(&t), "recent_runs": runs })))
+            (
+                StatusCode::OK,
+                Json(json!({ "task": view(&t), "recent_runs": runs })),
+            )
         }
         Ok(None) => err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
         Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
     }
 }
 
-async fn update(State(e): State<Arc<Engine>>, Path(id): Path<String>, Json(input): Json<TaskInput>) -> Reply {
+async fn update(
+    State(e): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Json(input): Json<TaskInput>,
+) -> Reply {
     let base = match e.store.get(&id).await {
         Ok(Some(t)) => t,
         Ok(None) => return err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
@@ -324,7 +341,10 @@ async fn run_now(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply 
     match e.store.get(&id).await {
         Ok(Some(t)) => {
             let run_id = e.spawn(t, None);
-            (StatusCode::ACCEPTED, Json(json!({ "task_id": id, "run_id": run_id })))
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "task_id": id, "run_id": run_id })),
+            )
         }
         Ok(None) => err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
         Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
@@ -332,7 +352,10 @@ async fn run_now(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply 
 }
 
 async fn cancel(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply {
-    (StatusCode::OK, Json(json!({ "task_id": id, "cancelled": e.cancel(&id) })))
+    (
+        StatusCode::OK,
+        Json(json!({ "task_id": id, "cancelled": e.cancel(&id) })),
+    )
 }
 
 #[derive(Deserialize)]
@@ -340,7 +363,11 @@ struct Limit {
     limit: Option<usize>,
 }
 
-async fn task_runs(State(e): State<Arc<Engine>>, Path(id): Path<String>, Query(q): Query<Limit>) -> Reply {
+async fn task_runs(
+    State(e): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(q): Query<Limit>,
+) -> Reply {
     match e.store.runs(Some(&id), q.limit.unwrap_or(100)).await {
         Ok(r) => (StatusCode::OK, Json(json!({ "runs": r }))),
         Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),

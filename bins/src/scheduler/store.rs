@@ -56,8 +56,9 @@ impl FileStore {
     /// Opens (or creates) the file.
     pub fn open(path: PathBuf) -> Result<Self> {
         let state = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
@@ -74,7 +75,10 @@ impl FileStore {
     }
 
     fn with<R>(&self, write: bool, f: impl FnOnce(&mut FileState) -> R) -> Result<R> {
-        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let r = f(&mut s);
         if write {
             let tmp = self.path.with_extension("tmp");
@@ -126,7 +130,10 @@ impl TaskStore for FileStore {
         })
     }
     async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool> {
-        let mut l = self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut l = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         l.retain(|_, until| *until > now);
         if l.contains_key(key) {
@@ -224,7 +231,11 @@ impl TaskStore for RedisStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let jsons: Vec<Option<String>> = redis::cmd("HMGET").arg(self.key("runs")).arg(&ids).query_async(&mut c).await?;
+        let jsons: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("runs"))
+            .arg(&ids)
+            .query_async(&mut c)
+            .await?;
         Ok(jsons
             .into_iter()
             .flatten()

@@ -126,12 +126,22 @@ impl Task {
     pub fn validate(&self) -> Result<(), String> {
         if self.id.is_empty()
             || self.id.len() > 128
-            || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(format!("invalid id `{}`: use [A-Za-z0-9_-]{{1,128}}", self.id));
+            return Err(format!(
+                "invalid id `{}`: use [A-Za-z0-9_-]{{1,128}}",
+                self.id
+            ));
         }
         parse_cron(&self.cron_expression)?;
-        match (&self.target_service, &self.target_endpoint, &self.nats_subject) {
+        match (
+            &self.target_service,
+            &self.target_endpoint,
+            &self.nats_subject,
+        ) {
             (Some(s), Some(p), None) => {
                 if s.is_empty() || s.contains('/') || s.contains(':') {
                     return Err(format!("invalid target_service `{s}`: a service name"));
@@ -250,7 +260,10 @@ mod tests {
         .apply(None, 0)
         .expect("valid");
         // 1970-01-01T02:00:00Z and the day after.
-        assert_eq!(t.fire_times(0, 2 * 86_400_000, 10), vec![7_200_000, 93_600_000]);
+        assert_eq!(
+            t.fire_times(0, 2 * 86_400_000, 10),
+            vec![7_200_000, 93_600_000]
+        );
         let mut s = t.clone();
         s.cron_expression = "*/15 * * * * *".into();
         assert_eq!(s.fire_times(0, 60_000, 10).len(), 4);
