@@ -118,7 +118,7 @@ impl Default for CollectorConfig {
 }
 
 enum Output {
-    Nats(JetStreamPublisher),
+    Nats(Box<JetStreamPublisher>),
     Bus(Bus),
 }
 
@@ -159,9 +159,9 @@ pub async fn run_with_bus(
     let stop = common::shutdown_token(shutdown);
     let stats = Stats::default();
     let output = match config.nats.storage_config() {
-        Some(nats) => {
-            Output::Nats(JetStreamPublisher::connect(nats, PublisherConfig::default()).await?)
-        }
+        Some(nats) => Output::Nats(Box::new(
+            JetStreamPublisher::connect(nats, PublisherConfig::default()).await?,
+        )),
         None => Output::Bus(bus),
     };
     let addr = listener.local_addr()?;
