@@ -39,5 +39,5 @@ pub use instruments::InstrumentMap;
 pub use marketprism_core::book::OrderBook;
 pub use normalizer::{Action, FrameKind, Normalizer, Output, RestKind};
 pub use ops::{new_normalizer, parse_instruments};
-pub use stream::{MarketStream, MarketStreamBuilder};
+pub use stream::{MarketStream, MarketStreamBuilder, fetch_instruments};
 pub use venue::{Channel, Venue};

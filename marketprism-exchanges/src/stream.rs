@@ -269,6 +269,27 @@ impl MarketStreamBuilder {
     }
 }
 
+/// Loads every instrument `venue` lists (from `rest_url`, or the venue's default REST base),
+/// for callers that subscribe to "all instruments of a market" or shard instruments.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), marketprism_exchanges::ExchangeError> {
+/// use marketprism_exchanges::{Venue, fetch_instruments};
+/// let all = fetch_instruments(Venue::Okx, None).await?;
+/// println!("{} instruments", all.len());
+/// # Ok(()) }
+/// ```
+pub async fn fetch_instruments(
+    venue: Venue,
+    rest_url: Option<&str>,
+) -> Result<InstrumentMap, ExchangeError> {
+    let ops = Ops::for_venue(venue);
+    let rest_base = rest_url.unwrap_or(ops.rest_url_default);
+    let budget = Arc::new(WeightBudget::new(ops.rest_weight_per_minute));
+    let rest = RestClient::new(venue, rest_base, budget);
+    load_instruments(&ops, &rest, None).await
+}
+
 async fn load_instruments(
     ops: &Ops,
     rest: &RestClient,

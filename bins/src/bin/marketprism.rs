@@ -1,17 +1,18 @@
-//! `marketprism`: the all-in-one binary (record, replay; services to come).
+//! `marketprism`: the all-in-one binary: `run`, `demo`, `sim`, `record`, `replay`.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use marketprism_bins::{
     cli::{self, Cli, Command},
-    telemetry,
+    platform, telemetry,
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();
     telemetry::init_tracing(args.log_json);
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match &args.command {
         Command::Replay(a) => cli::replay(a, &mut std::io::stdout().lock(), &mut std::io::stderr())
             .map(|errors| {
@@ -29,9 +30,44 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(|e| e.to_string()),
+        Command::Run(a) => run(a, None).await,
+        Command::Demo(a) => demo(a).await,
+        Command::Sim(a) => cli::sim(a, &mut std::io::stdout(), telemetry::shutdown_signal())
+            .await
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| e.to_string()),
     };
     result.unwrap_or_else(|e| {
         tracing::error!(error = %e, "failed");
         ExitCode::FAILURE
     })
+}
+
+async fn run(
+    args: &platform::PlatformArgs,
+    exchanges: Option<Vec<marketprism_bins::collector::ExchangeConfig>>,
+) -> Result<ExitCode, String> {
+    let mut configs = platform::PlatformConfigs::load(args).map_err(|e| e.to_string())?;
+    if let Some(ex) = exchanges {
+        configs.collector.exchanges = ex;
+    }
+    platform::run_platform(configs, telemetry::shutdown_signal(), |c| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", platform::banner(c));
+        let _ = out.flush();
+    })
+    .await
+    .map(|()| ExitCode::SUCCESS)
+    .map_err(|e| e.to_string())
+}
+
+async fn demo(args: &cli::DemoArgs) -> Result<ExitCode, String> {
+    let (sims, exchanges) = platform::Demo::start(args.rate)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("simulated exchanges: binance-spot (BTC-USDT, ETH-USDT), okx (BTC-USDT)");
+    let result = run(&args.platform, Some(exchanges)).await;
+    sims.stop().await;
+    result
 }

@@ -2,6 +2,7 @@
 
 mod record;
 mod replay;
+mod sim;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -10,6 +11,7 @@ use marketprism_exchanges::{Channel, Venue};
 
 pub use record::record;
 pub use replay::replay;
+pub use sim::sim;
 
 /// MarketPrism: collect, check, move, store and serve crypto market data.
 #[derive(Debug, Parser)]
@@ -30,6 +32,50 @@ pub enum Command {
     Record(RecordArgs),
     /// Run a capture file through the normalizers and print normalized events as JSON lines.
     Replay(ReplayArgs),
+    /// Run all six services in this process (embedded defaults without servers).
+    Run(crate::platform::PlatformArgs),
+    /// Like `run`, fed by built-in exchange simulators: data flows with no internet.
+    Demo(DemoArgs),
+    /// Run a local exchange simulator (WebSocket + REST + /_sim/ control routes).
+    Sim(SimArgs),
+}
+
+/// `marketprism demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Platform flags (ports, data folder, servers).
+    #[command(flatten)]
+    pub platform: crate::platform::PlatformArgs,
+    /// Simulated events per second and symbol.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+}
+
+/// `marketprism sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Venue: binance-spot, binance-usdm, binance-coinm, okx, deribit.
+    #[arg(long)]
+    pub exchange: Venue,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    pub listen: String,
+    /// Events per second and symbol.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Native symbols, comma-separated (default: the venue's defaults).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// A fault to inject at start, as JSON (repeatable), e.g.
+    /// `{"type":"gap","symbol":"BTCUSDT","skip":3}`; more at runtime: POST /_sim/faults.
+    #[arg(long = "fault", value_name = "JSON")]
+    pub faults: Vec<String>,
+    /// Inject the `--fault`s after this many seconds.
+    #[arg(long, default_value_t = 0)]
+    pub fault_after_secs: u64,
 }
 
 /// `marketprism record`.

@@ -1,0 +1,305 @@
+//! What every service shares: the common config sections, config loading (file < env <
+//! `--set`), registration in discovery, and the graceful-shutdown sequence
+//! (deregister → drain → flush → stop HTTP).
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use clap::Args;
+use marketprism_core::{config::ConfigLoader, runtime::Service};
+use marketprism_discovery::{Registry, ServiceInstance, backend_from_url};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// Error type of the service modules.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Result type of the service modules.
+pub type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+/// `[service]`: name, listen address, address advertised in discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceSection {
+    /// Service name (registered in discovery). Env `SERVICE_NAME`.
+    pub name: String,
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// Host other services use to reach this one (default: the listen IP, or 127.0.0.1 when
+    /// listening on all interfaces).
+    pub advertise_host: Option<String>,
+    /// Weight in discovery (weighted round-robin).
+    pub weight: u32,
+}
+
+impl ServiceSection {
+    /// Defaults for a service.
+    pub fn new(name: &str, port: u16) -> Self {
+        ServiceSection {
+            name: name.to_owned(),
+            listen: format!("0.0.0.0:{port}"),
+            advertise_host: None,
+            weight: 1,
+        }
+    }
+}
+
+impl Default for ServiceSection {
+    fn default() -> Self {
+        ServiceSection::new("marketprism", 0)
+    }
+}
+
+/// `[discovery]`: the registry backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoverySection {
+    /// `memory://` (in-process), `etcd://host:2379`, `nats://host:4222`, `redis://host:6379`,
+    /// `consul://host:8500`. Env `DISCOVERY_URL` or `MARKETPRISM_DISCOVERY__URL`.
+    pub url: String,
+    /// Registration lifetime without renewal (renewed every third of it).
+    pub ttl_secs: u64,
+    /// Active health checks of discovered instances (0 = off).
+    pub health_check_interval_secs: u64,
+}
+
+impl Default for DiscoverySection {
+    fn default() -> Self {
+        DiscoverySection {
+            url: "memory://".into(),
+            ttl_secs: 15,
+            health_check_interval_secs: 10,
+        }
+    }
+}
+
+/// `[nats]`: JetStream. Without `url` the services use the in-process bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsSection {
+    /// `nats://host:4222`. Env `NATS_URL`.
+    pub url: Option<String>,
+    /// Stream name.
+    pub stream: String,
+    /// Prefix before every subject (`<prefix>.trade.binance...`), to share one server.
+    pub subject_prefix: Option<String>,
+}
+
+impl Default for NatsSection {
+    fn default() -> Self {
+        NatsSection {
+            url: None,
+            stream: "MARKETPRISM".into(),
+            subject_prefix: None,
+        }
+    }
+}
+
+impl NatsSection {
+    /// The storage crate's NATS config, when a URL is set.
+    pub fn storage_config(&self) -> Option<marketprism_storage::nats::NatsConfig> {
+        let url = self.url.as_ref()?;
+        let mut c = marketprism_storage::nats::NatsConfig::new(url.as_str()).stream(&self.stream);
+        if let Some(p) = &self.subject_prefix {
+            c = c.subject_prefix(p.as_str());
+        }
+        Some(c)
+    }
+}
+
+/// Flags every service binary takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServiceArgs {
+    /// Configuration file (.toml, .yaml).
+    #[arg(long, short, env = "MARKETPRISM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override one key: `--set service.listen=127.0.0.1:9000` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Shorthand for `--set service.listen=ADDR`.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Loads `T`: defaults < file < env (`DISCOVERY_URL`, seed names, `MARKETPRISM_*`) < `--set`.
+pub fn load_config<T: Serialize + DeserializeOwned>(
+    defaults: &T,
+    file: Option<&Path>,
+    env: &HashMap<String, String>,
+    sets: &[String],
+) -> Result<T> {
+    let mut loader = ConfigLoader::new(defaults);
+    if let Some(f) = file {
+        loader = loader.file(f);
+    }
+    if let Some(url) = env.get("DISCOVERY_URL") {
+        loader = loader.set("discovery.url", url);
+    }
+    Ok(loader.env(env).set_all(sets).load()?)
+}
+
+/// Loads a service config from its binary's flags and the process environment.
+pub fn load_from_args<T: Serialize + DeserializeOwned>(
+    defaults: &T,
+    args: &ServiceArgs,
+) -> Result<T> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut sets = args.set.clone();
+    if let Some(l) = &args.listen {
+        sets.push(format!("service.listen={l}"));
+    }
+    load_config(defaults, args.config.as_deref(), &env, &sets)
+}
+
+/// Connects to the discovery backend.
+pub async fn registry(discovery: &DiscoverySection) -> Result<Registry> {
+    let backend = backend_from_url(&discovery.url).await?;
+    let hc = discovery.health_check_interval_secs;
+    Ok(Registry::builder(backend)
+        .ttl(Duration::from_secs(discovery.ttl_secs.max(2)))
+        .health_check_interval((hc > 0).then(|| Duration::from_secs(hc)))
+        .build())
+}
+
+/// Registers this service (renewed in the background until [`Registered::deregister`]).
+pub async fn register(
+    registry: &Registry,
+    service: &ServiceSection,
+    addr: SocketAddr,
+) -> Result<ServiceInstance> {
+    let host = service.advertise_host.clone().unwrap_or_else(|| {
+        if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        }
+    });
+    let instance = ServiceInstance::builder(service.name.as_str(), host.as_str(), addr.port())
+        .health_check_url(format!("http://{host}:{}/health", addr.port()))
+        .metadata("version", env!("CARGO_PKG_VERSION"))
+        .weight(service.weight.max(1))
+        .build()?;
+    let registered = registry.register(instance).await?;
+    tracing::info!(service = %service.name, id = %registered.id, url = %registered.base_url(), "registered in discovery");
+    Ok(registered)
+}
+
+/// A token cancelled when `shutdown` completes.
+pub fn shutdown_token(shutdown: impl Future<Output = ()> + Send + 'static) -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => t.cancel(),
+            () = t.cancelled() => {}
+        }
+    });
+    token
+}
+
+/// Serves `service` on `listener` in the background until `stop` is cancelled.
+pub fn spawn_http(
+    service: Service,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> JoinHandle<Result<(), marketprism_core::Error>> {
+    tokio::spawn(service.serve(listener, stop.cancelled_owned()))
+}
+
+/// The end of every service, after [`deregister`] and the service's own drain and flush:
+/// stop HTTP and wait for in-flight requests.
+pub async fn finish(
+    http_stop: CancellationToken,
+    http: JoinHandle<Result<(), marketprism_core::Error>>,
+) -> Result<()> {
+    http_stop.cancel();
+    match http.await {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+/// Deregisters right away (first step of a graceful stop).
+pub async fn deregister(registry: &Registry) {
+    if let Err(e) = registry.shutdown().await {
+        tracing::warn!(error = %e, "deregistration failed (the record expires after its TTL)");
+    }
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}").into())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The body of every service binary: load config from flags + environment, bind
+/// `service.listen`, run until SIGTERM/SIGINT.
+pub async fn run_main<C, F, Fut>(args: &ServiceArgs, defaults: C, run: F) -> std::process::ExitCode
+where
+    C: Serialize + DeserializeOwned + ServiceConfig,
+    F: FnOnce(C, TcpListener) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    crate::telemetry::init_tracing(args.log_json);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let result = async {
+        let config: C = load_from_args(&defaults, args)?;
+        let listener = bind(&config.service().listen).await?;
+        run(config, listener).await
+    }
+    .await;
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Every service config has a `[service]` section.
+pub trait ServiceConfig {
+    /// The `[service]` section.
+    fn service(&self) -> &ServiceSection;
+    /// Mutable `[service]` section.
+    fn service_mut(&mut self) -> &mut ServiceSection;
+    /// The `[discovery]` section.
+    fn discovery_mut(&mut self) -> &mut DiscoverySection;
+}
+
+/// Implements [`ServiceConfig`] for a config with `service` and `discovery` fields.
+#[macro_export]
+macro_rules! service_config {
+    ($t:ty) => {
+        impl $crate::common::ServiceConfig for $t {
+            fn service(&self) -> &$crate::common::ServiceSection {
+                &self.service
+            }
+            fn service_mut(&mut self) -> &mut $crate::common::ServiceSection {
+                &mut self.service
+            }
+            fn discovery_mut(&mut self) -> &mut $crate::common::DiscoverySection {
+                &mut self.discovery
+            }
+        }
+    };
+}
+
+/// Installs rustls' ring provider once (reqwest is built without a default provider).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

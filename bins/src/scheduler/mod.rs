@@ -1,0 +1,408 @@
+//! scheduler-service (port 8084): cron tasks (UTC) that call an endpoint of a discovered
+//! service or publish to NATS; run history; each firing happens once across instances
+//! (a lease per task and fire time in the shared store).
+//!
+//! Routes (the seeds'): `GET|POST /api/v1/scheduler/tasks`, `GET|PUT|DELETE
+//! /api/v1/scheduler/tasks/{id}`, `POST .../tasks/{id}/run`, `POST .../tasks/{id}/cancel`,
+//! `GET .../tasks/{id}/runs`, `GET /api/v1/scheduler/runs`, `GET /api/v1/scheduler/status`,
+//! `POST /api/v1/scheduler/start`, `POST /api/v1/scheduler/stop`.
+
+mod engine;
+mod store;
+mod task;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    path::PathBuf,
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use marketprism_core::runtime::Service;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use engine::Engine;
+pub use store::{FileStore, RedisStore, TaskStore};
+pub use task::{RunRecord, Task, TaskInput, parse_cron};
+
+use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection, now_ms};
+use crate::storage_service::RedisSection;
+
+/// Scheduler configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Name, listen address.
+    pub service: ServiceSection,
+    /// Discovery (task targets are found here).
+    pub discovery: DiscoverySection,
+    /// NATS, for tasks that publish.
+    pub nats: NatsSection,
+    /// Redis: shared tasks, history and leases (several schedulers).
+    pub redis: RedisSection,
+    /// Task store.
+    pub store: StoreSection,
+    /// Engine.
+    pub scheduler: EngineSection,
+    /// Built-in tasks.
+    pub builtin: BuiltinSection,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// Embedded store file (used when `redis.url` is unset).
+    pub path: PathBuf,
+    /// Redis key prefix.
+    pub prefix: String,
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// How often due tasks are checked (ms).
+    pub tick_ms: u64,
+    /// Lease lifetime per firing (must exceed clock skew between instances).
+    pub lease_ttl_secs: u64,
+    /// Fire on schedule from the start (else wait for `POST /start`).
+    pub start_running: bool,
+}
+
+/// `[builtin]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuiltinSection {
+    /// Create the built-in tasks when missing.
+    pub enabled: bool,
+    /// Retention: drop history older than this many days.
+    pub retention_days: u32,
+    /// When retention runs.
+    pub retention_cron: String,
+    /// When the daily archive runs.
+    pub archive_cron: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            service: ServiceSection::new("scheduler-service", 8084),
+            discovery: DiscoverySection::default(),
+            nats: NatsSection::default(),
+            redis: RedisSection::default(),
+            store: StoreSection {
+                path: PathBuf::from("marketprism-data/scheduler.json"),
+                prefix: "mp:scheduler".into(),
+            },
+            scheduler: EngineSection {
+                tick_ms: 250,
+                lease_ttl_secs: 3600,
+                start_running: true,
+            },
+            builtin: BuiltinSection {
+                enabled: true,
+                retention_days: 30,
+                retention_cron: "0 3 * * *".into(),
+                archive_cron: "30 0 * * *".into(),
+            },
+        }
+    }
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        SchedulerConfig::default().store
+    }
+}
+impl Default for EngineSection {
+    fn default() -> Self {
+        SchedulerConfig::default().scheduler
+    }
+}
+impl Default for BuiltinSection {
+    fn default() -> Self {
+        SchedulerConfig::default().builtin
+    }
+}
+
+fn builtin_tasks(b: &BuiltinSection) -> Vec<Task> {
+    let t = |id: &str, cron: &str, path: &str, payload: Value| Task {
+        id: id.into(),
+        name: id.into(),
+        cron_expression: cron.into(),
+        enabled: true,
+        target_service: Some("data-storage-service".into()),
+        target_endpoint: Some(path.into()),
+        method: "POST".into(),
+        nats_subject: None,
+        payload: Some(payload),
+        timeout_secs: 600,
+        builtin: true,
+        created_at_ms: now_ms(),
+        updated_at_ms: now_ms(),
+    };
+    vec![
+        t(
+            "retention-cleanup",
+            &b.retention_cron,
+            "/api/v1/storage/lifecycle/cleanup",
+            json!({ "retention_days": b.retention_days }),
+        ),
+        t(
+            "daily-archive",
+            &b.archive_cron,
+            "/api/v1/storage/lifecycle/archive",
+            json!({ "days_ago": 1 }),
+        ),
+    ]
+}
+
+/// Runs the scheduler.
+pub async fn run(
+    config: SchedulerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    common::install_crypto();
+    let stop = common::shutdown_token(shutdown);
+    let store: Arc<dyn TaskStore> = match &config.redis.url {
+        Some(url) => Arc::new(RedisStore::connect(url, &config.store.prefix).await?),
+        None => Arc::new(FileStore::open(config.store.path.clone())?),
+    };
+    if config.builtin.enabled {
+        for t in builtin_tasks(&config.builtin) {
+            if store.get(&t.id).await?.is_none() {
+                store.put(&t).await?;
+            }
+        }
+    }
+    let nats = match &config.nats.url {
+        Some(url) => Some(async_nats::connect(url.as_str()).await?),
+        None => None,
+    };
+    let registry = common::registry(&config.discovery).await?;
+    let engine = Arc::new(Engine {
+        store,
+        registry: registry.clone(),
+        nats,
+        http: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?,
+        running: config.scheduler.start_running.into(),
+        active: Mutex::new(HashMap::new()),
+        instance: format!("{}-{:08x}", config.service.name, rand::random::<u32>()),
+        fired: 0.into(),
+        lease_ttl: Duration::from_secs(config.scheduler.lease_ttl_secs.max(1)),
+    });
+    let service = Service::builder(config.service.name.clone())
+        .version(env!("CARGO_PKG_VERSION"))
+        .routes(routes(Arc::clone(&engine)))
+        .build();
+    let addr = listener.local_addr()?;
+    let http_stop = CancellationToken::new();
+    let http = common::spawn_http(service, listener, http_stop.clone());
+    common::register(&registry, &config.service, addr).await?;
+    let loop_stop = stop.child_token();
+    let ticker = tokio::spawn(Arc::clone(&engine).run(
+        Duration::from_millis(config.scheduler.tick_ms.max(10)),
+        loop_stop,
+    ));
+    stop.cancelled().await;
+    common::deregister(&registry).await;
+    let _ = ticker.await;
+    // Drain: give runs in progress a moment to finish and record themselves.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while engine.active_runs() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    common::finish(http_stop, http).await
+}
+
+/// The scheduler routes over an engine.
+pub fn routes(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/api/v1/scheduler/tasks", get(list).post(create))
+        .route(
+            "/api/v1/scheduler/tasks/{id}",
+            get(get_task).put(update).delete(delete),
+        )
+        .route("/api/v1/scheduler/tasks/{id}/run", post(run_now))
+        .route("/api/v1/scheduler/tasks/{id}/cancel", post(cancel))
+        .route("/api/v1/scheduler/tasks/{id}/runs", get(task_runs))
+        .route("/api/v1/scheduler/runs", get(all_runs))
+        .route("/api/v1/scheduler/status", get(status))
+        .route("/api/v1/scheduler/start", post(start))
+        .route("/api/v1/scheduler/stop", post(stop_scheduler))
+        .with_state(engine)
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+fn err(code: StatusCode, e: impl std::fmt::Display) -> Reply {
+    (code, Json(json!({ "error": e.to_string() })))
+}
+
+fn view(t: &Task) -> Value {
+    let mut v = serde_json::to_value(t).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "next_run_ms".into(),
+            json!(t.enabled.then(|| t.next_fire(chrono::Utc::now())).flatten()),
+        );
+    }
+    v
+}
+
+async fn list(State(e): State<Arc<Engine>>) -> Reply {
+    match e.store.list().await {
+        Ok(ts) => (
+            StatusCode::OK,
+            Json(json!({ "tasks": ts.iter().map(view).collect::<Vec<_>>() })),
+        ),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn create(State(e): State<Arc<Engine>>, Json(input): Json<TaskInput>) -> Reply {
+    if let Some(id) = &input.id {
+        match e.store.get(id).await {
+            Ok(Some(_)) => return err(StatusCode::CONFLICT, format!("task `{id}` exists")),
+            Ok(None) => {}
+            Err(x) => return err(StatusCode::SERVICE_UNAVAILABLE, x),
+        }
+    }
+    let task = match input.apply(None, now_ms()) {
+        Ok(t) => t,
+        Err(x) => return err(StatusCode::BAD_REQUEST, x),
+    };
+    match e.store.put(&task).await {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(json!({ "task_id": task.id, "task": view(&task) })),
+        ),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn get_task(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply {
+    match e.store.get(&id).await {
+        Ok(Some(t)) => {
+            let runs = e.store.runs(Some(&id), 20).await.unwrap_or_default();
+            (
+                StatusCode::OK,
+                Json(json!({ "task": view(&t), "recent_runs": runs })),
+            )
+        }
+        Ok(None) => err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn update(
+    State(e): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Json(input): Json<TaskInput>,
+) -> Reply {
+    let base = match e.store.get(&id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
+        Err(x) => return err(StatusCode::SERVICE_UNAVAILABLE, x),
+    };
+    let task = match input.apply(Some(base), now_ms()) {
+        Ok(t) => t,
+        Err(x) => return err(StatusCode::BAD_REQUEST, x),
+    };
+    match e.store.put(&task).await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "task": view(&task) }))),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn delete(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply {
+    match e.store.delete(&id).await {
+        Ok(true) => (StatusCode::OK, Json(json!({ "deleted": id }))),
+        Ok(false) => err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn run_now(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply {
+    match e.store.get(&id).await {
+        Ok(Some(t)) => {
+            let run_id = e.spawn(t, None);
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "task_id": id, "run_id": run_id })),
+            )
+        }
+        Ok(None) => err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn cancel(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply {
+    (
+        StatusCode::OK,
+        Json(json!({ "task_id": id, "cancelled": e.cancel(&id) })),
+    )
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn task_runs(
+    State(e): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(q): Query<Limit>,
+) -> Reply {
+    match e.store.runs(Some(&id), q.limit.unwrap_or(100)).await {
+        Ok(r) => (StatusCode::OK, Json(json!({ "runs": r }))),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn all_runs(State(e): State<Arc<Engine>>, Query(q): Query<Limit>) -> Reply {
+    match e.store.runs(None, q.limit.unwrap_or(100)).await {
+        Ok(r) => (StatusCode::OK, Json(json!({ "runs": r }))),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+async fn status(State(e): State<Arc<Engine>>) -> Reply {
+    let tasks = e.store.list().await.map(|t| t.len()).unwrap_or(0);
+    (
+        StatusCode::OK,
+        Json(json!({
+            "running": e.running.load(Ordering::Relaxed),
+            "instance": e.instance,
+            "store": e.store.name(),
+            "tasks": tasks,
+            "active_runs": e.active_runs(),
+            "fired": e.fired.load(Ordering::Relaxed),
+            "timezone": "UTC",
+        })),
+    )
+}
+
+async fn start(State(e): State<Arc<Engine>>) -> Reply {
+    e.running.store(true, Ordering::Relaxed);
+    (StatusCode::OK, Json(json!({ "running": true })))
+}
+
+async fn stop_scheduler(State(e): State<Arc<Engine>>) -> Reply {
+    e.running.store(false, Ordering::Relaxed);
+    (StatusCode::OK, Json(json!({ "running": false })))
+}

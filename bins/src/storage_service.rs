@@ -1,0 +1,338 @@
+//! data-storage-service (port 8082): JetStream (or the in-process bus) → ClickHouse + Redis
+//! (or the embedded store), and the storage HTTP API of the seeds (`/api/v1/storage/...`).
+
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use marketprism_core::{bus::Bus, model::MarketEvent, runtime::Service, sink::Sink};
+use marketprism_storage::{
+    api::{ApiState, routes},
+    factory::open_stores,
+    nats::consumer::ConsumerConfig,
+    pipeline::{PipelineConfig, PipelineStatus, run_with_status},
+};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection};
+
+/// Storage service configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Name, listen address.
+    pub service: ServiceSection,
+    /// Discovery backend.
+    pub discovery: DiscoverySection,
+    /// JetStream (none: consume the in-process bus).
+    pub nats: NatsSection,
+    /// The durable consumer.
+    pub consumer: ConsumerSection,
+    /// History store (none: the embedded store).
+    pub clickhouse: ClickHouseSection,
+    /// Hot store (none: the embedded store).
+    pub redis: RedisSection,
+    /// The embedded store, used for whatever ClickHouse/Redis do not cover.
+    pub embedded: EmbeddedSection,
+}
+
+/// `[consumer]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerSection {
+    /// Durable consumer name, shared by every storage instance (they split the work).
+    pub durable: String,
+    /// Messages per batch.
+    pub batch_size: usize,
+    /// Longest wait for a full batch (ms).
+    pub batch_timeout_ms: u64,
+    /// Redelivery after this long without an ack (ms).
+    pub ack_wait_ms: u64,
+}
+
+impl Default for ConsumerSection {
+    fn default() -> Self {
+        ConsumerSection {
+            durable: "storage".into(),
+            batch_size: 1000,
+            batch_timeout_ms: 200,
+            ack_wait_ms: 30_000,
+        }
+    }
+}
+
+/// `[clickhouse]`. Env `CLICKHOUSE_URL`, or `CLICKHOUSE_HOST` + `CLICKHOUSE_PORT` (HTTP port).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseSection {
+    /// `http://host:8123/?database=db` or `clickhouse://host:8123/db`.
+    pub url: Option<String>,
+    /// Host (when `url` is unset).
+    pub host: Option<String>,
+    /// HTTP port with `host` (default 8123).
+    pub port: Option<u16>,
+}
+
+impl ClickHouseSection {
+    /// The effective URL.
+    pub fn effective_url(&self) -> Option<String> {
+        self.url.clone().or_else(|| {
+            self.host
+                .as_ref()
+                .map(|h| format!("http://{h}:{}", self.port.unwrap_or(8123)))
+        })
+    }
+}
+
+/// `[redis]`. Env `REDIS_URL`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSection {
+    /// `redis://host:6379`.
+    pub url: Option<String>,
+}
+
+/// `[embedded]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedSection {
+    /// redb file.
+    pub path: PathBuf,
+}
+
+impl Default for EmbeddedSection {
+    fn default() -> Self {
+        EmbeddedSection {
+            path: PathBuf::from("marketprism-data/store.redb"),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            service: ServiceSection::new("data-storage-service", 8082),
+            discovery: DiscoverySection::default(),
+            nats: NatsSection::default(),
+            consumer: ConsumerSection::default(),
+            clickhouse: ClickHouseSection::default(),
+            redis: RedisSection::default(),
+            embedded: EmbeddedSection::default(),
+        }
+    }
+}
+
+/// Runs the storage service (standalone).
+pub async fn run(
+    config: StorageConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    run_with_bus(config, listener, Bus::new(), shutdown).await
+}
+
+/// Runs the storage service; without NATS it consumes `bus`.
+pub async fn run_with_bus(
+    config: StorageConfig,
+    listener: TcpListener,
+    bus: Bus,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let stop = common::shutdown_token(shutdown);
+    let ch = config.clickhouse.effective_url();
+    let mut urls: Vec<String> = ch.iter().cloned().chain(config.redis.url.clone()).collect();
+    if ch.is_none() || config.redis.url.is_none() {
+        if let Some(dir) = config
+            .embedded
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        urls.push(format!("embedded://{}", config.embedded.path.display()));
+    }
+    let stores = open_stores(&urls).await?;
+    let (Some(history), Some(hot)) = (stores.history.clone(), stores.hot.clone()) else {
+        return Err("no history or hot store configured".into());
+    };
+    tracing::info!(?stores, "stores open");
+    let sinks = stores.sinks.clone();
+    let cold_sink = pick_sink(&sinks, ch.is_some(), "clickhouse");
+    let hot_sink = pick_sink(&sinks, config.redis.url.is_some(), "redis");
+    let status = Arc::new(PipelineStatus::default());
+    let st = Arc::clone(&status);
+    let mode = if config.nats.url.is_some() {
+        "jetstream"
+    } else {
+        "in-process-bus"
+    };
+    let api = ApiState::new(history, hot, hot_sink, cold_sink).with_status(Arc::new(
+        move || serde_json::json!({ "source": mode, "pipeline": st.snapshot() }),
+    ));
+    let mut builder = Service::builder(config.service.name.clone())
+        .version(env!("CARGO_PKG_VERSION"))
+        .routes(routes(api));
+    for s in &sinks {
+        builder = builder.dependency(Arc::new(SinkCheck(Arc::clone(s))));
+    }
+    // Subscribe before registering, so nothing published after we are discoverable is missed.
+    let sub = match config.nats.url {
+        None => Some(bus.subscribe(">", 4096)?),
+        Some(_) => None,
+    };
+    let addr = listener.local_addr()?;
+    let registry = common::registry(&config.discovery).await?;
+    let http_stop = CancellationToken::new();
+    let http = common::spawn_http(builder.build(), listener, http_stop.clone());
+    common::register(&registry, &config.service, addr).await?;
+
+    let pipeline_stop = CancellationToken::new();
+    let pipeline = {
+        let sinks = sinks.clone();
+        let ps = pipeline_stop.clone();
+        match (config.nats.storage_config(), sub) {
+            (Some(nats), _) => {
+                let c = &config.consumer;
+                let pc = PipelineConfig::new(nats).consumer(
+                    ConsumerConfig::default()
+                        .durable_name(c.durable.as_str())
+                        .batch_size(c.batch_size)
+                        .batch_timeout(Duration::from_millis(c.batch_timeout_ms))
+                        .ack_wait(Duration::from_millis(c.ack_wait_ms)),
+                );
+                tokio::spawn(async move {
+                    run_with_status(pc, sinks, status, ps.cancelled_owned())
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            }
+            (None, Some(sub)) => tokio::spawn(bus_pipeline(sub, sinks, ps)),
+            (None, None) => return Err("internal: no event source".into()),
+        }
+    };
+    tokio::pin!(pipeline);
+    let outcome = tokio::select! {
+        () = stop.cancelled() => None,
+        r = &mut pipeline => Some(r),
+    };
+    // Graceful: deregister, let the batch in hand finish (drain), flush the sinks.
+    common::deregister(&registry).await;
+    pipeline_stop.cancel();
+    let result = match outcome {
+        Some(r) => r,
+        None => pipeline.await,
+    };
+    for s in &sinks {
+        if let Err(e) = s.flush().await {
+            tracing::warn!(sink = s.name(), error = %e, "flush failed");
+        }
+    }
+    let served = common::finish(http_stop, http).await;
+    match result {
+        Ok(Ok(())) => served,
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+fn pick_sink(sinks: &[Arc<dyn Sink>], configured: bool, name: &str) -> Arc<dyn Sink> {
+    let wanted = if configured { name } else { "embedded" };
+    sinks
+        .iter()
+        .find(|s| s.name().contains(wanted))
+        .or_else(|| sinks.first())
+        .map(Arc::clone)
+        .unwrap_or_else(|| Arc::new(NullSink))
+}
+
+struct SinkCheck(Arc<dyn Sink>);
+
+#[async_trait::async_trait]
+impl marketprism_core::runtime::HealthCheck for SinkCheck {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    async fn check(&self) -> marketprism_core::sink::Health {
+        self.0.health().await
+    }
+}
+
+struct NullSink;
+
+#[async_trait::async_trait]
+impl Sink for NullSink {
+    fn name(&self) -> &str {
+        "none"
+    }
+    async fn write_batch(
+        &self,
+        _: &[MarketEvent],
+    ) -> std::result::Result<(), marketprism_core::Error> {
+        Ok(())
+    }
+    async fn flush(&self) -> std::result::Result<(), marketprism_core::Error> {
+        Ok(())
+    }
+    async fn health(&self) -> marketprism_core::sink::Health {
+        marketprism_core::sink::Health::Healthy
+    }
+}
+
+/// The no-NATS pipeline: bus subscription → batches (what is waiting, up to 500 events) →
+/// every sink, retried until it succeeds (the bus meanwhile applies backpressure to the
+/// collector). At shutdown, what the subscription holds is written first (drain).
+async fn bus_pipeline(
+    mut sub: marketprism_core::bus::Subscription,
+    sinks: Vec<Arc<dyn Sink>>,
+    stop: CancellationToken,
+) -> std::result::Result<(), String> {
+    use futures::FutureExt;
+    let mut batch: Vec<MarketEvent> = Vec::with_capacity(500);
+    loop {
+        let done = tokio::select! {
+            () = stop.cancelled() => true,
+            e = sub.recv() => match e {
+                Some(e) => { batch.push((*e).clone()); false }
+                None => true,
+            },
+        };
+        while batch.len() < 500 {
+            match sub.recv().now_or_never() {
+                Some(Some(e)) => batch.push((*e).clone()),
+                _ => break,
+            }
+        }
+        if !batch.is_empty() {
+            write_all(&sinks, &batch, &stop).await;
+            batch.clear();
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+async fn write_all(sinks: &[Arc<dyn Sink>], batch: &[MarketEvent], stop: &CancellationToken) {
+    for sink in sinks {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match sink.write_batch(batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(sink = sink.name(), error = %e, "write failed; retrying");
+                    if stop.is_cancelled() && delay >= Duration::from_secs(2) {
+                        tracing::error!(
+                            sink = sink.name(),
+                            lost = batch.len(),
+                            "giving up at shutdown"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
