@@ -177,7 +177,13 @@ fn price_comparison_matches_decimal() {
     };
     for _ in 0..100_000 {
         let (m1, m2, r) = (next(), next(), next());
-        let hi = |v: u64| if v % 5 == 0 { (v >> 35) as u32 } else { 0 };
+        let hi = |v: u64| {
+            if v.is_multiple_of(5) {
+                (v >> 35) as u32
+            } else {
+                0
+            }
+        };
         let a = Decimal::from_parts(
             m1 as u32,
             (m1 >> 40) as u32,
