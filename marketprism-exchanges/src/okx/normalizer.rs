@@ -323,7 +323,15 @@ impl Normalizer for OkxNormalizer {
         let result = match frame {
             "pong" | "ping" => return Ok(FrameKind::Heartbeat),
             _ => match fast_channel(frame) {
-                Some(channel) => self.on_push(channel, frame, local_ts, out),
+                // Control frames may also start with `arg` (key order is not fixed, e.g.
+                // `{"arg":{..},"connId":..,"event":"subscribe"}`): a push that fails to parse
+                // gets a second chance as a control frame, so the hot path never scans for it.
+                Some(channel) => match self.on_push(channel, frame, local_ts, out) {
+                    Err(ExchangeError::Malformed { .. }) if frame.contains(r#""event":"#) => {
+                        self.on_control(frame, local_ts, out)
+                    }
+                    other => other,
+                },
                 None => self.on_control(frame, local_ts, out),
             },
         };

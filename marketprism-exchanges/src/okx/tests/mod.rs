@@ -351,3 +351,20 @@ fn malformed_and_unknown_frames_are_rejected_without_state_change() {
         l.events
     );
 }
+
+/// Acks and errors whose first key is `arg` (key order is not fixed) are control frames, not
+/// malformed pushes.
+#[test]
+fn control_frames_with_arg_first() {
+    let mut n = normalizer();
+    let ack = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"9e3779b9","event":"subscribe","id":"7"}"#;
+    let line = feed(&mut n, ack);
+    assert_eq!(line.result.expect("ack"), FrameKind::SubscriptionAck);
+    assert!(line.events.is_empty() && line.actions.is_empty());
+    // A real push without `data` is still rejected.
+    let broken = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"}}"#;
+    assert!(matches!(
+        feed(&mut n, broken).result,
+        Err(ExchangeError::Malformed { .. })
+    ));
+}
