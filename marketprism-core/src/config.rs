@@ -7,7 +7,10 @@
 //! Environment variables (passed in as a map, so tests never touch the process environment):
 //!
 //! - `MARKETPRISM_<SECTION>__<KEY>`: `__` separates nesting levels, names are lowercased:
-//!   `MARKETPRISM_SERVICE__LISTEN=0.0.0.0:8082` sets `service.listen`.
+//!   `MARKETPRISM_SERVICE__LISTEN=0.0.0.0:8082` sets `service.listen`. Only variables whose
+//!   first segment is a top-level key of the target are read (so `MARKETPRISM_TEST_*` of the
+//!   test scripts, or another service's sections, are not errors); inside a known section an
+//!   unknown key is an error naming the variable.
 //! - The original system's names, applied only when the target has the section they belong to:
 //!
 //! | variable | key |
@@ -188,7 +191,13 @@ impl ConfigLoader {
         for (name, value) in &vars {
             if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
                 let key = rest.to_ascii_lowercase().replace("__", ".");
-                self = self.layer(format!("environment variable `{name}`"), &key, value);
+                // Only variables addressing one of the target's top-level keys are
+                // configuration; others with the prefix belong to other tools (tests, scripts)
+                // or to other services sharing the environment.
+                let top = key.split('.').next().unwrap_or_default();
+                if self.sections.iter().any(|s| s == top) {
+                    self = self.layer(format!("environment variable `{name}`"), &key, value);
+                }
             }
         }
         self
@@ -412,6 +421,18 @@ mod tests {
             .to_string();
         assert!(msg.contains("service.prot"), "{msg}");
         assert!(msg.contains("MARKETPRISM_SERVICE__PROT"), "{msg}");
+    }
+
+    #[test]
+    fn prefixed_variables_outside_the_targets_keys_are_not_config() {
+        let c: Cfg = ConfigLoader::new(&defaults())
+            .env([
+                ("MARKETPRISM_TEST_REDIS_URL", "redis://x"),
+                ("MARKETPRISM_CORPUS_DIR", "/x"),
+            ])
+            .load()
+            .expect("not configuration");
+        assert_eq!(c, defaults());
     }
 
     #[test]
