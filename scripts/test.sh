@@ -74,4 +74,4 @@ env | grep '^MARKETPRISM_TEST_' | sed 's/^/    /'
 
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --locked --jobs "$JOBS" "${FEATURE_ARGS[@]}" -- -D warnings
-step test cargo test --workspace --locked --jobs "$JOBS" "${FEATURE_ARGS[@]}"
+step test cargo test --workspace --locked --no-fail-fast --jobs "$JOBS" "${FEATURE_ARGS[@]}"
