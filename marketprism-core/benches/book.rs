@@ -7,7 +7,7 @@
 //! grid slots empty, so inserts and deletes both happen all the time).
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-shared cargo bench -p marketprism-core --bench book
+//! cargo bench -p marketprism-core --bench book
 //! ```
 #![allow(missing_docs, clippy::unwrap_used)]
 

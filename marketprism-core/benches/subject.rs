@@ -2,7 +2,7 @@
 //! and misses) and `write_subject` into a reused buffer.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-shared cargo bench -p marketprism-core --bench subject
+//! cargo bench -p marketprism-core --bench subject
 //! ```
 #![allow(missing_docs, clippy::unwrap_used)]
 

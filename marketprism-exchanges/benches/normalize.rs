@@ -14,7 +14,7 @@
 //! Corpus: `MARKETPRISM_CORPUS_DIR`, else `../shared/corpus` beside the workspace root.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-shared cargo bench -p marketprism-exchanges --bench normalize
+//! cargo bench -p marketprism-exchanges --bench normalize
 //! cargo bench -p marketprism-exchanges --bench normalize -- 'msgs/okx'   # a filter
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
