@@ -12,6 +12,7 @@
 //! | `POST /api/v1/storage/cold/archive` | writes events (`{"events":[...]}` or an array) to the history store, idempotently |
 //! | `GET /api/v1/storage/cold/{type}/{exchange}/{symbol}` | history: `start_time`, `end_time` (ns since epoch; `start` inclusive, `end` exclusive), `limit` (default 1000), `order` (`asc`/`desc`) |
 //! | `POST /api/v1/storage/lifecycle/cleanup` | retention: `{"retention_days": N}` (or `retention_hours`, rounded up to days) |
+//! | `POST /api/v1/storage/lifecycle/archive` | daily archive: `{"days_ago": N}` (default 1) seals that UTC day (ClickHouse: `OPTIMIZE … PARTITION … FINAL` per table) |
 //! | `GET /api/v1/storage/stats` · `/status` · `/database/status` | counts per kind, service status, store health |
 //!
 //! Every route takes `market` as an optional query parameter (inferred from the symbol
@@ -122,6 +123,7 @@ pub fn routes(state: ApiState) -> Router {
             get(cold_query),
         )
         .route("/api/v1/storage/lifecycle/cleanup", post(cleanup))
+        .route("/api/v1/storage/lifecycle/archive", post(archive_day))
         .route("/api/v1/storage/stats", get(stats))
         .route("/api/v1/storage/status", get(status))
         .route("/api/v1/storage/database/status", get(database_status))
@@ -431,6 +433,22 @@ async fn cleanup(State(s): State<ApiState>, body: Result<Json<Value>, JsonReject
     let days = u32::try_from(days).map_err(|_| bad("retention_days", "too large"))?;
     let report = s.history.drop_older_than(days).await?;
     Ok(Json(json!({"status": "ok", "retention_days": days, "report": report})).into_response())
+}
+
+async fn archive_day(
+    State(s): State<ApiState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult {
+    let body = json_body(body)?;
+    let days_ago = match body.get("days_ago") {
+        None => 1,
+        Some(d) => d
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .ok_or_else(|| bad("days_ago", "must be a non-negative integer"))?,
+    };
+    let report = s.history.finalize_day(days_ago).await?;
+    Ok(Json(json!({"status": "ok", "days_ago": days_ago, "report": report})).into_response())
 }
 
 async fn stats(State(s): State<ApiState>) -> ApiResult {

@@ -159,6 +159,15 @@ pub struct RetentionReport {
     pub events_deleted: u64,
 }
 
+/// What a daily archive run did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ArchiveReport {
+    /// The UTC day archived, `YYYYMMDD`.
+    pub day: u32,
+    /// Partitions (ClickHouse: one per table) merged into their final, deduplicated form.
+    pub partitions_finalized: u64,
+}
+
 /// Time-range queries over stored events, deduplicated by event identity.
 #[async_trait]
 pub trait HistoryStore: Send + Sync {
@@ -172,8 +181,35 @@ pub trait HistoryStore: Send + Sync {
     async fn stats(&self) -> Result<Vec<KindStats>>;
     /// Deletes events whose `exchange_ts` day is more than `days` days before today (UTC).
     async fn drop_older_than(&self, days: u32) -> Result<RetentionReport>;
+    /// Seals the UTC day `days_ago` days before today: a store that deduplicates lazily
+    /// (ClickHouse `ReplacingMergeTree`) merges that day's parts into their final form, so the
+    /// day is stored once, compactly, and reads no longer pay for merging it. Stores that
+    /// deduplicate on write (embedded) have nothing to do.
+    async fn finalize_day(&self, days_ago: u32) -> Result<ArchiveReport> {
+        Ok(ArchiveReport {
+            day: utc_day(days_ago),
+            partitions_finalized: 0,
+        })
+    }
     /// Current health.
     async fn health(&self) -> Health;
+}
+
+/// `YYYYMMDD` of the UTC day `days_ago` days before today.
+pub(crate) fn utc_day(days_ago: u32) -> u32 {
+    let today = marketprism_core::model::now_ns().div_euclid(86_400_000_000_000);
+    let days = today - i64::from(days_ago);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    u32::try_from(y * 10_000 + m * 100 + d).unwrap_or(0)
 }
 
 /// Exchange, market and symbol: one instrument's hot state.

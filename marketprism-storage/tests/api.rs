@@ -195,6 +195,24 @@ async fn cold_archive_query_and_cleanup() {
         (code, resp["retention_days"].clone()),
         (StatusCode::OK, json!(2))
     );
+    // The daily archive (what the scheduler's built-in task calls): yesterday by default.
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/lifecycle/archive",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    assert_eq!(resp["days_ago"], json!(1));
+    let yesterday = marketprism_core::model::now_ns() / 86_400_000_000_000 - 1;
+    let day = resp["report"]["day"].as_u64().expect("day") as u32;
+    let (y, m, d) = (i64::from(day / 10_000), day / 100 % 100, day % 100);
+    assert_eq!(
+        marketprism_core::model::Instrument::date_ns(y, m, d),
+        yesterday * 86_400_000_000_000,
+        "{day} is yesterday (UTC)"
+    );
 }
 
 #[tokio::test]
@@ -281,6 +299,12 @@ async fn invalid_input_is_400_naming_the_field() {
             "/api/v1/storage/lifecycle/cleanup",
             Some(json!({})),
             "retention_days",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/lifecycle/archive",
+            Some(json!({"days_ago": "yesterday"})),
+            "days_ago",
         ),
     ];
     for (method, uri, body, field) in cases {

@@ -175,3 +175,44 @@ async fn retention_drops_old_day_partitions_only() {
     );
     store.drop_database().await.expect("cleanup");
 }
+
+/// The daily archive seals yesterday: its duplicated parts are merged into one physical copy
+/// per event, today's data is left alone, and reads stay exact.
+#[tokio::test]
+async fn daily_archive_finalizes_yesterday_only() {
+    let Some(store) = store().await else { return };
+    let day_ns = 86_400_000_000_000;
+    let yesterday = common::now_s_ns() - day_ns;
+    let today = common::now_s_ns();
+    let old = common::one_of_each(Exchange::Binance, "ETH-USDT", yesterday);
+    let new = common::one_of_each(Exchange::Binance, "BTC-USDT", today);
+    for batch in [&old, &old, &new, &new] {
+        store
+            .insert_events(batch)
+            .await
+            .expect("insert (redelivered)");
+    }
+    let trade = EventKind::of(&old[0]);
+    assert_eq!(
+        raw_count(&store, trade).await,
+        4,
+        "two copies of each day before"
+    );
+    let report = store.finalize_day(1).await.expect("archive");
+    let kinds: std::collections::BTreeSet<_> = old.iter().map(EventKind::of).collect();
+    assert_eq!(
+        report.partitions_finalized,
+        kinds.len() as u64,
+        "one partition per table: {report:?}"
+    );
+    // Yesterday physically deduplicated (1 copy), today untouched (2 copies): 3 rows.
+    assert_eq!(raw_count(&store, trade).await, 3);
+    for original in old.iter().chain(&new) {
+        let kind = EventKind::of(original);
+        assert_eq!(
+            store.count(&EventQuery::new(kind)).await.expect("count"),
+            2,
+            "{kind}"
+        );
+    }
+}

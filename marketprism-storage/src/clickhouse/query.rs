@@ -7,7 +7,7 @@ use marketprism_core::{model::MarketEvent, sink::Health};
 use super::{ClickHouseStore, classify, rows::EventRow, with_row};
 use crate::{
     EventKind, Result,
-    query::{EventQuery, HistoryStore, KindStats, Order, RetentionReport},
+    query::{ArchiveReport, EventQuery, HistoryStore, KindStats, Order, RetentionReport},
 };
 
 impl ClickHouseStore {
@@ -140,6 +140,43 @@ impl HistoryStore for ClickHouseStore {
         }
         metrics::counter!("marketprism_storage_retention_partitions_dropped_total")
             .increment(report.partitions_dropped);
+        Ok(report)
+    }
+
+    async fn finalize_day(&self, days_ago: u32) -> Result<ArchiveReport> {
+        let day = crate::query::utc_day(days_ago);
+        let db = self.config.database.clone();
+        let tables: Vec<String> = EventKind::ALL
+            .iter()
+            .map(|k| self.config.table(*k))
+            .collect();
+        let parts: Vec<String> = self
+            .client
+            .query(
+                "SELECT DISTINCT table FROM system.parts \
+                 WHERE database = ? AND active AND has(?, table) AND partition = ?",
+            )
+            .bind(db.as_str())
+            .bind(tables.as_slice())
+            .bind(day.to_string())
+            .fetch_all()
+            .await
+            .map_err(|e| classify(e, "list partitions"))?;
+        let mut report = ArchiveReport {
+            day,
+            partitions_finalized: 0,
+        };
+        for table in parts {
+            self.exec(
+                &format!("OPTIMIZE TABLE `{db}`.`{table}` PARTITION {day} FINAL"),
+                "optimize partition",
+            )
+            .await?;
+            tracing::info!(%table, day, "finalized partition (daily archive)");
+            report.partitions_finalized += 1;
+        }
+        metrics::counter!("marketprism_storage_archive_partitions_finalized_total")
+            .increment(report.partitions_finalized);
         Ok(report)
     }
 
