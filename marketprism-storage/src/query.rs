@@ -197,19 +197,9 @@ pub trait HistoryStore: Send + Sync {
 
 /// `YYYYMMDD` of the UTC day `days_ago` days before today.
 pub(crate) fn utc_day(days_ago: u32) -> u32 {
-    let today = marketprism_core::model::now_ns().div_euclid(86_400_000_000_000);
-    let days = today - i64::from(days_ago);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    u32::try_from(y * 10_000 + m * 100 + d).unwrap_or(0)
+    let ts = marketprism_core::model::now_ns() - i64::from(days_ago) * 86_400_000_000_000;
+    let (y, m, d) = marketprism_core::model::utc_date(ts);
+    u32::try_from(y * 10_000).map_or(0, |y| y + m * 100 + d)
 }
 
 /// Exchange, market and symbol: one instrument's hot state.

@@ -15,7 +15,7 @@ pub use event::{
 };
 pub use instrument::{Instrument, OptionType};
 pub use status::{Status, StatusKind};
-pub use symbol::{Symbol, normalized_symbol};
+pub use symbol::{Symbol, normalized_symbol, utc_date};
 
 use serde::{Deserialize, Serialize};
 

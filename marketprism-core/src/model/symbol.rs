@@ -127,9 +127,19 @@ pub fn normalized_symbol(
 
 /// UTC calendar date of a timestamp as `YYYYMMDD` (civil-from-days, Howard Hinnant's algorithm).
 fn yyyymmdd(ts: TimestampNs) -> String {
-    let days = ts.div_euclid(86_400_000_000_000);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = utc_date(ts);
     format!("{y:04}{m:02}{d:02}")
+}
+
+/// The UTC calendar date `(year, month, day)` of a timestamp (ns).
+///
+/// ```
+/// use marketprism_core::model::{Instrument, utc_date};
+/// assert_eq!(utc_date(Instrument::date_ns(2026, 12, 25) + 1), (2026, 12, 25));
+/// assert_eq!(utc_date(-1), (1969, 12, 31));
+/// ```
+pub fn utc_date(ts: TimestampNs) -> (i64, u32, u32) {
+    civil_from_days(ts.div_euclid(86_400_000_000_000))
 }
 
 /// Converts days since 1970-01-01 into a (year, month, day) civil date.

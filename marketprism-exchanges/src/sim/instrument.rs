@@ -1,6 +1,7 @@
 //! What the simulator derives from a native symbol: kind, currencies, tick and lot sizes,
 //! starting price, expiry and strike — following each exchange's symbol conventions.
 
+use marketprism_core::model::Instrument;
 use rust_decimal::Decimal;
 
 use crate::Venue;
@@ -53,15 +54,8 @@ fn start_price(base: &str) -> Decimal {
 
 /// Milliseconds since the epoch of `y-m-d` 08:00 UTC (the usual expiry time).
 pub(crate) fn expiry_ms(y: i64, m: i64, d: i64) -> i64 {
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400_000 + 8 * 3_600_000
+    let (m, d) = (u32::try_from(m).unwrap_or(0), u32::try_from(d).unwrap_or(0));
+    Instrument::date_ns(y, m, d) / 1_000_000 + 8 * 3_600_000
 }
 
 /// `YYMMDD` (Binance, OKX) → expiry ms.
