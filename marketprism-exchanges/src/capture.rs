@@ -138,13 +138,10 @@ pub fn replay<R: BufRead>(
             Ok(r) => r,
             Err(source) => {
                 stats.errors += 1;
+                // A bad capture line belongs to no exchange: report the JSON error as such.
                 on_error(
                     stats.lines,
-                    &ExchangeError::Invalid {
-                        exchange: marketprism_core::model::Exchange::Binance,
-                        what: "capture line",
-                        detail: source.to_string(),
-                    },
+                    &ExchangeError::Core(marketprism_core::Error::Json(source)),
                 );
                 continue;
             }
