@@ -148,6 +148,10 @@ xml_escape() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' <<<"$1"; 
 launch_clickhouse() {
     local http=$1 tcp=$2 dir=$STATE_DIR/clickhouse
     mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
+    # Databases named mpt_* belong to tests (each makes its own and drops it when done). One
+    # left by an interrupted run is only debris, and a broken one would stop the server from
+    # starting at all, so they go before each start.
+    rm -rf "$dir/data/metadata/"mpt_* "$dir/data/data/"mpt_*
     # A private copy, so the generated config never depends on edits to /etc.
     cp /etc/clickhouse-server/users.xml "$dir/users.xml"
     local d l

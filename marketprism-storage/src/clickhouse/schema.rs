@@ -114,9 +114,9 @@ pub const TABLES: [TableDef; 14] = [
     },
     TableDef {
         kind: EventKind::Kline,
-        columns: cols!("interval": "String", "open_ts": "Int64", "open": D, "high": D,
+        columns: cols!("kline_interval": "String", "open_ts": "Int64", "open": D, "high": D,
             "low": D, "close": D, "volume": D, "quote_volume": ND, "closed": "UInt8"),
-        key_tail: &["interval", "open_ts"],
+        key_tail: &["kline_interval", "open_ts"],
     },
     TableDef {
         kind: EventKind::Status,
