@@ -85,6 +85,7 @@ ensure_installed() {
     find_bin etcdctl >/dev/null || pkgs+=(etcd-client)
     find_bin curl >/dev/null || pkgs+=(curl) # readiness checks
     find_bin promtool >/dev/null || pkgs+=(prometheus) # promtool checks our /metrics output
+    find_bin chromium >/dev/null || pkgs+=(chromium) # headless test of the monitoring status page
     if ! nats_ok; then
         # Debian splits venv/ensurepip out of python3 (package python3-venv).
         find_bin python3 >/dev/null && "$(find_bin python3)" -c 'import venv, ensurepip' 2>/dev/null ||

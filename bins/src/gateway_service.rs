@@ -135,9 +135,13 @@ pub async fn run_with_bus(
     let stop = common::shutdown_token(shutdown);
     config.gateway.name = config.service.name.clone();
     let events: Arc<dyn EventSource> = match &config.nats.url {
-        Some(url) => Arc::new(NatsEventSource::new(
-            async_nats::connect(url.as_str()).await?,
-        )),
+        Some(url) => {
+            let mut source = NatsEventSource::new(async_nats::connect(url.as_str()).await?);
+            if let Some(prefix) = &config.nats.subject_prefix {
+                source = source.subject_prefix(prefix.as_str());
+            }
+            Arc::new(source)
+        }
         None => Arc::new(BusEventSource::new(bus)),
     };
     let mut fallback = BTreeMap::new();

@@ -90,6 +90,22 @@ impl ClickHouseSection {
 pub struct RedisSection {
     /// `redis://host:6379`.
     pub url: Option<String>,
+    /// Prefix of every key and pub/sub channel (default `mp`), so platforms can share a Redis.
+    pub key_prefix: Option<String>,
+}
+
+impl RedisSection {
+    /// The store URL (with `key_prefix` as its query parameter).
+    pub fn store_url(&self) -> Option<String> {
+        let url = self.url.as_ref()?;
+        Some(match &self.key_prefix {
+            Some(p) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}key_prefix={p}")
+            }
+            None => url.clone(),
+        })
+    }
 }
 
 /// `[embedded]`.
@@ -140,7 +156,7 @@ pub async fn run_with_bus(
 ) -> Result<()> {
     let stop = common::shutdown_token(shutdown);
     let ch = config.clickhouse.effective_url();
-    let mut urls: Vec<String> = ch.iter().cloned().chain(config.redis.url.clone()).collect();
+    let mut urls: Vec<String> = ch.iter().cloned().chain(config.redis.store_url()).collect();
     if ch.is_none() || config.redis.url.is_none() {
         if let Some(dir) = config
             .embedded

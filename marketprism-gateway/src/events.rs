@@ -110,6 +110,7 @@ impl EventSource for BusEventSource {
 #[derive(Clone)]
 pub struct NatsEventSource {
     client: async_nats::Client,
+    subject_prefix: Option<String>,
 }
 
 #[cfg(feature = "nats")]
@@ -118,7 +119,17 @@ impl NatsEventSource {
     /// buffer (NATS drops messages for a subscriber that falls that far behind, without
     /// slowing other subscribers; the gateway drains it at once anyway).
     pub fn new(client: async_nats::Client) -> Self {
-        NatsEventSource { client }
+        NatsEventSource {
+            client,
+            subject_prefix: None,
+        }
+    }
+
+    /// Reads subjects under `prefix` (`<prefix>.trade.binance...`), as published by services
+    /// configured with the same `nats.subject_prefix`; clients still name unprefixed subjects.
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_prefix = Some(prefix.into());
+        self
     }
 }
 
@@ -135,9 +146,13 @@ impl EventSource for NatsEventSource {
                 message: format!("NATS {what} for `{pattern}` failed"),
                 source: Some(e),
             };
+        let subject = match &self.subject_prefix {
+            Some(prefix) => format!("{prefix}.{pattern}"),
+            None => pattern.as_str().to_owned(),
+        };
         let subscriber = self
             .client
-            .subscribe(pattern.as_str().to_owned())
+            .subscribe(subject)
             .await
             .map_err(|e| failed("subscribe", Box::new(e)))?;
         // The server has registered the subscription once a PING after it is answered.

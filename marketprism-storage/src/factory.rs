@@ -3,7 +3,7 @@
 //! | URL | store | feature |
 //! |---|---|---|
 //! | `http://host:8123[/?database=db]`, `clickhouse://host:8123[/db]` | [`ClickHouseStore`](crate::clickhouse::ClickHouseStore): sink + history | `clickhouse` |
-//! | `redis://host:6379[/n]`, `rediss://...` | [`RedisStore`](crate::redis::RedisStore): sink + hot | `redis` |
+//! | `redis://host:6379[/n][?key_prefix=p]`, `rediss://...` | [`RedisStore`](crate::redis::RedisStore): sink + hot (keys under `p`, default `mp`) | `redis` |
 //! | `embedded:///abs/path/store.redb`, `embedded://relative/path` | [`EmbeddedStore`](crate::embedded::EmbeddedStore): sink + history + hot | `embedded` |
 //!
 //! ```
@@ -32,8 +32,13 @@ pub enum StoreUrl {
         /// Database, `marketprism` by default.
         database: String,
     },
-    /// Redis URL.
-    Redis(String),
+    /// Redis URL and key prefix.
+    Redis {
+        /// The URL as the Redis client takes it (without `key_prefix`).
+        url: String,
+        /// `key_prefix` query parameter: several platforms can share one Redis.
+        key_prefix: Option<String>,
+    },
     /// Embedded store file.
     Embedded(PathBuf),
 }
@@ -68,7 +73,28 @@ impl StoreUrl {
                     },
                 })
             }
-            "redis" | "rediss" => Ok(StoreUrl::Redis(url.to_owned())),
+            "redis" | "rediss" => {
+                let (base, query) = url.split_once('?').unwrap_or((url, ""));
+                let mut key_prefix = None;
+                let mut rest = Vec::new();
+                for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+                    match kv.strip_prefix("key_prefix=") {
+                        Some(p) if !p.is_empty() => key_prefix = Some(p.to_owned()),
+                        Some(_) => {
+                            return Err(StorageError::Config {
+                                message: format!("`{url}`: key_prefix is empty"),
+                            });
+                        }
+                        None => rest.push(kv),
+                    }
+                }
+                let url = if rest.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", rest.join("&"))
+                };
+                Ok(StoreUrl::Redis { url, key_prefix })
+            }
             "embedded" if !rest.is_empty() => Ok(StoreUrl::Embedded(PathBuf::from(rest))),
             _ => Err(StorageError::Config {
                 message: format!(
@@ -140,10 +166,12 @@ async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
             Ok(())
         }
         #[cfg(feature = "redis")]
-        StoreUrl::Redis(url) => {
-            let s = Arc::new(
-                crate::redis::RedisStore::connect(crate::redis::RedisConfig::new(url)).await?,
-            );
+        StoreUrl::Redis { url, key_prefix } => {
+            let mut config = crate::redis::RedisConfig::new(url);
+            if let Some(p) = key_prefix {
+                config = config.key_prefix(p);
+            }
+            let s = Arc::new(crate::redis::RedisStore::connect(config).await?);
             stores.sinks.push(s.clone());
             stores.hot.get_or_insert(s);
             Ok(())
@@ -159,7 +187,7 @@ async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
         #[allow(unreachable_patterns)]
         StoreUrl::ClickHouse { .. } => Err(missing("clickhouse")),
         #[allow(unreachable_patterns)]
-        StoreUrl::Redis(_) => Err(missing("redis")),
+        StoreUrl::Redis { .. } => Err(missing("redis")),
         #[allow(unreachable_patterns)]
         StoreUrl::Embedded(_) => Err(missing("embedded")),
     }
@@ -189,6 +217,21 @@ mod tests {
             StoreUrl::parse("embedded://data/s.redb").expect("ok"),
             StoreUrl::Embedded("data/s.redb".into())
         );
+        assert_eq!(
+            StoreUrl::parse("redis://127.0.0.1:6379/2?key_prefix=e2e&protocol=resp3").expect("ok"),
+            StoreUrl::Redis {
+                url: "redis://127.0.0.1:6379/2?protocol=resp3".into(),
+                key_prefix: Some("e2e".into())
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("redis://127.0.0.1:6379").expect("ok"),
+            StoreUrl::Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                key_prefix: None
+            }
+        );
+        assert!(StoreUrl::parse("redis://h:6379?key_prefix=").is_err());
         assert!(StoreUrl::parse("nonsense").is_err());
         assert!(StoreUrl::parse("embedded://").is_err());
     }

@@ -1,0 +1,198 @@
+//! Processes of the multi-process platform test: each service binary as a child with its own
+//! config file and log, and the tails of every log printed when the test fails.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+/// One child process of the platform.
+pub(crate) struct Proc {
+    /// Binary name.
+    pub(crate) name: &'static str,
+    /// Its HTTP port (0 for none).
+    pub(crate) port: u16,
+    child: Child,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// Starts the service binary `name` with `config` (TOML), logging to `dir/<name>.log`.
+    pub(crate) fn service(name: &'static str, port: u16, config: &str, dir: &Path) -> Proc {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, config).expect("write config");
+        let log = dir.join(format!("{name}.log"));
+        let child = spawn_service(name, &path, &log);
+        Proc {
+            name,
+            port,
+            child,
+            config: path,
+            log,
+        }
+    }
+
+    /// Kills with SIGKILL (no deregistration, no flush, no ack) and reaps it.
+    pub(crate) async fn kill(&mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        let _ = self.child.wait().await;
+    }
+
+    /// Its exit status, if it has exited.
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Starts the same binary again with the same config (the log is appended to).
+    pub(crate) fn restart(&mut self) {
+        self.child = spawn_service(self.name, &self.config, &self.log);
+    }
+
+    /// SIGTERM, then the exit status within `limit`.
+    pub(crate) async fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop within {limit:?} of SIGTERM", self.name))
+            .expect("wait")
+    }
+
+    /// The last `lines` warnings and errors of its log.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("panicked"))
+            .collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+fn binary(name: &str) -> &'static str {
+    match name {
+        "api-gateway" => env!("CARGO_BIN_EXE_api-gateway"),
+        "market-data-collector" => env!("CARGO_BIN_EXE_market-data-collector"),
+        "data-storage-service" => env!("CARGO_BIN_EXE_data-storage-service"),
+        "monitoring-service" => env!("CARGO_BIN_EXE_monitoring-service"),
+        "scheduler-service" => env!("CARGO_BIN_EXE_scheduler-service"),
+        "message-broker-service" => env!("CARGO_BIN_EXE_message-broker-service"),
+        other => panic!("unknown binary {other}"),
+    }
+}
+
+fn spawn_service(name: &str, config: &Path, log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let err = out.try_clone().expect("log file");
+    Command::new(binary(name))
+        .arg("--config")
+        .arg(config)
+        // The test's own MARKETPRISM_TEST_* variables are not configuration; keep the
+        // environment to what a deployment would have.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"))
+}
+
+/// `marketprism sim` as a child; its address is read from the first line it prints.
+pub(crate) struct SimProc {
+    /// `127.0.0.1:port`.
+    pub(crate) addr: String,
+    child: Child,
+}
+
+impl SimProc {
+    /// Starts a simulator of `exchange` for `symbols` (native) at `rate` events/s/symbol.
+    pub(crate) async fn start(exchange: &str, symbols: &str, rate: u32, seed: u64) -> SimProc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_marketprism"))
+            .args(["sim", "--exchange", exchange, "--listen", "127.0.0.1:0"])
+            .args(["--symbols", symbols, "--rate", &rate.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn marketprism sim");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("sim prints its address")
+            .expect("read")
+            .expect("a line");
+        let addr = first.rsplit(' ').next().expect("address word").to_owned();
+        // Keep draining what it prints, so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        SimProc { addr, child }
+    }
+
+    /// Stops it.
+    pub(crate) async fn stop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// A port free right now on 127.0.0.1.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics with `what` after `limit`.
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// GET `url` as JSON, `None` on any failure.
+pub(crate) async fn get_json(client: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    let r = client.get(url).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+/// A name unique to this run.
+pub(crate) fn unique() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}", (t as u64) ^ (u64::from(std::process::id()) << 40))
+}
