@@ -45,6 +45,11 @@ impl Proc {
         let _ = self.child.wait().await;
     }
 
+    /// Its process id while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Its exit status, if it has exited.
     pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -145,6 +150,11 @@ impl SimProc {
         // Keep draining what it prints, so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         SimProc { addr, child }
+    }
+
+    /// Its process id while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Stops it.

@@ -1,0 +1,287 @@
+//! Pipeline benchmark: `marketprism sim` → `market-data-collector` → JetStream →
+//! `data-storage-service` → ClickHouse, as separate processes on the real servers, at stepped
+//! event rates. Prints per step: offered and sustained events/s (published to NATS, written
+//! to ClickHouse), latency percentiles (collector receipt → NATS delivery; exchange time →
+//! NATS delivery; collector receipt → visible in ClickHouse), and each process's RSS. In the
+//! same run it measures raw JetStream publishing (async-nats, pipelined acks) and raw
+//! `clickhouse` crate inserts, and prints our rates as ratios of those.
+//!
+//! `scripts/services.sh start && cargo bench -p marketprism-bins --bench pipeline`
+//! Env: `MP_BENCH_RATES` (events/s per symbol per step, default `200,1000,2500`),
+//! `MP_BENCH_SYMBOLS` (default 20), `MP_BENCH_STEP_SECS` (default 10), and the servers'
+//! `MARKETPRISM_TEST_{NATS,CLICKHOUSE}_URL` (default the local ports).
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../tests/platform/mod.rs"]
+#[allow(dead_code)]
+mod platform;
+mod raw;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use platform::{Proc, SimProc, free_port, get_json, unique};
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+fn now_ns() -> i64 {
+    marketprism_core::model::now_ns()
+}
+
+/// Latency samples in microseconds.
+#[derive(Default)]
+struct Samples(Vec<u64>);
+
+impl Samples {
+    fn pct(&mut self, p: f64) -> f64 {
+        if self.0.is_empty() {
+            return f64::NAN;
+        }
+        self.0.sort_unstable();
+        let i = ((self.0.len() - 1) as f64 * p).round() as usize;
+        self.0[i] as f64 / 1000.0
+    }
+    fn summary(&mut self) -> String {
+        format!(
+            "p50 {:>8.3} ms  p99 {:>8.3} ms  p99.9 {:>8.3} ms  (n={})",
+            self.pct(0.50),
+            self.pct(0.99),
+            self.pct(0.999),
+            self.0.len()
+        )
+    }
+}
+
+/// What the NATS subscriber saw while `recording`.
+#[derive(Default)]
+struct Observed {
+    count: AtomicU64,
+    recording: AtomicBool,
+    receipt_to_nats: Mutex<Samples>,
+    exchange_to_nats: Mutex<Samples>,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn ch(http: &reqwest::Client, url: &str, sql: String) -> String {
+    let r = http.post(url).body(sql).send().await.expect("clickhouse");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert!(status.is_success(), "clickhouse: {text}");
+    text
+}
+
+async fn stored_rows(http: &reqwest::Client, url: &str, db: &str) -> u64 {
+    let sql = format!("SELECT sum(rows) FROM system.parts WHERE database = '{db}' AND active");
+    ch(http, url, sql).await.trim().parse().unwrap_or(0)
+}
+
+async fn sim_events(http: &reqwest::Client, sim_url: &str) -> u64 {
+    let stats = get_json(http, &format!("{sim_url}/_sim/stats"))
+        .await
+        .expect("sim stats");
+    stats["symbols"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .flat_map(|s| s["events"].as_object().into_iter().flatten())
+                .filter_map(|(_, n)| n.as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let nats = env_or("MARKETPRISM_TEST_NATS_URL", "nats://127.0.0.1:4222");
+    let clickhouse = env_or("MARKETPRISM_TEST_CLICKHOUSE_URL", "http://127.0.0.1:8123");
+    let rates: Vec<u32> = env_or("MP_BENCH_RATES", "200,1000,2500")
+        .split(',')
+        .map(|r| r.trim().parse().expect("MP_BENCH_RATES"))
+        .collect();
+    let n_symbols: usize = env_or("MP_BENCH_SYMBOLS", "20").parse().expect("symbols");
+    let step = Duration::from_secs(env_or("MP_BENCH_STEP_SECS", "10").parse().expect("secs"));
+    marketprism_bins::common::install_crypto();
+    let http = reqwest::Client::new();
+
+    println!("== baselines (same run) ==");
+    let raw_js = raw::jetstream_publish(&nats, 200_000).await;
+    println!("raw JetStream publish (async-nats, 2048 in flight): {raw_js:>10.0} msg/s");
+    let raw_ch = raw::clickhouse_insert(&clickhouse, 500_000).await;
+    println!("raw ClickHouse insert (clickhouse crate, 10k rows/batch): {raw_ch:>10.0} rows/s");
+
+    let run = unique();
+    let db = format!("mpt_bench_{run}");
+    let stream = format!("BENCH_{}", run.to_uppercase());
+    let prefix = format!("bench{run}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let service = |port: u16| {
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{port}\"\n\n[nats]\nurl = \"{nats}\"\n\
+             stream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n"
+        )
+    };
+    let sto_port = free_port();
+    let storage = format!(
+        "{}\n[clickhouse]\nurl = \"{clickhouse}/?database={db}\"\n\n[embedded]\npath = \"{}\"\n",
+        service(sto_port),
+        dir.path().join("store.redb").display()
+    );
+    let mut storage = Proc::service("data-storage-service", sto_port, &storage, dir.path());
+
+    // Every event the collector publishes, as delivered by NATS to a plain subscriber.
+    let observed = Arc::new(Observed::default());
+    let client = async_nats::connect(&nats).await.expect("nats");
+    let mut sub = client
+        .subscribe(format!("{prefix}.>"))
+        .await
+        .expect("subscribe");
+    let obs = Arc::clone(&observed);
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let recv = now_ns();
+            obs.count.fetch_add(1, Ordering::Relaxed);
+            if !obs.recording.load(Ordering::Relaxed) {
+                continue;
+            }
+            #[derive(serde::Deserialize)]
+            struct Times {
+                exchange_ts: i64,
+                local_ts: i64,
+            }
+            if let Ok(t) = serde_json::from_slice::<Times>(&msg.payload) {
+                let us = |from: i64| u64::try_from((recv - from) / 1000).unwrap_or(0);
+                obs.receipt_to_nats.lock().unwrap().0.push(us(t.local_ts));
+                obs.exchange_to_nats
+                    .lock()
+                    .unwrap()
+                    .0
+                    .push(us(t.exchange_ts));
+            }
+        }
+    });
+
+    let symbols: Vec<String> = (0..n_symbols).map(|i| format!("S{i:03}USDT")).collect();
+    let normalized: Vec<String> = (0..n_symbols)
+        .map(|i| format!("\"S{i:03}-USDT\""))
+        .collect();
+    println!(
+        "\n== pipeline: {n_symbols} symbols, Binance spot trades + book + bbo, {} s steps ==",
+        step.as_secs()
+    );
+    let mut best = 0.0_f64;
+    for rate in rates {
+        let mut sim = SimProc::start("binance-spot", &symbols.join(","), rate, 3).await;
+        let col_port = free_port();
+        let collector = format!(
+            "{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\", \"bbo\"]\n\
+             symbols = [{}]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
+            service(col_port),
+            normalized.join(", "),
+            addr = sim.addr
+        );
+        let mut collector =
+            Proc::service("market-data-collector", col_port, &collector, dir.path());
+        tokio::time::sleep(Duration::from_secs(4)).await; // connect, sync books, warm up
+        let sim_url = format!("http://{}", sim.addr);
+        let (e0, n0, s0) = (
+            sim_events(&http, &sim_url).await,
+            observed.count.load(Ordering::Relaxed),
+            stored_rows(&http, &clickhouse, &db).await,
+        );
+        *observed.receipt_to_nats.lock().unwrap() = Samples::default();
+        *observed.exchange_to_nats.lock().unwrap() = Samples::default();
+        observed.recording.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        let watermark = now_ns();
+        let mut visible = Samples::default();
+        let mut seen_to = watermark;
+        let mut rss = [0_u64; 3];
+        while started.elapsed() < step {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let polled = now_ns();
+            let sql = format!(
+                "SELECT local_ts FROM `{db}`.trade WHERE local_ts > {seen_to} FORMAT TabSeparated"
+            );
+            for ts in ch(&http, &clickhouse, sql).await.lines() {
+                if let Ok(ts) = ts.parse::<i64>() {
+                    visible
+                        .0
+                        .push(u64::try_from((polled - ts) / 1000).unwrap_or(0));
+                    seen_to = seen_to.max(ts);
+                }
+            }
+            for (slot, pid) in rss
+                .iter_mut()
+                .zip([sim.pid(), collector.pid(), storage.pid()])
+            {
+                *slot = (*slot).max(pid.map_or(0, rss_kib));
+            }
+        }
+        observed.recording.store(false, Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64();
+        let offered = (sim_events(&http, &sim_url).await - e0) as f64 / secs;
+        let published = (observed.count.load(Ordering::Relaxed) - n0) as f64 / secs;
+        let stored = (stored_rows(&http, &clickhouse, &db).await - s0) as f64 / secs;
+        println!(
+            "\nstep {rate}/s/symbol: sim {offered:>8.0} ev/s  published {published:>8.0} ev/s  \
+             stored {stored:>8.0} rows/s"
+        );
+        println!(
+            "  receipt → NATS     {}",
+            observed.receipt_to_nats.lock().unwrap().summary()
+        );
+        println!(
+            "  exchange → NATS    {}  (exchange time has ms resolution)",
+            observed.exchange_to_nats.lock().unwrap().summary()
+        );
+        println!(
+            "  receipt → ClickHouse visible {}  (polled every 100 ms)",
+            visible.summary()
+        );
+        println!(
+            "  RSS max: sim {} MiB, collector {} MiB, storage {} MiB",
+            rss[0] / 1024,
+            rss[1] / 1024,
+            rss[2] / 1024
+        );
+        if published >= 0.95 * offered && stored >= 0.9 * published {
+            best = best.max(published);
+        }
+        let _ = collector.terminate(Duration::from_secs(20)).await;
+        sim.stop().await;
+    }
+    println!("\n== summary ==");
+    println!(
+        "pipeline sustained {best:.0} ev/s = {:.2} × raw JetStream publish ({raw_js:.0} msg/s)",
+        best / raw_js
+    );
+    println!("(ClickHouse sink vs raw insert: marketprism-storage example storage_throughput)");
+    let _ = storage.terminate(Duration::from_secs(20)).await;
+    let _ = ch(
+        &http,
+        &clickhouse,
+        format!("DROP DATABASE IF EXISTS `{db}`"),
+    )
+    .await;
+    let js = async_nats::jetstream::new(client);
+    let _ = js.delete_stream(&stream).await;
+    let _ = js.delete_stream(format!("{stream}_DEADLETTER")).await;
+}
