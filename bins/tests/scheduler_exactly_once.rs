@@ -1,4 +1,5 @@
-//! Two scheduler instances sharing Redis fire every (task, time) exactly once.
+//! Two scheduler instances sharing a store (Redis, or NATS JetStream KV) fire every
+//! (task, time) exactly once.
 
 use std::{
     sync::{Arc, Mutex},
@@ -6,17 +7,38 @@ use std::{
 };
 
 use axum::{Router, routing::post};
-use marketprism_bins::scheduler::{self, SchedulerConfig};
+use marketprism_bins::scheduler::{self, NatsKvStore, SchedulerConfig, StoreBackend};
 use marketprism_core::testing::{TestServer, require_server};
 use marketprism_discovery::{Registry, ServiceInstance};
 
+/// The shared store both schedulers use.
+#[derive(Clone, Copy)]
+enum StoreKind {
+    Redis,
+    Nats,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_schedulers_fire_each_time_once() {
-    let Some(redis) = require_server(TestServer::Redis) else {
+async fn two_schedulers_sharing_redis_fire_each_time_once() {
+    two_schedulers_fire_each_time_once(StoreKind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_sharing_nats_kv_fire_each_time_once() {
+    two_schedulers_fire_each_time_once(StoreKind::Nats).await;
+}
+
+async fn two_schedulers_fire_each_time_once(kind: StoreKind) {
+    let server = match kind {
+        StoreKind::Redis => TestServer::Redis,
+        StoreKind::Nats => TestServer::Nats,
+    };
+    let Some(url) = require_server(server) else {
         return;
     };
     let ns = format!("sched{:x}", std::process::id() as u64 * 7919 + rand_ns());
     let discovery = format!("memory://{ns}");
+    let prefix = format!("mp:test:{ns}");
 
     // A target service that counts calls, registered in (in-process) discovery.
     let hits: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -50,8 +72,14 @@ async fn two_schedulers_fire_each_time_once() {
     for _ in 0..2 {
         let mut c = SchedulerConfig::default();
         c.discovery.url = discovery.clone();
-        c.redis.url = Some(redis.clone());
-        c.store.prefix = format!("mp:test:{ns}");
+        match kind {
+            StoreKind::Redis => c.redis.url = Some(url.clone()),
+            StoreKind::Nats => {
+                c.nats.url = Some(url.clone());
+                c.store.backend = StoreBackend::Nats;
+            }
+        }
+        c.store.prefix = prefix.clone();
         c.builtin.enabled = false;
         c.scheduler.tick_ms = 100;
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -83,6 +111,22 @@ async fn two_schedulers_fire_each_time_once() {
         .await
         .expect("create");
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let status: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{}/api/v1/scheduler/status",
+            ports[1]
+        ))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    let expected = match kind {
+        StoreKind::Redis => "redis",
+        StoreKind::Nats => "nats",
+    };
+    assert_eq!(status["store"], expected, "{status}");
     tokio::time::sleep(Duration::from_millis(5500)).await;
     // Stop firing, let in-flight runs finish.
     for p in &ports {
@@ -127,6 +171,33 @@ async fn two_schedulers_fire_each_time_once() {
     for (tx, task) in stops {
         let _ = tx.send(());
         let _ = task.await;
+    }
+    match kind {
+        StoreKind::Nats => NatsKvStore::connect(&url, &prefix, Duration::from_secs(60))
+            .await
+            .expect("connect")
+            .delete_buckets()
+            .await
+            .expect("delete buckets"),
+        StoreKind::Redis => {
+            let client = redis::Client::open(url.as_str()).expect("client");
+            let mut c = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("conn");
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}:*"))
+                .query_async(&mut c)
+                .await
+                .expect("keys");
+            if !keys.is_empty() {
+                let () = redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async(&mut c)
+                    .await
+                    .expect("del");
+            }
+        }
     }
 }
 

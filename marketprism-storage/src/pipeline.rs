@@ -193,25 +193,33 @@ struct Worker {
 
 impl Worker {
     async fn run(&self) -> Result<()> {
+        let mut batch = self.fetch().await?;
+        loop {
+            if batch.is_empty() {
+                batch = self.fetch().await?;
+                continue;
+            }
+            // The next batch is fetched while this one is written (one batch ahead, so at
+            // most two are unacked); it is acked only after its own write, as always.
+            let (processed, next) = tokio::join!(self.process(batch), self.fetch());
+            processed?;
+            batch = next?;
+        }
+    }
+
+    /// The next batch (possibly empty after the batch timeout), retrying fetch errors.
+    async fn fetch(&self) -> Result<Batch> {
         let mut delay = self.config.retry_initial;
         loop {
-            let batch = match self.consumer.next_batch().await {
-                Ok(b) => {
-                    delay = self.config.retry_initial;
-                    b
-                }
+            match self.consumer.next_batch().await {
+                Ok(b) => return Ok(b),
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, "fetch failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.config.retry_max);
-                    continue;
                 }
                 Err(e) => return Err(e),
-            };
-            if batch.is_empty() {
-                continue;
             }
-            self.process(batch).await?;
         }
     }
 
@@ -225,8 +233,23 @@ impl Worker {
             self.status.dead_lettered.fetch_add(1, Ordering::Relaxed);
         }
         let mut keep = vec![true; batch.events.len()];
-        for sink in &self.sinks {
-            let written = self.write_sink(sink.as_ref(), &batch, &mut keep).await?;
+        // Every sink writes the whole batch at once (ClickHouse and Redis in parallel); only a
+        // sink that refuses some events permanently then isolates them, one sink at a time.
+        let whole = futures::future::join_all(
+            self.sinks
+                .iter()
+                .map(|sink| self.write_whole(sink.as_ref(), &batch, &batch.events)),
+        )
+        .await;
+        for (sink, result) in self.sinks.iter().zip(whole) {
+            let written = match result {
+                Ok(()) => batch.events.len() as u64,
+                Err(StorageError::Core(e)) if !e.is_retryable() => {
+                    tracing::warn!(sink = sink.name(), error = %e, "permanent write error; isolating events");
+                    self.isolate(sink.as_ref(), &batch, &mut keep).await?
+                }
+                Err(e) => return Err(e),
+            };
             metrics::counter!(m::SINK_WRITTEN, "sink" => sink.name().to_owned()).increment(written);
         }
         if let Some(pause) = self.config.pause_before_ack {
@@ -252,31 +275,27 @@ impl Worker {
         Ok(())
     }
 
-    /// Writes the kept events to `sink`, retrying retryable errors forever. On a permanent
-    /// error, writes event by event and dead-letters (and drops from `keep`) those refused.
-    async fn write_sink(&self, sink: &dyn Sink, batch: &Batch, keep: &mut [bool]) -> Result<u64> {
-        let events: Vec<MarketEvent> = batch
-            .events
-            .iter()
-            .zip(keep.iter())
-            .filter(|(_, k)| **k)
-            .map(|(e, _)| e.clone())
-            .collect();
+    /// Writes `events` to `sink`, retrying retryable errors forever.
+    async fn write_whole(
+        &self,
+        sink: &dyn Sink,
+        batch: &Batch,
+        events: &[MarketEvent],
+    ) -> Result<()> {
         let started = Instant::now();
         let result = self
             .retry_forever(sink.name(), batch, || async {
-                sink.write_batch(&events).await.map_err(StorageError::from)
+                sink.write_batch(events).await.map_err(StorageError::from)
             })
             .await;
         metrics::histogram!(m::SINK_WRITE_SECONDS, "sink" => sink.name().to_owned())
             .record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(()) => return Ok(events.len() as u64),
-            Err(StorageError::Core(e)) if !e.is_retryable() => {
-                tracing::warn!(sink = sink.name(), error = %e, "permanent write error; isolating events");
-            }
-            Err(e) => return Err(e),
-        }
+        result
+    }
+
+    /// After a permanent error on the whole batch: writes the kept events to `sink` one by
+    /// one and dead-letters (and drops from `keep`) those refused. Returns how many it wrote.
+    async fn isolate(&self, sink: &dyn Sink, batch: &Batch, keep: &mut [bool]) -> Result<u64> {
         let mut written = 0;
         for (i, event) in batch.events.iter().enumerate() {
             if !keep[i] {

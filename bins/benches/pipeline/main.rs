@@ -13,7 +13,6 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../tests/platform/mod.rs"]
-#[allow(dead_code)]
 mod platform;
 mod raw;
 
@@ -268,6 +267,50 @@ async fn main() {
         let _ = collector.terminate(Duration::from_secs(20)).await;
         sim.stop().await;
     }
+    // Memory: 100 symbols with 1000-level books on one collector.
+    let symbols: Vec<String> = (0..100).map(|i| format!("M{i:03}USDT")).collect();
+    let normalized: Vec<String> = (0..100).map(|i| format!("\"M{i:03}-USDT\"")).collect();
+    let mut sim = SimProc::start_with(
+        "binance-spot",
+        &symbols.join(","),
+        20,
+        5,
+        &["--book-depth", "1000"],
+    )
+    .await;
+    let col_port = free_port();
+    let collector = format!(
+        "book_depth = 1000\n{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\"]\n\
+         symbols = [{}]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
+        service(col_port),
+        normalized.join(", "),
+        addr = sim.addr
+    );
+    let mut collector = Proc::service("market-data-collector", col_port, &collector, dir.path());
+    let mut synced = 0;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let sql =
+            format!("SELECT uniqExact(symbol) FROM `{db}`.book_snapshot WHERE symbol LIKE 'M%'");
+        synced = ch(&http, &clickhouse, sql)
+            .await
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if synced >= 100 {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss = collector.pid().map_or(0, rss_kib);
+    println!(
+        "\n== memory: 100 symbols × 1000-level books ({synced} books synced) ==\n\
+         collector RSS {:.1} MiB (target ≤ 60 MB)",
+        rss as f64 / 1024.0
+    );
+    let _ = collector.terminate(Duration::from_secs(20)).await;
+    sim.stop().await;
+
     println!("\n== summary ==");
     println!(
         "pipeline sustained {best:.0} ev/s = {:.2} × raw JetStream publish ({raw_js:.0} msg/s)",

@@ -69,6 +69,9 @@ pub struct SimArgs {
     /// Random seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Price levels per side of each simulated book.
+    #[arg(long, default_value_t = 50)]
+    pub book_depth: usize,
     /// A fault to inject at start, as JSON (repeatable), e.g.
     /// `{"type":"gap","symbol":"BTCUSDT","skip":3}`; more at runtime: POST /_sim/faults.
     #[arg(long = "fault", value_name = "JSON")]

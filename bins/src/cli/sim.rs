@@ -15,7 +15,8 @@ pub async fn sim(
 ) -> Result<()> {
     let mut config = SimConfig::new(args.exchange)
         .rate(args.rate)
-        .seed(args.seed);
+        .seed(args.seed)
+        .book_depth(args.book_depth);
     if !args.symbols.is_empty() {
         config = config.symbols(args.symbols.iter().cloned());
     }

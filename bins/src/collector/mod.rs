@@ -8,7 +8,7 @@ mod stats;
 use std::{collections::HashSet, time::Duration};
 
 use axum::{Json, Router, extract::State, routing::get};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use marketprism_core::{bus::Bus, model::MarketEvent, model::MarketType, runtime::Service};
 use marketprism_exchanges::{Channel, MarketStream, Venue, fetch_instruments};
 use marketprism_storage::nats::publisher::{JetStreamPublisher, PublisherConfig};
@@ -37,9 +37,11 @@ pub struct CollectorConfig {
     pub shard: ShardConfig,
     /// Keep books to this many levels per side.
     pub book_depth: Option<usize>,
-    /// Events per published batch.
+    /// Most events per published batch (a batch is whatever is waiting when the previous
+    /// publish completes, up to this).
     pub batch_size: usize,
-    /// Longest wait before a partial batch is published (ms).
+    /// 0 (default): publish at once, batching only what is already waiting. Above 0: hold a
+    /// partial batch up to this many ms (fewer, larger publishes; more latency).
     pub batch_ms: u64,
 }
 
@@ -111,8 +113,8 @@ impl Default for CollectorConfig {
             }],
             shard: ShardConfig::default(),
             book_depth: Some(100),
-            batch_size: 500,
-            batch_ms: 50,
+            batch_size: 2000,
+            batch_ms: 0,
         }
     }
 }
@@ -286,13 +288,36 @@ async fn collect(
                 Some(event) => {
                     stats.observe(&event);
                     batch.push(event);
-                    if batch.len() >= config.batch_size.max(1) {
+                    // Natural batching: take what is already waiting, never wait for more.
+                    // Under load the batch grows while the previous publish is in flight;
+                    // when quiet an event leaves at once.
+                    let max = config.batch_size.max(1);
+                    let mut ended = false;
+                    while batch.len() < max {
+                        match stream.next().now_or_never() {
+                            Some(Some(event)) => {
+                                stats.observe(&event);
+                                batch.push(event);
+                            }
+                            Some(None) => {
+                                ended = true;
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    if batch.len() >= max || config.batch_ms == 0 {
                         publish(output, &mut batch, stats, stop).await;
+                    }
+                    if ended {
+                        break;
                     }
                 }
                 None => break,
             },
-            _ = flush.tick() => publish(output, &mut batch, stats, stop).await,
+            _ = flush.tick(), if config.batch_ms > 0 => {
+                publish(output, &mut batch, stats, stop).await;
+            }
             _ = rate.tick() => stats.tick(),
         }
     }

@@ -9,6 +9,7 @@
 
 mod engine;
 mod store;
+mod store_nats;
 mod task;
 
 use std::{
@@ -32,7 +33,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use engine::Engine;
-pub use store::{FileStore, RedisStore, TaskStore};
+pub use store::{FileStore, HISTORY_LIMIT, RedisStore, TaskStore};
+pub use store_nats::NatsKvStore;
 pub use task::{RunRecord, Task, TaskInput, parse_cron};
 
 use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection, now_ms};
@@ -46,7 +48,7 @@ pub struct SchedulerConfig {
     pub service: ServiceSection,
     /// Discovery (task targets are found here).
     pub discovery: DiscoverySection,
-    /// NATS, for tasks that publish.
+    /// NATS, for tasks that publish (and the task store with `store.backend = "nats"`).
     pub nats: NatsSection,
     /// Redis: shared tasks, history and leases (several schedulers).
     pub redis: RedisSection,
@@ -62,10 +64,29 @@ pub struct SchedulerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSection {
-    /// Embedded store file (used when `redis.url` is unset).
+    /// Which store holds tasks, history and leases.
+    pub backend: StoreBackend,
+    /// Embedded store file (the `file` backend).
     pub path: PathBuf,
-    /// Redis key prefix.
+    /// Redis key prefix; NATS bucket names are made from it (`:` and other characters a
+    /// bucket name cannot hold become `_`: `mp_scheduler_tasks`, `_runs`, `_leases`).
     pub prefix: String,
+}
+
+/// `store.backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Redis when `redis.url` is set, else the file. Never NATS: `nats.url` is often set only
+    /// for tasks that publish, and switching stores would lose the tasks kept in the file.
+    #[default]
+    Auto,
+    /// The embedded JSON file `store.path` (one scheduler: leases are in memory).
+    File,
+    /// Redis at `redis.url`.
+    Redis,
+    /// NATS JetStream key-value buckets at `nats.url`.
+    Nats,
 }
 
 /// `[scheduler]`.
@@ -102,6 +123,7 @@ impl Default for SchedulerConfig {
             nats: NatsSection::default(),
             redis: RedisSection::default(),
             store: StoreSection {
+                backend: StoreBackend::Auto,
                 path: PathBuf::from("marketprism-data/scheduler.json"),
                 prefix: "mp:scheduler".into(),
             },
@@ -176,10 +198,13 @@ pub async fn run(
 ) -> Result<()> {
     common::install_crypto();
     let stop = common::shutdown_token(shutdown);
-    let store: Arc<dyn TaskStore> = match &config.redis.url {
-        Some(url) => Arc::new(RedisStore::connect(url, &config.store.prefix).await?),
-        None => Arc::new(FileStore::open(config.store.path.clone())?),
+    let nats = match &config.nats.url {
+        Some(url) => Some(async_nats::connect(url.as_str()).await?),
+        None => None,
     };
+    let lease_ttl = Duration::from_secs(config.scheduler.lease_ttl_secs.max(1));
+    let store = open_store(&config, nats.as_ref(), lease_ttl).await?;
+    tracing::info!(store = store.name(), "scheduler task store");
     if config.builtin.enabled {
         for t in builtin_tasks(&config.builtin) {
             if store.get(&t.id).await?.is_none() {
@@ -187,10 +212,6 @@ pub async fn run(
             }
         }
     }
-    let nats = match &config.nats.url {
-        Some(url) => Some(async_nats::connect(url.as_str()).await?),
-        None => None,
-    };
     let registry = common::registry(&config.discovery).await?;
     let engine = Arc::new(Engine {
         store,
@@ -203,7 +224,7 @@ pub async fn run(
         active: Mutex::new(HashMap::new()),
         instance: format!("{}-{:08x}", config.service.name, rand::random::<u32>()),
         fired: 0.into(),
-        lease_ttl: Duration::from_secs(config.scheduler.lease_ttl_secs.max(1)),
+        lease_ttl,
     });
     let service = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
@@ -227,6 +248,30 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     common::finish(http_stop, http).await
+}
+
+/// The store `store.backend` selects (see [`StoreBackend`]).
+async fn open_store(
+    config: &SchedulerConfig,
+    nats: Option<&async_nats::Client>,
+    lease_ttl: Duration,
+) -> Result<Arc<dyn TaskStore>> {
+    let s = &config.store;
+    Ok(match (s.backend, &config.redis.url, nats) {
+        (StoreBackend::Auto | StoreBackend::Redis, Some(url), _) => {
+            Arc::new(RedisStore::connect(url, &s.prefix).await?)
+        }
+        (StoreBackend::Redis, None, _) => {
+            return Err("store.backend = \"redis\" needs redis.url".into());
+        }
+        (StoreBackend::Nats, _, Some(client)) => {
+            Arc::new(NatsKvStore::open(client.clone(), &s.prefix, lease_ttl).await?)
+        }
+        (StoreBackend::Nats, _, None) => {
+            return Err("store.backend = \"nats\" needs nats.url".into());
+        }
+        (StoreBackend::Auto | StoreBackend::File, ..) => Arc::new(FileStore::open(s.path.clone())?),
+    })
 }
 
 /// The scheduler routes over an engine.
@@ -405,4 +450,46 @@ async fn start(State(e): State<Arc<Engine>>) -> Reply {
 async fn stop_scheduler(State(e): State<Arc<Engine>>) -> Reply {
     e.running.store(false, Ordering::Relaxed);
     (StatusCode::OK, Json(json!({ "running": false })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_backend_is_set_by_name_and_defaults_to_auto() {
+        let env = HashMap::new();
+        let default = SchedulerConfig::default();
+        let c = common::load_config(&default, None, &env, &[]).expect("defaults");
+        assert_eq!(c.store.backend, StoreBackend::Auto);
+        for (name, backend) in [
+            ("file", StoreBackend::File),
+            ("redis", StoreBackend::Redis),
+            ("nats", StoreBackend::Nats),
+        ] {
+            let sets = [format!("store.backend={name}")];
+            let c = common::load_config(&default, None, &env, &sets).expect("set");
+            assert_eq!(c.store.backend, backend);
+        }
+        let sets = ["store.backend=etcd".to_owned()];
+        assert!(common::load_config(&default, None, &env, &sets).is_err());
+    }
+
+    #[tokio::test]
+    async fn auto_never_picks_nats_and_explicit_backends_need_their_url() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = SchedulerConfig::default();
+        c.store.path = dir.path().join("scheduler.json");
+        // `nats.url` alone (for publishing tasks) keeps the file store.
+        c.nats.url = Some("nats://127.0.0.1:1".into());
+        let ttl = Duration::from_secs(1);
+        let store = open_store(&c, None, ttl).await.expect("file");
+        assert_eq!(store.name(), "embedded");
+        c.store.backend = StoreBackend::Nats;
+        let e = open_store(&c, None, ttl).await.err().expect("no client");
+        assert!(e.to_string().contains("nats.url"), "{e}");
+        c.store.backend = StoreBackend::Redis;
+        let e = open_store(&c, None, ttl).await.err().expect("no redis.url");
+        assert!(e.to_string().contains("redis.url"), "{e}");
+    }
 }

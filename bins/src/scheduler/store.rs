@@ -1,5 +1,6 @@
 //! Where tasks, run history and firing leases live: an embedded JSON file (default, one
-//! scheduler) or Redis (several schedulers share tasks, history and leases).
+//! scheduler), Redis or NATS JetStream KV (`store_nats.rs`; with either, several schedulers
+//! share tasks, history and leases).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -14,13 +15,13 @@ use redis::AsyncCommands;
 use super::task::{RunRecord, Task};
 use crate::common::Result;
 
-/// Runs kept per store.
-pub(super) const HISTORY_LIMIT: usize = 1000;
+/// Runs kept per store (all tasks together): the oldest by start time go first.
+pub const HISTORY_LIMIT: usize = 1000;
 
 /// Task storage + leases. Object-safe.
 #[async_trait]
 pub trait TaskStore: Send + Sync {
-    /// `embedded` or `redis`.
+    /// `embedded`, `redis` or `nats`.
     fn name(&self) -> &'static str;
     /// Every task.
     async fn list(&self) -> Result<Vec<Task>>;

@@ -1,5 +1,7 @@
 //! Processes of the multi-process platform test: each service binary as a child with its own
 //! config file and log, and the tails of every log printed when the test fails.
+// Shared by the end-to-end test and the pipeline benchmark; each uses a part of it.
+#![allow(dead_code)]
 
 use std::{
     path::{Path, PathBuf},
@@ -128,10 +130,22 @@ pub(crate) struct SimProc {
 impl SimProc {
     /// Starts a simulator of `exchange` for `symbols` (native) at `rate` events/s/symbol.
     pub(crate) async fn start(exchange: &str, symbols: &str, rate: u32, seed: u64) -> SimProc {
+        Self::start_with(exchange, symbols, rate, seed, &[]).await
+    }
+
+    /// [`SimProc::start`] with more `marketprism sim` flags.
+    pub(crate) async fn start_with(
+        exchange: &str,
+        symbols: &str,
+        rate: u32,
+        seed: u64,
+        extra: &[&str],
+    ) -> SimProc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_marketprism"))
             .args(["sim", "--exchange", exchange, "--listen", "127.0.0.1:0"])
             .args(["--symbols", symbols, "--rate", &rate.to_string()])
             .args(["--seed", &seed.to_string()])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

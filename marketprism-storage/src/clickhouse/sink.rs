@@ -22,11 +22,16 @@ impl ClickHouseStore {
         for e in batch {
             present[EventKind::of(e) as usize] = true;
         }
+        // One INSERT per kind, all in flight at once: the batch costs the slowest insert, not
+        // their sum. A failed one fails the batch; the others are harmless on retry (idempotent).
+        let mut inserts: Vec<std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + '_>>> =
+            Vec::new();
         for kind in EventKind::ALL {
             if present[kind as usize] {
-                with_row!(kind, R => self.insert_kind::<R>(batch).await?);
+                with_row!(kind, R => inserts.push(Box::pin(self.insert_kind::<R>(batch))));
             }
         }
+        futures::future::try_join_all(inserts).await?;
         metrics::counter!("marketprism_storage_clickhouse_rows_total")
             .increment(batch.len() as u64);
         metrics::histogram!("marketprism_storage_clickhouse_insert_seconds")
