@@ -79,6 +79,20 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 async fn ch(http: &reqwest::Client, url: &str, sql: String) -> String {
     let r = http.post(url).body(sql).send().await.expect("clickhouse");
     let status = r.status();
@@ -207,6 +221,8 @@ async fn main() {
         );
         *observed.receipt_to_nats.lock().unwrap() = Samples::default();
         *observed.exchange_to_nats.lock().unwrap() = Samples::default();
+        let pids = [sim.pid(), collector.pid(), storage.pid()];
+        let cpu0: Vec<f64> = pids.iter().map(|p| p.map_or(0.0, cpu_secs)).collect();
         observed.recording.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let watermark = now_ns();
@@ -236,6 +252,11 @@ async fn main() {
         }
         observed.recording.store(false, Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
+        let cpu: Vec<f64> = pids
+            .iter()
+            .zip(&cpu0)
+            .map(|(p, c0)| p.map_or(0.0, cpu_secs) - c0)
+            .collect();
         let offered = (sim_events(&http, &sim_url).await - e0) as f64 / secs;
         let published = (observed.count.load(Ordering::Relaxed) - n0) as f64 / secs;
         let stored = (stored_rows(&http, &clickhouse, &db).await - s0) as f64 / secs;
@@ -260,6 +281,15 @@ async fn main() {
             rss[0] / 1024,
             rss[1] / 1024,
             rss[2] / 1024
+        );
+        // Cores used, and events per CPU-second: how far one core would carry each process.
+        println!(
+            "  CPU: sim {:.2} cores, collector {:.2} cores ({:.0} ev per CPU-s), storage {:.2} cores ({:.0} rows per CPU-s)",
+            cpu[0] / secs,
+            cpu[1] / secs,
+            published * secs / cpu[1].max(1e-9),
+            cpu[2] / secs,
+            stored * secs / cpu[2].max(1e-9)
         );
         if published >= 0.95 * offered && stored >= 0.9 * published {
             best = best.max(published);
@@ -288,7 +318,9 @@ async fn main() {
     );
     let mut collector = Proc::service("market-data-collector", col_port, &collector, dir.path());
     let mut synced = 0;
-    for _ in 0..60 {
+    // Snapshots of 1000 levels weigh 50 on Binance: the weight budget spreads 100 of them
+    // over about a minute (as against the real exchange).
+    for _ in 0..240 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let sql =
             format!("SELECT uniqExact(symbol) FROM `{db}`.book_snapshot WHERE symbol LIKE 'M%'");

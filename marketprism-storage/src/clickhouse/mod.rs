@@ -12,6 +12,8 @@
 //! ```
 
 pub mod decimal;
+#[doc(hidden)]
+pub mod encode;
 mod query;
 pub(crate) mod rows;
 mod rows_more;
