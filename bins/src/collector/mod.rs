@@ -286,7 +286,7 @@ async fn collect(
             () = stop.cancelled() => break,
             event = stream.next() => match event {
                 Some(event) => {
-                    stats.observe(&event);
+                    let fresh = batch.len();
                     batch.push(event);
                     // Natural batching: take what is already waiting, never wait for more.
                     // Under load the batch grows while the previous publish is in flight;
@@ -295,10 +295,7 @@ async fn collect(
                     let mut ended = false;
                     while batch.len() < max {
                         match stream.next().now_or_never() {
-                            Some(Some(event)) => {
-                                stats.observe(&event);
-                                batch.push(event);
-                            }
+                            Some(Some(event)) => batch.push(event),
                             Some(None) => {
                                 ended = true;
                                 break;
@@ -306,6 +303,7 @@ async fn collect(
                             None => break,
                         }
                     }
+                    stats.observe_all(&batch[fresh..]);
                     if batch.len() >= max || config.batch_ms == 0 {
                         publish(output, &mut batch, stats, stop).await;
                     }
@@ -326,7 +324,7 @@ async fn collect(
     while let Ok(Some(event)) =
         tokio::time::timeout(Duration::from_millis(200), stream.next()).await
     {
-        stats.observe(&event);
+        stats.observe_all(std::slice::from_ref(&event));
         batch.push(event);
     }
     let never = CancellationToken::new();

@@ -29,7 +29,7 @@ pub struct MarketStats {
     /// Sequence gaps detected.
     pub gaps: u64,
     /// Last event time (ns) per event type, for data-freshness checks.
-    pub last_event_ns: BTreeMap<String, i64>,
+    pub last_event_ns: BTreeMap<&'static str, i64>,
     #[serde(skip)]
     last_instant: Option<Instant>,
     #[serde(skip)]
@@ -57,7 +57,7 @@ pub struct Stats {
 
 #[derive(Debug, Default)]
 struct Inner {
-    markets: BTreeMap<(String, String), MarketStats>,
+    markets: BTreeMap<(&'static str, &'static str), MarketStats>,
     published: u64,
     publish_failures: u64,
     state: String,
@@ -83,77 +83,108 @@ pub struct StatusReport {
     pub markets: usize,
 }
 
+impl Inner {
+    fn market(&mut self, exchange: &'static str, market: &'static str) -> &mut MarketStats {
+        self.markets
+            .entry((exchange, market))
+            .or_insert_with(|| MarketStats {
+                exchange: exchange.to_owned(),
+                market: market.to_owned(),
+                ..MarketStats::default()
+            })
+    }
+}
+
+impl MarketStats {
+    /// Applies a status event (connection state, resyncs, gaps).
+    fn status(&mut self, kind: &StatusKind, now: i64) {
+        match kind {
+            StatusKind::Connected { connection } => {
+                let c = self
+                    .connections
+                    .entry(connection.clone())
+                    .or_insert(ConnectionStats {
+                        state: "connected",
+                        since_ns: now,
+                        reason: None,
+                        connects: 0,
+                    });
+                c.state = "connected";
+                c.since_ns = now;
+                c.connects += 1;
+            }
+            StatusKind::Disconnected { connection, reason } => {
+                let c = self
+                    .connections
+                    .entry(connection.clone())
+                    .or_insert(ConnectionStats {
+                        state: "disconnected",
+                        since_ns: now,
+                        reason: None,
+                        connects: 0,
+                    });
+                c.state = "disconnected";
+                c.since_ns = now;
+                c.reason = Some(reason.clone());
+            }
+            StatusKind::BookResync { .. } => {
+                self.resyncs += 1;
+                metrics::counter!("marketprism_collector_resyncs_total",
+                    "exchange" => self.exchange.clone(), "market" => self.market.clone())
+                .increment(1);
+            }
+            StatusKind::Gap { .. } => {
+                self.gaps += 1;
+                metrics::counter!("marketprism_collector_gaps_total",
+                    "exchange" => self.exchange.clone(), "market" => self.market.clone())
+                .increment(1);
+            }
+        }
+    }
+}
+
 impl Stats {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records one event read from the exchange stream.
-    pub fn observe(&self, event: &MarketEvent) {
-        let exchange = event.exchange().as_str().to_owned();
-        let market = event.market().as_str().to_owned();
-        let kind = event.kind();
-        metrics::counter!("marketprism_collector_events_total",
-            "exchange" => exchange.clone(), "market" => market.clone(), "type" => kind)
-        .increment(1);
+    /// Records events read from the exchange stream: metrics and counters once per
+    /// (exchange, market, type) group of the batch, not per event (the hot path).
+    pub fn observe_all(&self, events: &[MarketEvent]) {
+        type Group = ((&'static str, &'static str, &'static str), u64);
+        let mut groups: Vec<Group> = Vec::new();
+        for event in events {
+            let key = (
+                event.exchange().as_str(),
+                event.market().as_str(),
+                event.kind(),
+            );
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((key, 1)),
+            }
+        }
         let now = now_ns();
-        metrics::gauge!("marketprism_collector_last_event_timestamp_seconds",
-            "exchange" => exchange.clone(), "market" => market.clone(), "type" => kind)
-        .set(now as f64 / 1e9);
+        for &((exchange, market, kind), n) in &groups {
+            metrics::counter!("marketprism_collector_events_total",
+                "exchange" => exchange, "market" => market, "type" => kind)
+            .increment(n);
+            metrics::gauge!("marketprism_collector_last_event_timestamp_seconds",
+                "exchange" => exchange, "market" => market, "type" => kind)
+            .set(now as f64 / 1e9);
+        }
         let mut inner = self.lock();
-        let m = inner
-            .markets
-            .entry((exchange.clone(), market.clone()))
-            .or_insert_with(|| MarketStats {
-                exchange: exchange.clone(),
-                market: market.clone(),
-                ..MarketStats::default()
-            });
-        m.events_total += 1;
-        m.last_instant = Some(Instant::now());
-        m.last_event_ns.insert(kind.to_owned(), now);
-        if let MarketEvent::Status(s) = event {
-            match &s.kind {
-                StatusKind::Connected { connection } => {
-                    let c = m
-                        .connections
-                        .entry(connection.clone())
-                        .or_insert(ConnectionStats {
-                            state: "connected",
-                            since_ns: now,
-                            reason: None,
-                            connects: 0,
-                        });
-                    c.state = "connected";
-                    c.since_ns = now;
-                    c.connects += 1;
-                }
-                StatusKind::Disconnected { connection, reason } => {
-                    let c = m
-                        .connections
-                        .entry(connection.clone())
-                        .or_insert(ConnectionStats {
-                            state: "disconnected",
-                            since_ns: now,
-                            reason: None,
-                            connects: 0,
-                        });
-                    c.state = "disconnected";
-                    c.since_ns = now;
-                    c.reason = Some(reason.clone());
-                }
-                StatusKind::BookResync { .. } => {
-                    m.resyncs += 1;
-                    metrics::counter!("marketprism_collector_resyncs_total",
-                        "exchange" => exchange, "market" => market)
-                    .increment(1);
-                }
-                StatusKind::Gap { .. } => {
-                    m.gaps += 1;
-                    metrics::counter!("marketprism_collector_gaps_total",
-                        "exchange" => exchange, "market" => market)
-                    .increment(1);
-                }
+        let at = Instant::now();
+        for &((exchange, market, kind), n) in &groups {
+            let m = inner.market(exchange, market);
+            m.events_total += n;
+            m.last_instant = Some(at);
+            m.last_event_ns.insert(kind, now);
+        }
+        for event in events {
+            if let MarketEvent::Status(s) = event {
+                let (exchange, market) = (event.exchange().as_str(), event.market().as_str());
+                inner.market(exchange, market).status(&s.kind, now);
             }
         }
     }
