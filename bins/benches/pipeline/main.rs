@@ -93,6 +93,17 @@ fn cpu_secs(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Pid of a server started by scripts/services.sh (its pid file), if any.
+fn server_pid(name: &str) -> Option<u32> {
+    let dir = std::env::var("MARKETPRISM_SERVICES_DIR")
+        .unwrap_or_else(|_| format!("{}/.cache/marketprism/services", env_or("HOME", ".")));
+    std::fs::read_to_string(format!("{dir}/run/{name}.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 async fn ch(http: &reqwest::Client, url: &str, sql: String) -> String {
     let r = http.post(url).body(sql).send().await.expect("clickhouse");
     let status = r.status();
@@ -221,7 +232,13 @@ async fn main() {
         );
         *observed.receipt_to_nats.lock().unwrap() = Samples::default();
         *observed.exchange_to_nats.lock().unwrap() = Samples::default();
-        let pids = [sim.pid(), collector.pid(), storage.pid()];
+        let pids = [
+            sim.pid(),
+            collector.pid(),
+            storage.pid(),
+            server_pid("nats"),
+            server_pid("clickhouse"),
+        ];
         let cpu0: Vec<f64> = pids.iter().map(|p| p.map_or(0.0, cpu_secs)).collect();
         observed.recording.store(true, Ordering::Relaxed);
         let started = Instant::now();
@@ -290,6 +307,11 @@ async fn main() {
             published * secs / cpu[1].max(1e-9),
             cpu[2] / secs,
             stored * secs / cpu[2].max(1e-9)
+        );
+        println!(
+            "  CPU: nats-server {:.2} cores, clickhouse {:.2} cores (of 2)",
+            cpu[3] / secs,
+            cpu[4] / secs
         );
         if published >= 0.95 * offered && stored >= 0.9 * published {
             best = best.max(published);

@@ -3,12 +3,12 @@
 //! Routes: `/api/v1/collector/status`, `/api/v1/collector/exchanges`, plus `/health`,
 //! `/metrics`. Instruments are sharded across instances with `shard.index` / `shard.count`.
 
+mod pump;
 mod stats;
 
-use std::{collections::HashSet, time::Duration};
+use std::collections::HashSet;
 
 use axum::{Json, Router, extract::State, routing::get};
-use futures::{FutureExt, StreamExt};
 use marketprism_core::{bus::Bus, model::MarketEvent, model::MarketType, runtime::Service};
 use marketprism_exchanges::{Channel, MarketStream, Venue, fetch_instruments};
 use marketprism_storage::nats::publisher::{JetStreamPublisher, PublisherConfig};
@@ -119,13 +119,13 @@ impl Default for CollectorConfig {
     }
 }
 
-enum Output {
+pub(crate) enum Output {
     Nats(Box<JetStreamPublisher>),
     Bus(Bus),
 }
 
 impl Output {
-    async fn publish(&self, batch: &[MarketEvent]) -> std::result::Result<(), String> {
+    pub(crate) async fn publish(&self, batch: &[MarketEvent]) -> std::result::Result<(), String> {
         match self {
             Output::Nats(p) => p
                 .publish_batch(batch)
@@ -176,7 +176,7 @@ pub async fn run_with_bus(
     let http = common::spawn_http(service, listener, http_stop.clone());
     common::register(&registry, &config.service, addr).await?;
 
-    collect(&config, &output, &stats, &stop).await;
+    pump::collect(&config, &output, &stats, &stop).await;
 
     common::deregister(&registry).await;
     stats.set_state("stopped", None);
@@ -204,7 +204,9 @@ async fn exchanges(State(stats): State<Stats>) -> Json<serde_json::Value> {
     Json(json!({ "exchanges": stats.markets() }))
 }
 
-async fn build_stream(config: &CollectorConfig) -> std::result::Result<MarketStream, String> {
+pub(crate) async fn build_stream(
+    config: &CollectorConfig,
+) -> std::result::Result<MarketStream, String> {
     let mut builder = MarketStream::builder();
     if let Some(d) = config.book_depth {
         builder = builder.book_depth(d);
@@ -251,122 +253,6 @@ async fn resolve_symbols(
         .into_iter()
         .filter(|s| shard.owns(ex.venue, s))
         .collect())
-}
-
-/// Reads the exchange stream and publishes batches until `stop`; then publishes what it
-/// holds (drain) before returning.
-async fn collect(
-    config: &CollectorConfig,
-    output: &Output,
-    stats: &Stats,
-    stop: &CancellationToken,
-) {
-    let mut delay = Duration::from_millis(500);
-    let mut stream = loop {
-        stats.set_state("starting", None);
-        match build_stream(config).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start the exchange streams; retrying");
-                stats.set_state("retrying", Some(e));
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        }
-    };
-    stats.set_state("running", None);
-    let mut batch = Vec::with_capacity(config.batch_size.max(1));
-    let mut flush = tokio::time::interval(Duration::from_millis(config.batch_ms.max(1)));
-    let mut rate = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            event = stream.next() => match event {
-                Some(event) => {
-                    let fresh = batch.len();
-                    batch.push(event);
-                    // Natural batching: take what is already waiting, never wait for more.
-                    // Under load the batch grows while the previous publish is in flight;
-                    // when quiet an event leaves at once.
-                    let max = config.batch_size.max(1);
-                    let mut ended = false;
-                    while batch.len() < max {
-                        match stream.next().now_or_never() {
-                            Some(Some(event)) => batch.push(event),
-                            Some(None) => {
-                                ended = true;
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                    stats.observe_all(&batch[fresh..]);
-                    if batch.len() >= max || config.batch_ms == 0 {
-                        publish(output, &mut batch, stats, stop).await;
-                    }
-                    if ended {
-                        break;
-                    }
-                }
-                None => break,
-            },
-            _ = flush.tick(), if config.batch_ms > 0 => {
-                publish(output, &mut batch, stats, stop).await;
-            }
-            _ = rate.tick() => stats.tick(),
-        }
-    }
-    // Drain: stop the connections, forward what they already delivered.
-    stream.shutdown();
-    while let Ok(Some(event)) =
-        tokio::time::timeout(Duration::from_millis(200), stream.next()).await
-    {
-        stats.observe_all(std::slice::from_ref(&event));
-        batch.push(event);
-    }
-    let never = CancellationToken::new();
-    let drain = publish(output, &mut batch, stats, &never);
-    if tokio::time::timeout(Duration::from_secs(10), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("could not publish the last batch within 10 s");
-    }
-}
-
-/// Publishes the batch, retrying with backoff (the exchange stream waits meanwhile:
-/// backpressure). Gives up only when `stop` fires.
-async fn publish(
-    output: &Output,
-    batch: &mut Vec<MarketEvent>,
-    stats: &Stats,
-    stop: &CancellationToken,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match output.publish(batch).await {
-            Ok(()) => {
-                stats.published(batch.len());
-                batch.clear();
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, events = batch.len(), "publish failed; retrying");
-                stats.publish_failed(e);
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
