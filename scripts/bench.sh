@@ -6,7 +6,8 @@
 #
 # Figures on a shared or noisy machine vary from run to run: compare ratios measured in the
 # same run (each server-backed benchmark measures its own baseline), not absolute numbers.
-# Env: CARGO_TARGET_DIR (respected), MP_BENCH_* (see bins/benches/pipeline/main.rs).
+# Env: CARGO_TARGET_DIR (respected), MP_BENCH_* (see bins/benches/pipeline/main.rs),
+# MP_CRITERION_ARGS (default "--noplot"; e.g. "--noplot --warm-up-time 1 --measurement-time 2").
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +30,8 @@ run_criterion() {
     local name=$1
     shift
     say "$name: cargo bench $*"
-    cargo bench "$@" -- --noplot 2>&1 | tee "$OUT/$name.log" >&2
+    # shellcheck disable=SC2086
+    cargo bench "$@" -- ${MP_CRITERION_ARGS:---noplot} 2>&1 | tee "$OUT/$name.log" >&2
     criterion_rows "$OUT/$name.log" >"$OUT/$name.tsv"
 }
 
