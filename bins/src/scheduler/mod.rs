@@ -38,7 +38,6 @@ pub use store_nats::NatsKvStore;
 pub use task::{RunRecord, Task, TaskInput, parse_cron};
 
 use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection, now_ms};
-use crate::storage_service::RedisSection;
 
 /// Scheduler configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +57,15 @@ pub struct SchedulerConfig {
     pub scheduler: EngineSection,
     /// Built-in tasks.
     pub builtin: BuiltinSection,
+}
+
+/// `[redis]`. Env `REDIS_URL`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSection {
+    /// `redis://host:6379`: tasks, run history and leases shared by every scheduler (keys
+    /// under `store.prefix`).
+    pub url: Option<String>,
 }
 
 /// `[store]`.
