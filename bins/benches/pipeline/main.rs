@@ -8,7 +8,9 @@
 //!
 //! `scripts/services.sh start && cargo bench -p marketprism-bins --bench pipeline`
 //! Env: `MP_BENCH_RATES` (events/s per symbol per step, default `200,1000,2500`),
-//! `MP_BENCH_SYMBOLS` (default 20), `MP_BENCH_STEP_SECS` (default 10), and the servers'
+//! `MP_BENCH_SYMBOLS` (default 20), `MP_BENCH_STEP_SECS` (default 10),
+//! `MP_BENCH_COLLECTOR_BATCH` / `MP_BENCH_STORAGE_BATCH` (the services' `batch_size` and
+//! `consumer.batch_size`, default theirs), and the servers'
 //! `MARKETPRISM_TEST_{NATS,CLICKHOUSE}_URL` (default the local ports).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -142,6 +144,12 @@ async fn main() {
         .collect();
     let n_symbols: usize = env_or("MP_BENCH_SYMBOLS", "20").parse().expect("symbols");
     let step = Duration::from_secs(env_or("MP_BENCH_STEP_SECS", "10").parse().expect("secs"));
+    let collector_batch: usize = env_or("MP_BENCH_COLLECTOR_BATCH", "2000")
+        .parse()
+        .expect("batch");
+    let storage_batch: usize = env_or("MP_BENCH_STORAGE_BATCH", "1000")
+        .parse()
+        .expect("batch");
     marketprism_bins::common::install_crypto();
     let http = reqwest::Client::new();
 
@@ -164,7 +172,8 @@ async fn main() {
     };
     let sto_port = free_port();
     let storage = format!(
-        "{}\n[clickhouse]\nurl = \"{clickhouse}/?database={db}\"\n\n[embedded]\npath = \"{}\"\n",
+        "{}\n[consumer]\nbatch_size = {storage_batch}\n\n[clickhouse]\nurl = \"{clickhouse}/?database={db}\"\n\n\
+         [embedded]\npath = \"{}\"\n",
         service(sto_port),
         dir.path().join("store.redb").display()
     );
@@ -216,7 +225,7 @@ async fn main() {
         let mut sim = SimProc::start("binance-spot", &symbols.join(","), rate, 3).await;
         let col_port = free_port();
         let collector = format!(
-            "{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\", \"bbo\"]\n\
+            "batch_size = {collector_batch}\n{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\", \"bbo\"]\n\
              symbols = [{}]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
             service(col_port),
             normalized.join(", "),
