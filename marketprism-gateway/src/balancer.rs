@@ -28,6 +28,17 @@ impl Balancer {
     /// assert_eq!(picks, ["a", "b", "a"]);
     /// ```
     pub fn pick(&self, service: &str, candidates: &[Upstream]) -> Option<usize> {
+        self.pick_with(service, candidates, |c| (c.id.as_str(), c.weight))
+    }
+
+    /// [`pick`](Self::pick) over any candidate type, given its id and weight (the proxy picks
+    /// among borrowed instances without cloning them).
+    pub(crate) fn pick_with<'a, T>(
+        &self,
+        service: &str,
+        candidates: &'a [T],
+        id_weight: impl Fn(&'a T) -> (&'a str, u32),
+    ) -> Option<usize> {
         let mut all = self
             .current
             .lock()
@@ -38,19 +49,20 @@ impl Balancer {
         let current = all.get_mut(service)?;
         // Forget instances that disappeared so the map stays bounded.
         if current.len() > candidates.len() * 4 + 16 {
-            current.retain(|id, _| candidates.iter().any(|c| &c.id == id));
+            current.retain(|id, _| candidates.iter().any(|c| id_weight(c).0 == id));
         }
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
         for (i, c) in candidates.iter().enumerate() {
-            if c.weight == 0 {
+            let (id, weight) = id_weight(c);
+            if weight == 0 {
                 continue;
             }
-            let w = i64::from(c.weight);
+            let w = i64::from(weight);
             total += w;
-            let cw = match current.get_mut(&c.id) {
+            let cw = match current.get_mut(id) {
                 Some(cw) => cw,
-                None => current.entry(c.id.clone()).or_insert(0),
+                None => current.entry(id.to_owned()).or_insert(0),
             };
             *cw += w;
             if best.is_none_or(|(_, b)| *cw > b) {
@@ -58,7 +70,7 @@ impl Balancer {
             }
         }
         let (index, _) = best?;
-        if let Some(cw) = current.get_mut(&candidates[index].id) {
+        if let Some(cw) = current.get_mut(id_weight(&candidates[index]).0) {
             *cw -= total;
         }
         Some(index)

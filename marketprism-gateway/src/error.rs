@@ -56,7 +56,7 @@ pub enum GatewayError {
         instance: String,
         /// The transport error.
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The upstream did not answer within the configured timeout.
     #[error("upstream `{instance}` of `{service}` timed out")]

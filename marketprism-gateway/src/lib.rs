@@ -37,6 +37,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access_log;
 pub mod auth;
 pub mod balancer;
 pub mod breaker;
@@ -46,6 +47,7 @@ pub mod events;
 mod future;
 pub mod proxy;
 pub mod ratelimit;
+mod request_id;
 pub mod status;
 mod upstream;
 pub mod ws;
@@ -55,24 +57,22 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize},
     },
     time::{Duration, Instant},
 };
 
 use axum::{
     Router,
-    extract::{Request, State},
-    http::{HeaderName, HeaderValue, Method},
-    middleware::{self, Next},
-    response::Response,
+    body::Body,
+    http::{HeaderName, HeaderValue, Method, Request, Response},
     routing::get,
 };
 use tower::ServiceBuilder;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
 };
 
 pub use auth::Role;
@@ -83,11 +83,13 @@ pub use events::{BusEventSource, EventSource, EventStream};
 pub use upstream::{StaticUpstreams, Upstream, Upstreams};
 
 use crate::{
-    auth::{AuthLayer, Authenticator, PrincipalSlot},
+    access_log::AccessLogLayer,
+    auth::{AuthLayer, Authenticator},
     balancer::Balancer,
     breaker::BreakerRegistry,
     config::{CorsConfig, GatewayConfig},
-    ratelimit::{RateLimitLayer, client_ip},
+    ratelimit::RateLimitLayer,
+    request_id::MakeRandomUuid,
 };
 
 /// Counters shown on `/_gateway/status`.
@@ -106,7 +108,9 @@ pub(crate) struct GatewayState {
     pub(crate) events: Arc<dyn EventSource>,
     pub(crate) balancer: Balancer,
     pub(crate) breakers: BreakerRegistry,
-    pub(crate) client: reqwest::Client,
+    /// Per-instance breaker and metric handles, resolved once.
+    pub(crate) instances: proxy::Instances,
+    pub(crate) client: proxy::UpstreamClient,
     pub(crate) started: Instant,
     pub(crate) stats: Stats,
     /// Set to true when the server shuts down: live clients are closed with 1001.
@@ -152,7 +156,7 @@ fn build(
 ) -> Result<(Router, Arc<GatewayState>), GatewayError> {
     let auth = Authenticator::new(&config.auth)?;
     let cors = cors_layer(&config.cors)?;
-    let client = proxy::client(&config.proxy)?;
+    let client = proxy::UpstreamClient::new(&config.proxy)?;
     let per_ip = config
         .limits
         .per_ip
@@ -161,6 +165,7 @@ fn build(
     let body_limit = config.limits.body_bytes;
     let state = Arc::new(GatewayState {
         breakers: BreakerRegistry::new(config.breaker),
+        instances: proxy::Instances::default(),
         config,
         upstreams,
         events,
@@ -177,23 +182,20 @@ fn build(
         .route("/ws/v1/stream", get(ws::handler))
         .fallback(proxy::handler)
         .with_state(Arc::clone(&state))
-        // Innermost (it changes the body type, so it gets its own `layer` call).
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        // One `layer` call: each one boxes the service and its future once more per request.
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(
-                    x_request_id.clone(),
-                    MakeRequestUuid,
-                ))
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRandomUuid))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
-                .layer(middleware::from_fn_with_state(
-                    Arc::clone(&state),
-                    access_log,
-                ))
+                .layer(AccessLogLayer::new(Arc::clone(&state)))
                 .option_layer(cors)
                 .option_layer(per_ip)
                 .layer(AuthLayer::new(auth))
-                .option_layer(per_key),
+                .option_layer(per_key)
+                // Innermost; it changes the body types, mapped back to `Body` around it.
+                .map_response(|r: Response<tower_http::limit::ResponseBody<Body>>| r.map(Body::new))
+                .layer(RequestBodyLimitLayer::new(body_limit))
+                .map_request(|r: Request<tower_http::body::Limited<Body>>| r.map(Body::new)),
         );
     Ok((router, state))
 }
@@ -283,39 +285,4 @@ fn cors_layer(config: &CorsConfig) -> Result<Option<CorsLayer>, GatewayError> {
             ])
             .max_age(Duration::from_secs(config.max_age_secs)),
     ))
-}
-
-/// One line per request, without query strings or credentials: method, path, status,
-/// latency, request id, principal name, client IP.
-async fn access_log(
-    State(state): State<Arc<GatewayState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    state.stats.requests.fetch_add(1, Ordering::Relaxed);
-    let start = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let ip = client_ip(&req, state.config.limits.trust_forwarded_for);
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let slot = PrincipalSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let response = next.run(req).await;
-    tracing::info!(
-        target: "marketprism_gateway::access",
-        %method,
-        path,
-        status = response.status().as_u16(),
-        latency_us = start.elapsed().as_micros() as u64,
-        request_id,
-        principal = slot.get().unwrap_or("-"),
-        client_ip = ip.map(|i| i.to_string()).unwrap_or_default(),
-        "request"
-    );
-    response
 }

@@ -295,3 +295,82 @@ async fn slow_upstream_times_out_with_504() {
     assert_eq!(r.status(), 504);
     assert!(started.elapsed() < std::time::Duration::from_millis(900));
 }
+
+#[tokio::test]
+async fn the_timeout_also_covers_a_slow_body() {
+    use axum::{Router, body::Body};
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use std::time::{Duration, Instant};
+
+    // The head and a first chunk at once, the rest long after the timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = Router::new().fallback(|| async {
+        let first = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"first,"))]);
+        let late = futures::stream::once(async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Ok(Bytes::from_static(b"late"))
+        });
+        Body::from_stream(first.chain(late))
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let ups = StaticUpstreams::new().with(
+        "market-data-collector",
+        Upstream::new("slow-body", format!("http://{addr}")),
+    );
+    let mut config = open_config();
+    config.proxy.timeout_ms = 300;
+    config.proxy.max_retries = 0;
+    let gw = TestGateway::start(config, Arc::new(ups), bus()).await;
+    let started = Instant::now();
+    let r = http()
+        .get(format!("{}/api/v1/collector/status", gw.url))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "the head arrived within the timeout");
+    assert!(r.bytes().await.is_err(), "the body is cut at the deadline");
+    assert!(started.elapsed() < Duration::from_millis(2_000));
+}
+
+#[tokio::test]
+async fn https_upstreams_are_called_over_tls() {
+    use tokio::io::AsyncReadExt;
+
+    // Not a TLS server: it only reads what the gateway sends first, then hangs up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (first_bytes, seen) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 2];
+        let _ = socket.read_exact(&mut buf).await;
+        let _ = first_bytes.send(buf);
+    });
+    let ups = StaticUpstreams::new().with(
+        "market-data-collector",
+        Upstream::new("tls", format!("https://{addr}")),
+    );
+    let mut config = open_config();
+    config.proxy.max_retries = 0;
+    let gw = TestGateway::start(config, Arc::new(ups), bus()).await;
+    let r = http()
+        .get(format!("{}/api/v1/collector/status", gw.url))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status(),
+        502,
+        "the handshake fails against a plain socket"
+    );
+    // A TLS record of type handshake (0x16), version 3.x: a ClientHello.
+    assert_eq!(seen.await.expect("first bytes"), [0x16, 0x03]);
+}

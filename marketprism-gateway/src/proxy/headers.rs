@@ -1,0 +1,158 @@
+//! Header rewriting both ways: hop-by-hop headers removed (RFC 9110 §7.6.1), client
+//! credentials replaced by the authenticated identity, `X-Forwarded-*` added.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+
+use crate::auth::{AuthMethod, Principal};
+
+/// Headers that describe one connection, never forwarded.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_PRINCIPAL: HeaderName = HeaderName::from_static("x-marketprism-principal");
+const X_ROLES: HeaderName = HeaderName::from_static("x-marketprism-roles");
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Names listed in `Connection` are hop-by-hop too. Collected first (the map is borrowed);
+    // the common case, no `Connection` header, allocates nothing.
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Turns the client's request headers into the upstream's, in place (the request is owned,
+/// so nothing is copied): hop-by-hop, `Host`, `Content-Length` (the client sets it from the
+/// body) and credentials removed; identity and `X-Forwarded-*` set by the gateway.
+pub(crate) fn upstream_headers(
+    mut headers: HeaderMap,
+    principal: Option<&Principal>,
+    client_ip: Option<std::net::IpAddr>,
+) -> HeaderMap {
+    // Read before stripping: a `Connection` header must not hide them.
+    let host = headers.get(header::HOST).cloned();
+    let prior_forwarded_for = headers.get(&X_FORWARDED_FOR).cloned();
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(X_API_KEY);
+    // The client may not set these itself: only the gateway does.
+    headers.remove(X_PRINCIPAL);
+    headers.remove(X_ROLES);
+    if let Some(host) = host {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    if let Some(ip) = client_ip {
+        let value = match prior_forwarded_for.as_ref().and_then(|v| v.to_str().ok()) {
+            Some(prior) => format!("{prior}, {ip}"),
+            None => ip.to_string(),
+        };
+        // From a String: the header value takes the buffer without copying it.
+        if let Ok(v) = HeaderValue::try_from(value) {
+            headers.insert(X_FORWARDED_FOR, v);
+        }
+    }
+    if let Some(p) = principal.filter(|p| p.method != AuthMethod::Anonymous) {
+        if let Ok(v) = HeaderValue::from_str(&p.name) {
+            headers.insert(X_PRINCIPAL, v);
+        }
+        let mut roles = String::with_capacity(16);
+        for (i, r) in p.roles.iter().enumerate() {
+            if i > 0 {
+                roles.push(',');
+            }
+            roles.push_str(r.as_str());
+        }
+        if let Ok(v) = HeaderValue::try_from(roles) {
+            headers.insert(X_ROLES, v);
+        }
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+
+    #[test]
+    fn hop_by_hop_credentials_and_spoofed_identity_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-custom-hop"),
+        );
+        h.insert("x-custom-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret"),
+        );
+        h.insert("x-api-key", HeaderValue::from_static("secret"));
+        h.insert("x-marketprism-principal", HeaderValue::from_static("root"));
+        h.insert("x-request-id", HeaderValue::from_static("abc"));
+        h.insert(header::HOST, HeaderValue::from_static("gw:8080"));
+        let out = upstream_headers(h, None, "10.0.0.1".parse().ok());
+        for gone in [
+            "connection",
+            "x-custom-hop",
+            "keep-alive",
+            "authorization",
+            "x-api-key",
+            "x-marketprism-principal",
+            "host",
+        ] {
+            assert!(!out.contains_key(gone), "{gone} should be removed");
+        }
+        assert_eq!(out["x-request-id"], "abc");
+        assert_eq!(out["x-forwarded-for"], "10.0.0.1");
+        assert_eq!(out["x-forwarded-host"], "gw:8080");
+    }
+
+    #[test]
+    fn identity_and_forwarded_chain_are_set() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        // Listing a header in `Connection` does not drop the client's chain.
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("x-forwarded-for"),
+        );
+        let p = Principal {
+            name: "ops".into(),
+            roles: vec![Role::Read, Role::Admin],
+            method: AuthMethod::ApiKey,
+        };
+        let out = upstream_headers(h, Some(&p), "10.0.0.1".parse().ok());
+        assert_eq!(out["x-forwarded-for"], "1.2.3.4, 10.0.0.1");
+        assert_eq!(out["x-marketprism-principal"], "ops");
+        assert_eq!(out["x-marketprism-roles"], "read,admin");
+        assert_eq!(out["x-forwarded-proto"], "http");
+    }
+}
