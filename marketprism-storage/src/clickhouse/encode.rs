@@ -1,34 +1,46 @@
-//! The event → row conversion every insert does, exposed for the `rows` benchmark only.
+//! The event → row conversion every insert does: shared by [`ClickHouseStore::insert_events`]
+//! and, through [`convert_rows`], the `rows` benchmark, so the benchmark measures the real code.
+//!
+//! [`ClickHouseStore::insert_events`]: super::ClickHouseStore::insert_events
 
 use marketprism_core::model::MarketEvent;
 
-use super::with_row;
+use super::{rows::EventRow, with_row};
 use crate::{EventKind, Result};
 
-/// Converts `batch` into ClickHouse rows exactly as [`ClickHouseStore::insert_events`]
-/// does before sending (one pass over the batch per kind present; decimals scaled to
-/// `Decimal(38, 18)` integers, refusing what does not fit) and returns the row count.
-/// A benchmark hook: not part of the stable API.
-///
-/// [`ClickHouseStore::insert_events`]: super::ClickHouseStore::insert_events
-#[doc(hidden)]
-pub fn convert_rows(batch: &[MarketEvent]) -> Result<usize> {
+/// The kinds present in `batch`, in [`EventKind::ALL`] order.
+pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = EventKind> {
     let mut present = [false; 14];
     for e in batch {
         present[EventKind::of(e) as usize] = true;
     }
-    let mut rows = 0;
-    for kind in EventKind::ALL {
-        if present[kind as usize] {
-            with_row!(kind, R => {
-                for e in batch {
-                    if let Some(row) = R::from_event(e)? {
-                        std::hint::black_box(&row);
-                        rows += 1;
-                    }
-                }
-            });
+    EventKind::ALL
+        .into_iter()
+        .filter(move |k| present[*k as usize])
+}
+
+/// `batch`'s events of `R`'s kind as rows (decimals scaled to `Decimal(38, 18)` integers);
+/// a value the schema cannot hold is a permanent error.
+pub(super) fn rows_of<R: EventRow>(batch: &[MarketEvent]) -> Result<Vec<R>> {
+    let mut rows = Vec::new();
+    for e in batch {
+        if let Some(row) = R::from_event(e)? {
+            rows.push(row);
         }
+    }
+    Ok(rows)
+}
+
+/// Converts `batch` into ClickHouse rows exactly as [`ClickHouseStore::insert_events`]
+/// does before sending and returns the row count. A benchmark hook: not part of the stable
+/// API.
+///
+/// [`ClickHouseStore::insert_events`]: super::ClickHouseStore::insert_events
+#[doc(hidden)]
+pub fn convert_rows(batch: &[MarketEvent]) -> Result<usize> {
+    let mut rows = 0;
+    for kind in kinds_present(batch) {
+        with_row!(kind, R => rows += std::hint::black_box(rows_of::<R>(batch)?).len());
     }
     Ok(rows)
 }

@@ -9,7 +9,12 @@ use marketprism_core::{
     sink::{Health, Sink},
 };
 
-use super::{ClickHouseStore, classify, rows::EventRow, timeout, with_row};
+use super::{
+    ClickHouseStore, classify,
+    encode::{kinds_present, rows_of},
+    rows::EventRow,
+    timeout, with_row,
+};
 use crate::{EventKind, Result};
 
 impl ClickHouseStore {
@@ -18,18 +23,12 @@ impl ClickHouseStore {
     /// by `FINAL` reads). A value the schema cannot hold fails the batch with a permanent error.
     pub async fn insert_events(&self, batch: &[MarketEvent]) -> Result<()> {
         let started = Instant::now();
-        let mut present = [false; 14];
-        for e in batch {
-            present[EventKind::of(e) as usize] = true;
-        }
         // One INSERT per kind, all in flight at once: the batch costs the slowest insert, not
         // their sum. A failed one fails the batch; the others are harmless on retry (idempotent).
         let mut inserts: Vec<std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + '_>>> =
             Vec::new();
-        for kind in EventKind::ALL {
-            if present[kind as usize] {
-                with_row!(kind, R => inserts.push(Box::pin(self.insert_kind::<R>(batch))));
-            }
+        for kind in kinds_present(batch) {
+            with_row!(kind, R => inserts.push(Box::pin(self.insert_kind::<R>(batch))));
         }
         futures::future::try_join_all(inserts).await?;
         metrics::counter!("marketprism_storage_clickhouse_rows_total")
@@ -41,12 +40,7 @@ impl ClickHouseStore {
 
     async fn insert_kind<R: EventRow>(&self, batch: &[MarketEvent]) -> Result<()> {
         // Convert first: a value the schema cannot hold fails before anything is sent.
-        let mut rows = Vec::new();
-        for e in batch {
-            if let Some(row) = R::from_event(e)? {
-                rows.push(row);
-            }
-        }
+        let rows = rows_of::<R>(batch)?;
         let table = self.config.table(<R as EventRow>::EVENT_KIND);
         let what = "insert";
         let fut = async {
