@@ -11,7 +11,7 @@ use std::{collections::BTreeSet, time::Duration};
 
 use futures::StreamExt;
 use marketprism_core::testing::{TestServer, require_server};
-use platform::{Proc, SimProc, free_port, get_json, unique, wait_for};
+use platform::{Proc, SimProc, cleanup, free_port, get_json, unique, wait_for};
 use serde_json::Value;
 
 /// `printf %s e2e-read-key | sha256sum`
@@ -350,17 +350,4 @@ async fn clickhouse_rows(
             Some((s.to_owned(), id.parse().ok()?))
         })
         .collect()
-}
-
-async fn cleanup(http: &reqwest::Client, ch: &str, db: &str, nats: &str, stream: &str) {
-    let _ = http
-        .post(ch)
-        .body(format!("DROP DATABASE IF EXISTS `{db}`"))
-        .send()
-        .await;
-    if let Ok(client) = async_nats::connect(nats).await {
-        let js = async_nats::jetstream::new(client);
-        let _ = js.delete_stream(stream).await;
-        let _ = js.delete_stream(format!("{stream}_DEADLETTER")).await;
-    }
 }

@@ -392,13 +392,5 @@ async fn main() {
         "(ClickHouse sink vs raw insert alone: marketprism-storage example storage_throughput)"
     );
     let _ = storage.terminate(Duration::from_secs(20)).await;
-    let _ = ch(
-        &http,
-        &clickhouse,
-        format!("DROP DATABASE IF EXISTS `{db}`"),
-    )
-    .await;
-    let js = async_nats::jetstream::new(client);
-    let _ = js.delete_stream(&stream).await;
-    let _ = js.delete_stream(format!("{stream}_DEADLETTER")).await;
+    platform::cleanup(&http, &clickhouse, &db, &nats, &stream).await;
 }

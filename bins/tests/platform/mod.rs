@@ -220,3 +220,18 @@ pub(crate) fn unique() -> String {
         .unwrap_or(0);
     format!("{:x}", (t as u64) ^ (u64::from(std::process::id()) << 40))
 }
+
+/// Drops the run's ClickHouse database and deletes its JetStream streams (market data and
+/// dead letters); best effort.
+pub(crate) async fn cleanup(http: &reqwest::Client, ch: &str, db: &str, nats: &str, stream: &str) {
+    let _ = http
+        .post(ch)
+        .body(format!("DROP DATABASE IF EXISTS `{db}`"))
+        .send()
+        .await;
+    if let Ok(client) = async_nats::connect(nats).await {
+        let js = async_nats::jetstream::new(client);
+        let _ = js.delete_stream(stream).await;
+        let _ = js.delete_stream(format!("{stream}_DEADLETTER")).await;
+    }
+}
