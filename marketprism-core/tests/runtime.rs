@@ -197,3 +197,39 @@ fn promtool_check(exposition: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 13 finding 1: client-chosen methods must not become label values (each would be a
+/// new series, without bound, on a public route).
+#[tokio::test]
+async fn random_methods_do_not_grow_the_metric_label_set() {
+    let service = Service::builder("method-label-service").build();
+    let (addr, stop, task) = start(service).await;
+    for i in 0..200 {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(format!("MXYZ{i} /health HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .expect("write");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.expect("read");
+        assert!(
+            resp.starts_with("HTTP/1.0 405") || resp.starts_with("HTTP/1.1 405"),
+            "{resp}"
+        );
+    }
+    let (_, metrics) = http_get(addr, "/metrics").await;
+    let ours: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("marketprism_http_requests_total{service=\"method-label-service\"")
+        })
+        .collect();
+    assert!(!metrics.contains("MXYZ"), "raw method leaked into labels");
+    assert!(
+        ours.iter().any(
+            |l| l.contains(r#"method="other",route="/health",status="405""#) && l.ends_with(" 200")
+        ),
+        "{ours:?}"
+    );
+    stop.send(()).expect("signal");
+    task.await.expect("join");
+}

@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 
 use crate::{
     EventKind, StorageError,
-    query::{EventQuery, HistoryStore, HotStore, InstrumentKey, Order},
+    query::{EventQuery, HistoryStore, HotStore, InstrumentKey, MAX_DAYS_BACK, Order},
 };
 
 /// A source of extra status (e.g. the pipeline's counters) shown on `/status` and `/stats`.
@@ -430,7 +430,15 @@ async fn cleanup(State(s): State<ApiState>, body: Result<Json<Value>, JsonReject
             .div_ceil(24),
         (None, None) => return Err(bad("retention_days", "missing (or give retention_hours)")),
     };
-    let days = u32::try_from(days).map_err(|_| bad("retention_days", "too large"))?;
+    let field = if body.get("retention_days").is_some() {
+        "retention_days"
+    } else {
+        "retention_hours"
+    };
+    let days = u32::try_from(days)
+        .ok()
+        .filter(|d| *d <= MAX_DAYS_BACK)
+        .ok_or_else(|| bad(field, format!("must be at most {MAX_DAYS_BACK} days")))?;
     let report = s.history.drop_older_than(days).await?;
     Ok(Json(json!({"status": "ok", "retention_days": days, "report": report})).into_response())
 }
@@ -444,8 +452,13 @@ async fn archive_day(
         None => 1,
         Some(d) => d
             .as_u64()
-            .and_then(|d| u32::try_from(d).ok())
-            .ok_or_else(|| bad("days_ago", "must be a non-negative integer"))?,
+            .ok_or_else(|| bad("days_ago", "must be a non-negative integer"))
+            .and_then(|d| {
+                u32::try_from(d)
+                    .ok()
+                    .filter(|d| *d <= MAX_DAYS_BACK)
+                    .ok_or_else(|| bad("days_ago", format!("must be at most {MAX_DAYS_BACK}")))
+            })?,
     };
     let report = s.history.finalize_day(days_ago).await?;
     Ok(Json(json!({"status": "ok", "days_ago": days_ago, "report": report})).into_response())

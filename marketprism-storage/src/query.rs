@@ -180,6 +180,7 @@ pub trait HistoryStore: Send + Sync {
     /// Deduplicated event counts per kind (kinds with none are included with 0).
     async fn stats(&self) -> Result<Vec<KindStats>>;
     /// Deletes events whose `exchange_ts` day is more than `days` days before today (UTC).
+    /// `days` above [`MAX_DAYS_BACK`] is refused with [`StorageError::InvalidInput`].
     async fn drop_older_than(&self, days: u32) -> Result<RetentionReport>;
     /// Seals the UTC day `days_ago` days before today: a store that deduplicates lazily
     /// (ClickHouse `ReplacingMergeTree`) merges that day's parts into their final form, so the
@@ -187,7 +188,7 @@ pub trait HistoryStore: Send + Sync {
     /// deduplicate on write (embedded) have nothing to do.
     async fn finalize_day(&self, days_ago: u32) -> Result<ArchiveReport> {
         Ok(ArchiveReport {
-            day: utc_day(days_ago),
+            day: utc_day(days_ago, "days_ago")?,
             partitions_finalized: 0,
         })
     }
@@ -195,11 +196,41 @@ pub trait HistoryStore: Send + Sync {
     async fn health(&self) -> Health;
 }
 
-/// `YYYYMMDD` of the UTC day `days_ago` days before today.
-pub(crate) fn utc_day(days_ago: u32) -> u32 {
-    let ts = marketprism_core::model::now_ns() - i64::from(days_ago) * 86_400_000_000_000;
+/// The most days back that retention and archiving accept (about 100 years): a day count
+/// from a request must never wrap the clock (`999999` days once deleted every event).
+pub const MAX_DAYS_BACK: u32 = 36_500;
+
+const NS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// Start (00:00 UTC, in ns) of the day `days` days before the day of `now_ns`, checked:
+/// `days` above [`MAX_DAYS_BACK`] is an [`StorageError::InvalidInput`] naming `field`.
+pub(crate) fn day_start_days_ago(now_ns: i64, days: u32, field: &'static str) -> Result<i64> {
+    let out_of_range = || StorageError::InvalidInput {
+        field,
+        message: format!("{days} is out of range 0..={MAX_DAYS_BACK}"),
+    };
+    if days > MAX_DAYS_BACK {
+        return Err(out_of_range());
+    }
+    let today = now_ns.div_euclid(NS_PER_DAY).checked_mul(NS_PER_DAY);
+    today
+        .and_then(|t| t.checked_sub(i64::from(days).checked_mul(NS_PER_DAY)?))
+        .ok_or_else(out_of_range)
+}
+
+/// `YYYYMMDD` of the UTC day `days_ago` days before today; `days_ago` is checked against
+/// [`MAX_DAYS_BACK`].
+pub(crate) fn utc_day(days_ago: u32, field: &'static str) -> Result<u32> {
+    let ts = day_start_days_ago(marketprism_core::model::now_ns(), days_ago, field)?;
     let (y, m, d) = marketprism_core::model::utc_date(ts);
-    u32::try_from(y * 10_000).map_or(0, |y| y + m * 100 + d)
+    u32::try_from(y)
+        .ok()
+        .and_then(|y| y.checked_mul(10_000))
+        .map(|y| y + m * 100 + d)
+        .ok_or_else(|| StorageError::InvalidInput {
+            field,
+            message: format!("{days_ago} days ago is before year 0"),
+        })
 }
 
 /// Exchange, market and symbol: one instrument's hot state.

@@ -325,3 +325,85 @@ async fn invalid_input_is_400_naming_the_field() {
     let resp = app.clone().oneshot(req).await.expect("response");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Issue 13 finding 2: a huge retention once wrapped `today - days * day` and deleted every
+/// stored event; a huge `days_ago` named a day in the future. Both are 400s naming the field,
+/// and nothing is deleted.
+#[tokio::test]
+async fn huge_day_counts_are_refused_and_delete_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let trades = common::trades(Exchange::Okx, "BTC-USDT-PERP", 10, common::now_s_ns());
+    let (code, _) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/cold/archive",
+        Some(json!({"events": trades})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let cases = [
+        (
+            "cleanup",
+            json!({"retention_days": 999_999}),
+            "retention_days",
+        ),
+        (
+            "cleanup",
+            json!({"retention_days": 4_294_967_295u64}),
+            "retention_days",
+        ),
+        (
+            "cleanup",
+            json!({"retention_days": u64::MAX}),
+            "retention_days",
+        ),
+        (
+            "cleanup",
+            json!({"retention_hours": 999_999_999}),
+            "retention_hours",
+        ),
+        ("archive", json!({"days_ago": 1_000_000}), "days_ago"),
+        ("archive", json!({"days_ago": 4_294_967_295u64}), "days_ago"),
+    ];
+    for (op, body, field) in cases {
+        let uri = format!("/api/v1/storage/lifecycle/{op}");
+        let (code, resp) = call(&app, "POST", &uri, Some(body.clone())).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}: {resp}");
+        assert_eq!(resp["field"], field, "{body}: {resp}");
+    }
+    let (_, resp) = call(&app, "GET", "/api/v1/storage/stats", None).await;
+    assert_eq!(resp["total_events"], 10, "nothing deleted: {resp}");
+    // The largest accepted values work and keep today's events.
+    let max = marketprism_storage::query::MAX_DAYS_BACK;
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/lifecycle/cleanup",
+        Some(json!({"retention_days": max})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/lifecycle/archive",
+        Some(json!({"days_ago": max})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    assert!(
+        resp["report"]["day"]
+            .as_u64()
+            .is_some_and(|d| d > 19_000_000),
+        "{resp}"
+    );
+    let (_, resp) = call(&app, "GET", "/api/v1/storage/stats", None).await;
+    assert_eq!(resp["total_events"], 10, "{resp}");
+
+    // The library entry point checks too, not only the HTTP layer.
+    let store = EmbeddedStore::open(dir.path().join("direct.redb")).expect("open");
+    use marketprism_storage::query::HistoryStore;
+    let err = store.drop_older_than(999_999).await.expect_err("refused");
+    assert!(err.to_string().contains("retention_days"), "{err}");
+}

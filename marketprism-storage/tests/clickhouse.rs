@@ -185,6 +185,22 @@ async fn retention_drops_old_day_partitions_only() {
     let recent = common::trades(Exchange::Binance, "NEW-USDT", 5, now - day);
     store.insert_events(&old).await.expect("insert old");
     store.insert_events(&recent).await.expect("insert recent");
+    // Issue 13: ClickHouse's `today() - 999999` wraps its 16-bit Date to a day in the future;
+    // such a count is refused before any partition is dropped.
+    for huge in [999_999, u32::MAX] {
+        let err = store.drop_older_than(huge).await.expect_err("refused");
+        assert!(err.to_string().contains("retention_days"), "{err}");
+        assert!(store.finalize_day(huge).await.is_err());
+    }
+    assert_eq!(
+        store
+            .query(&EventQuery::new(EventKind::Trade))
+            .await
+            .expect("query")
+            .len(),
+        10,
+        "nothing dropped by the refused calls"
+    );
     let report = store.drop_older_than(5).await.expect("retention");
     assert_eq!(report.partitions_dropped, 1);
     let all = store

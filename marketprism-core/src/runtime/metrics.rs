@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use axum::http::Method;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -26,6 +27,32 @@ pub fn prometheus() -> &'static PrometheusHandle {
         }
         handle
     })
+}
+
+/// The `method` label of a request: one of the nine standard methods, or `other`.
+///
+/// The method is chosen by the client (`curl -X ANYTHING`), so it must never become a label
+/// value as sent: every distinct value would create new series, without bound.
+///
+/// ```
+/// use axum::http::Method;
+/// use marketprism_core::runtime::method_label;
+/// assert_eq!(method_label(&Method::GET), "GET");
+/// assert_eq!(method_label(&Method::from_bytes(b"MXYZ").unwrap()), "other");
+/// ```
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 fn describe() {

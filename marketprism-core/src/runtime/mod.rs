@@ -33,7 +33,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 pub use health::{DependencyHealth, HealthCheck, HealthReport, OverallStatus};
-pub use metrics::prometheus;
+pub use metrics::{method_label, prometheus};
 
 use crate::Error;
 
@@ -225,7 +225,7 @@ async fn record_request(service: Arc<str>, req: Request, next: Next) -> Response
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = metrics::method_label(req.method());
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     ::metrics::counter!("marketprism_http_requests_total",

@@ -106,6 +106,9 @@ impl HistoryStore for ClickHouseStore {
     }
 
     async fn drop_older_than(&self, days: u32) -> Result<RetentionReport> {
+        // The cutoff day is computed here, checked: ClickHouse's `today() - N` wraps its
+        // 16-bit Date for a large N and would name a day in the future.
+        let cutoff_day = crate::query::utc_day(days, "retention_days")?;
         let db = self.config.database.clone();
         let tables: Vec<String> = EventKind::ALL
             .iter()
@@ -116,11 +119,11 @@ impl HistoryStore for ClickHouseStore {
             .query(
                 "SELECT DISTINCT table, partition FROM system.parts \
                  WHERE database = ? AND active AND has(?, table) \
-                 AND toUInt32(partition) < toYYYYMMDD(today() - ?)",
+                 AND toUInt32(partition) < ?",
             )
             .bind(db.as_str())
             .bind(tables.as_slice())
-            .bind(days)
+            .bind(cutoff_day)
             .fetch_all()
             .await
             .map_err(|e| classify(e, "list partitions"))?;
@@ -144,7 +147,7 @@ impl HistoryStore for ClickHouseStore {
     }
 
     async fn finalize_day(&self, days_ago: u32) -> Result<ArchiveReport> {
-        let day = crate::query::utc_day(days_ago);
+        let day = crate::query::utc_day(days_ago, "days_ago")?;
         let db = self.config.database.clone();
         let tables: Vec<String> = EventKind::ALL
             .iter()

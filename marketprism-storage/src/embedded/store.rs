@@ -288,9 +288,11 @@ impl HistoryStore for EmbeddedStore {
     }
 
     async fn drop_older_than(&self, days: u32) -> Result<RetentionReport> {
-        let day = 86_400_000_000_000i64;
-        let today = marketprism_core::model::now_ns().div_euclid(day) * day;
-        let cutoff = today - i64::from(days) * day;
+        let cutoff = crate::query::day_start_days_ago(
+            marketprism_core::model::now_ns(),
+            days,
+            "retention_days",
+        )?;
         self.blocking(move |db| {
             let op = "retention";
             let tx = db.begin_write().map_err(|e| db_err(op, e))?;
