@@ -172,6 +172,7 @@ pub async fn run(
         .with_state(broker.clone());
     let service = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
+        .service_tokens(config.service.tokens.accepted())
         .routes(routes)
         .build();
     let addr = listener.local_addr()?;

@@ -11,7 +11,10 @@ use std::{
 };
 
 use clap::Args;
-use marketprism_core::{config::ConfigLoader, runtime::Service};
+use marketprism_core::{
+    config::{ConfigLoader, Problems, Validate},
+    runtime::Service,
+};
 use marketprism_discovery::{Registry, ServiceInstance, backend_from_url};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -35,6 +38,50 @@ pub struct ServiceSection {
     pub advertise_host: Option<String>,
     /// Weight in discovery (weighted round-robin).
     pub weight: u32,
+    /// Service credentials: when set, every route but `/health` and `/metrics` requires one of
+    /// them in `X-MarketPrism-Service-Token`, and the first is what this service sends when it
+    /// calls another (gateway → services, scheduler → targets). One shared secret for the
+    /// platform; list the new one first and keep the old one while rotating. Env
+    /// `MARKETPRISM_SERVICE__TOKENS` (one value, or `[new, old]`).
+    pub tokens: ServiceTokenList,
+}
+
+/// Secrets that never show in logs or `Debug` output (only their count).
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ServiceTokenList(pub Vec<String>);
+
+impl std::fmt::Debug for ServiceTokenList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} tokens, redacted]", self.0.len())
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceTokenList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(ServiceTokenList(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(t) => t,
+        }))
+    }
+}
+
+impl ServiceTokenList {
+    /// What the runtime checks.
+    pub fn accepted(&self) -> marketprism_core::runtime::ServiceTokens {
+        marketprism_core::runtime::ServiceTokens::new(&self.0)
+    }
+
+    /// The token this service sends (the first), if any.
+    pub fn current(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
+    }
 }
 
 impl ServiceSection {
@@ -45,6 +92,7 @@ impl ServiceSection {
             listen: format!("0.0.0.0:{port}"),
             advertise_host: None,
             weight: 1,
+            tokens: ServiceTokenList::default(),
         }
     }
 }
@@ -112,6 +160,121 @@ impl NatsSection {
     }
 }
 
+impl Validate for ServiceSection {
+    fn validate(&self, p: &mut Problems) {
+        if self.name.trim().is_empty() {
+            p.push("name", "must not be empty");
+        }
+        p.check("listen", check_host_port(&self.listen));
+        if self.weight == 0 {
+            p.push("weight", "must be at least 1");
+        }
+        for t in &self.tokens.0 {
+            // Sent as a header value: printable ASCII only; long enough not to be guessed.
+            if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                p.push(
+                    "tokens",
+                    format!(
+                        "a token of {} characters: each must be at least 16 printable ASCII characters without spaces",
+                        t.len()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl Validate for DiscoverySection {
+    fn validate(&self, p: &mut Problems) {
+        const SCHEMES: [&str; 7] = [
+            "memory", "etcd", "etcds", "nats", "redis", "consul", "consuls",
+        ];
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) if SCHEMES.contains(&u.scheme()) => {}
+            Ok(u) => p.push(
+                "url",
+                format!(
+                    "scheme `{}` is not one of {}",
+                    u.scheme(),
+                    SCHEMES.join(", ")
+                ),
+            ),
+            Err(e) => p.push(
+                "url",
+                format!(
+                    "`{}` is not a URL: {e}",
+                    marketprism_core::redact::url(&self.url)
+                ),
+            ),
+        }
+        if self.ttl_secs == 0 {
+            p.push("ttl_secs", "must be at least 1");
+        }
+    }
+}
+
+impl Validate for NatsSection {
+    fn validate(&self, p: &mut Problems) {
+        if let Some(urls) = &self.url {
+            for url in urls.split(',').map(str::trim) {
+                p.check("url", check_url(url, &["nats", "tls", "ws", "wss"]));
+            }
+        }
+        if self.stream.is_empty()
+            || !self
+                .stream
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            p.push(
+                "stream",
+                format!(
+                    "`{}` is not a stream name (letters, digits, `_`, `-`)",
+                    self.stream
+                ),
+            );
+        }
+        if let Some(prefix) = &self.subject_prefix {
+            let bad = prefix.is_empty()
+                || prefix.split('.').any(|t| t.is_empty())
+                || prefix
+                    .bytes()
+                    .any(|b| matches!(b, b'*' | b'>' | b' ' | b'\t' | b'\r' | b'\n'));
+            if bad {
+                p.push("subject_prefix", format!("`{prefix}` is not a subject prefix (dot-separated tokens without wildcards or spaces)"));
+            }
+        }
+    }
+}
+
+/// `host:port` with a numeric port (the host may be a name, an IPv4 or a bracketed IPv6).
+pub fn check_host_port(addr: &str) -> std::result::Result<(), String> {
+    let port = addr
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        Some((host, Ok(_))) if !host.is_empty() => Ok(()),
+        _ => Err(format!("`{addr}` is not HOST:PORT")),
+    }
+}
+
+/// `url` parses and has one of `schemes` and a host.
+pub fn check_url(url: &str, schemes: &[&str]) -> std::result::Result<(), String> {
+    let shown = marketprism_core::redact::url(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(format!(
+            "`{shown}`: scheme `{}` is not one of {}",
+            parsed.scheme(),
+            schemes.join(", ")
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{shown}` has no host"));
+    }
+    Ok(())
+}
+
 /// Flags every service binary takes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServiceArgs {
@@ -129,8 +292,9 @@ pub struct ServiceArgs {
     pub log_json: bool,
 }
 
-/// Loads `T`: defaults < file < env (`DISCOVERY_URL`, seed names, `MARKETPRISM_*`) < `--set`.
-pub fn load_config<T: Serialize + DeserializeOwned>(
+/// Loads `T`: defaults < file < env (`DISCOVERY_URL`, seed names, `MARKETPRISM_*`) < `--set`,
+/// then checks its values ([`Validate`]): one error names every bad key and its origin.
+pub fn load_config<T: Serialize + DeserializeOwned + Validate>(
     defaults: &T,
     file: Option<&Path>,
     env: &HashMap<String, String>,
@@ -143,11 +307,11 @@ pub fn load_config<T: Serialize + DeserializeOwned>(
     if let Some(url) = env.get("DISCOVERY_URL") {
         loader = loader.set("discovery.url", url);
     }
-    Ok(loader.env(env).set_all(sets).load()?)
+    Ok(loader.env(env).set_all(sets).load_validated()?)
 }
 
 /// Loads a service config from its binary's flags and the process environment.
-pub fn load_from_args<T: Serialize + DeserializeOwned>(
+pub fn load_from_args<T: Serialize + DeserializeOwned + Validate>(
     defaults: &T,
     args: &ServiceArgs,
 ) -> Result<T> {
@@ -250,7 +414,7 @@ pub fn now_ms() -> i64 {
 /// `service.listen`, run until SIGTERM/SIGINT.
 pub async fn run_main<C, F, Fut>(args: &ServiceArgs, defaults: C, run: F) -> std::process::ExitCode
 where
-    C: Serialize + DeserializeOwned + ServiceConfig,
+    C: Serialize + DeserializeOwned + ServiceConfig + Validate,
     F: FnOnce(C, TcpListener) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
@@ -278,6 +442,8 @@ pub trait ServiceConfig {
     /// Mutable `[service]` section.
     fn service_mut(&mut self) -> &mut ServiceSection;
     /// The `[discovery]` section.
+    fn discovery(&self) -> &DiscoverySection;
+    /// The mutable `[discovery]` section.
     fn discovery_mut(&mut self) -> &mut DiscoverySection;
 }
 
@@ -291,6 +457,9 @@ macro_rules! service_config {
             }
             fn service_mut(&mut self) -> &mut $crate::common::ServiceSection {
                 &mut self.service
+            }
+            fn discovery(&self) -> &$crate::common::DiscoverySection {
+                &self.discovery
             }
             fn discovery_mut(&mut self) -> &mut $crate::common::DiscoverySection {
                 &mut self.discovery

@@ -26,6 +26,7 @@ pub mod platform;
 pub mod scheduler;
 pub mod storage_service;
 pub mod telemetry;
+pub mod validate;
 
 service_config!(broker::BrokerConfig);
 service_config!(collector::CollectorConfig);

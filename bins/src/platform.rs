@@ -8,7 +8,7 @@
 use std::{collections::HashMap, future::Future, path::PathBuf, time::Duration};
 
 use clap::Args;
-use marketprism_core::bus::Bus;
+use marketprism_core::{bus::Bus, config::Validate};
 use marketprism_exchanges::{
     Channel, Venue,
     sim::{SimConfig, SimHandle},
@@ -82,7 +82,7 @@ pub struct PlatformConfigs {
     pub broker: BrokerConfig,
 }
 
-fn load_one<T: Serialize + DeserializeOwned + ServiceConfig>(
+fn load_one<T: Serialize + DeserializeOwned + ServiceConfig + Validate>(
     short: &str,
     offset: u16,
     mut defaults: T,
@@ -141,6 +141,29 @@ impl PlatformConfigs {
     /// Loads the six configs (defaults < config dir < env < flags).
     pub fn load(args: &PlatformArgs) -> Result<Self> {
         let env: HashMap<String, String> = std::env::vars().collect();
+        // A `--set` addresses one service by its short name; anything else would be ignored
+        // by all six, silently.
+        const SHORT: [&str; 6] = [
+            "gateway",
+            "collector",
+            "storage",
+            "monitoring",
+            "scheduler",
+            "broker",
+        ];
+        for set in &args.set {
+            let key = set.split_once('=').map_or(set.as_str(), |(k, _)| k);
+            let known = key
+                .split_once('.')
+                .is_some_and(|(short, rest)| SHORT.contains(&short) && !rest.is_empty());
+            if !known {
+                return Err(format!(
+                    "command-line flag `--set {set}`: the key must start with a service ({}), e.g. `storage.clickhouse.url`",
+                    SHORT.join(", ")
+                )
+                .into());
+            }
+        }
         let mut monitoring = load_one("monitoring", 3, MonitoringConfig::default(), args, &env)?;
         monitoring.gateway_url = Some(format!("http://{}:{}", args.host, args.base_port));
         Ok(PlatformConfigs {
@@ -216,9 +239,17 @@ pub async fn run_platform(
         others_stop.clone().cancelled_owned(),
     ));
     ready(&configs);
+    let mut storage = storage;
+    let mut stored = None;
     let failed = tokio::select! {
         () = stop.cancelled() => None,
         Some(r) = tasks.join_next() => Some(format!("a service stopped: {r:?}")),
+        // The storage service ending on its own is a failure too (it stops last otherwise).
+        r = &mut storage => {
+            let why = format!("data-storage-service stopped: {r:?}");
+            stored = Some(r);
+            Some(why)
+        }
     };
     others_stop.cancel();
     let collected = collector.await;
@@ -226,7 +257,10 @@ pub async fn run_platform(
     // The collector drained into the bus; give the storage pipeline a moment to write it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     storage_stop.cancel();
-    let stored = storage.await;
+    let stored = match stored {
+        Some(r) => r,
+        None => storage.await,
+    };
     bus.close();
     if let Some(f) = failed {
         return Err(f.into());

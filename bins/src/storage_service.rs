@@ -188,6 +188,7 @@ pub async fn run_with_bus(
     ));
     let mut builder = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
+        .service_tokens(config.service.tokens.accepted())
         .routes(routes(api));
     for s in &sinks {
         builder = builder.dependency(Arc::new(SinkCheck(Arc::clone(s))));

@@ -83,7 +83,7 @@ fn yaml_docs(p: &Path) -> Vec<Value> {
 /// loaded) as JSON. Also fails on a `MARKETPRISM_*` variable naming no top-level key (the
 /// loader ignores those, so a typo in a section name would go unnoticed).
 fn load_service(binary: &str, file: Option<&Path>, env: &HashMap<String, String>) -> Value {
-    fn go<T: Serialize + DeserializeOwned>(
+    fn go<T: Serialize + DeserializeOwned + marketprism_core::config::Validate>(
         d: T,
         file: Option<&Path>,
         env: &HashMap<String, String>,

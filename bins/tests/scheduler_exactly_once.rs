@@ -82,6 +82,8 @@ async fn two_schedulers_fire_each_time_once(kind: StoreKind) {
         c.store.prefix = prefix.clone();
         c.builtin.enabled = false;
         c.scheduler.tick_ms = 100;
+        // This test fires every second to see many firings quickly (default minimum: 10 s).
+        c.scheduler.min_interval_secs = 1;
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -35,6 +35,7 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod redact;
 pub mod runtime;
 pub mod sink;
 pub mod subject;

@@ -233,3 +233,69 @@ async fn random_methods_do_not_grow_the_metric_label_set() {
     stop.send(()).expect("signal");
     task.await.expect("join");
 }
+
+async fn http_get_with(
+    addr: std::net::SocketAddr,
+    path: &str,
+    header: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let extra = header.map_or(String::new(), |h| format!("{h}\r\n"));
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n{extra}\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.expect("read");
+    let code = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("code");
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (code, body.unwrap_or_default())
+}
+
+/// Issue 13 finding 3: with service tokens configured, every route but /health and /metrics
+/// needs one of them; a rotated-out token is refused, the old and new ones both work during
+/// the rotation.
+#[tokio::test]
+async fn service_token_guards_every_route_but_health_and_metrics() {
+    use marketprism_core::runtime::ServiceTokens;
+    let service = Service::builder("token-service")
+        .service_tokens(ServiceTokens::new(["new-secret", "old-secret"]))
+        .routes(
+            Router::new()
+                .route(
+                    "/api/v1/x/stop",
+                    axum::routing::post(|| async { "stopped" }),
+                )
+                .route("/api/v1/x/status", get(|| async { "running" })),
+        )
+        .build();
+    let (addr, stop, task) = start(service).await;
+    assert_eq!(http_get_with(addr, "/health", None).await.0, 200);
+    assert_eq!(http_get_with(addr, "/metrics", None).await.0, 200);
+    let (code, body) = http_get_with(addr, "/api/v1/x/status", None).await;
+    assert_eq!(code, 401, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["field"], "x-marketprism-service-token");
+    for bad in ["wrong", "new-secre", "new-secret2", ""] {
+        let h = format!("x-marketprism-service-token: {bad}");
+        assert_eq!(
+            http_get_with(addr, "/api/v1/x/status", Some(&h)).await.0,
+            401,
+            "{bad}"
+        );
+    }
+    for good in ["new-secret", "old-secret"] {
+        let h = format!("x-marketprism-service-token: {good}");
+        assert_eq!(
+            http_get_with(addr, "/api/v1/x/status", Some(&h)).await,
+            (200, "running".to_owned())
+        );
+    }
+    // Unknown paths and admin routes alike: nothing is learnt without the token.
+    assert_eq!(http_get_with(addr, "/nope", None).await.0, 401);
+    stop.send(()).expect("signal");
+    task.await.expect("join");
+}

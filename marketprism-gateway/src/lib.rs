@@ -149,6 +149,24 @@ pub fn router(
     build(config, upstreams, events).map(|(router, _)| router)
 }
 
+impl GatewayConfig {
+    /// Checks everything [`serve`] would build from this config (API-key hashes, JWT keys,
+    /// CORS origins, the upstream client), so a bad value fails before anything listens.
+    ///
+    /// ```
+    /// let mut c = marketprism_gateway::config::GatewayConfig::default();
+    /// assert!(c.validate().is_ok());
+    /// c.cors.allowed_origins = vec!["bad\norigin".into()];
+    /// assert!(c.validate().unwrap_err().to_string().contains("cors origin"));
+    /// ```
+    pub fn validate(&self) -> Result<(), GatewayError> {
+        Authenticator::new(&self.auth)?;
+        cors_layer(&self.cors)?;
+        proxy::UpstreamClient::new(&self.proxy)?;
+        Ok(())
+    }
+}
+
 fn build(
     config: GatewayConfig,
     upstreams: Arc<dyn Upstreams>,

@@ -170,6 +170,7 @@ pub async fn run_with_bus(
     let registry = common::registry(&config.discovery).await?;
     let service = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
+        .service_tokens(config.service.tokens.accepted())
         .routes(routes(stats.clone(), config.clone()))
         .build();
     let http_stop = CancellationToken::new();

@@ -126,6 +126,7 @@ pub async fn run(
         .with_state(mon.clone());
     let service = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
+        .service_tokens(config.service.tokens.accepted())
         .routes(routes)
         .build();
     let addr = listener.local_addr()?;
@@ -299,7 +300,13 @@ async fn webhook(url: Option<String>, mut rx: mpsc::Receiver<Alert>) {
             {
                 Ok(r) if r.status().is_success() => break,
                 other => {
-                    tracing::warn!(attempt, result = ?other.map(|r| r.status()), "webhook failed");
+                    // reqwest's errors carry the URL: strip it, log the redacted form instead.
+                    let result = match other {
+                        Ok(r) => r.status().to_string(),
+                        Err(e) => e.without_url().to_string(),
+                    };
+                    let shown = marketprism_core::redact::url(url);
+                    tracing::warn!(attempt, url = %shown, %result, "webhook failed");
                     tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
                 }
             }

@@ -33,6 +33,23 @@ pub struct Engine {
     /// Firings this instance won.
     pub fired: AtomicU64,
     pub(super) lease_ttl: Duration,
+    /// `scheduler.min_interval_secs`: the most often a task may fire.
+    pub(super) min_interval_secs: u64,
+    /// The service credential sent to targets (`service.tokens`, first).
+    pub(super) service_token: Option<String>,
+}
+
+impl Engine {
+    /// A task from API input: validated, and its schedule within this scheduler's limits.
+    pub(super) fn accept(
+        &self,
+        input: super::TaskInput,
+        base: Option<super::Task>,
+    ) -> Result<super::Task, String> {
+        let task = input.apply(base, crate::common::now_ms())?;
+        super::check_cron(&task.cron_expression, self.min_interval_secs)?;
+        Ok(task)
+    }
 }
 
 impl Engine {
@@ -194,10 +211,20 @@ impl Engine {
         let method = reqwest::Method::from_bytes(task.method.as_bytes())
             .map_err(|e| (e.to_string(), None))?;
         let mut req = self.http.request(method, format!("{base}{path}"));
+        if let Some(token) = &self.service_token {
+            req = req.header(
+                marketprism_core::runtime::SERVICE_TOKEN_HEADER,
+                token.as_str(),
+            );
+        }
         if let Some(p) = &task.payload {
             req = req.json(p);
         }
-        let resp = req.send().await.map_err(|e| (e.to_string(), None))?;
+        // reqwest's error text names the URL, whose path or query may hold a secret.
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| (e.without_url().to_string(), None))?;
         let code = resp.status().as_u16();
         if resp.status().is_success() {
             Ok(Some(code))

@@ -22,7 +22,7 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{Path, Query, State, rejection::JsonRejection},
     http::StatusCode,
     routing::{get, post},
 };
@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 pub use engine::Engine;
 pub use store::{FileStore, HISTORY_LIMIT, RedisStore, TaskStore};
 pub use store_nats::NatsKvStore;
-pub use task::{RunRecord, Task, TaskInput, parse_cron};
+pub use task::{RunRecord, Task, TaskInput, check_cron, parse_cron};
 
 use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection, now_ms};
 
@@ -107,6 +107,9 @@ pub struct EngineSection {
     pub lease_ttl_secs: u64,
     /// Fire on schedule from the start (else wait for `POST /start`).
     pub start_running: bool,
+    /// The most often a task may fire, in seconds (default 10): a schedule of every second is
+    /// refused with 400 naming this key.
+    pub min_interval_secs: u64,
 }
 
 /// `[builtin]`.
@@ -139,6 +142,7 @@ impl Default for SchedulerConfig {
                 tick_ms: 250,
                 lease_ttl_secs: 3600,
                 start_running: true,
+                min_interval_secs: task::MIN_CRON_INTERVAL_SECS,
             },
             builtin: BuiltinSection {
                 enabled: true,
@@ -233,9 +237,12 @@ pub async fn run(
         instance: format!("{}-{:08x}", config.service.name, rand::random::<u32>()),
         fired: 0.into(),
         lease_ttl,
+        min_interval_secs: config.scheduler.min_interval_secs,
+        service_token: config.service.tokens.current().map(str::to_owned),
     });
     let service = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
+        .service_tokens(config.service.tokens.accepted())
         .routes(routes(Arc::clone(&engine)))
         .build();
     let addr = listener.local_addr()?;
@@ -327,17 +334,24 @@ async fn list(State(e): State<Arc<Engine>>) -> Reply {
     }
 }
 
-async fn create(State(e): State<Arc<Engine>>, Json(input): Json<TaskInput>) -> Reply {
-    if let Some(id) = &input.id {
+async fn create(
+    State(e): State<Arc<Engine>>,
+    input: Result<Json<TaskInput>, JsonRejection>,
+) -> Reply {
+    let input = body(input);
+    if let Ok(TaskInput { id: Some(id), .. }) = &input {
         match e.store.get(id).await {
             Ok(Some(_)) => return err(StatusCode::CONFLICT, format!("task `{id}` exists")),
             Ok(None) => {}
             Err(x) => return err(StatusCode::SERVICE_UNAVAILABLE, x),
         }
     }
-    let task = match input.apply(None, now_ms()) {
+    let task = match input.and_then(|i| {
+        e.accept(i, None)
+            .map_err(|x| err(StatusCode::BAD_REQUEST, x))
+    }) {
         Ok(t) => t,
-        Err(x) => return err(StatusCode::BAD_REQUEST, x),
+        Err(reply) => return reply,
     };
     match e.store.put(&task).await {
         Ok(()) => (
@@ -365,16 +379,20 @@ async fn get_task(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply
 async fn update(
     State(e): State<Arc<Engine>>,
     Path(id): Path<String>,
-    Json(input): Json<TaskInput>,
+    input: Result<Json<TaskInput>, JsonRejection>,
 ) -> Reply {
+    let input = body(input);
     let base = match e.store.get(&id).await {
         Ok(Some(t)) => t,
         Ok(None) => return err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
         Err(x) => return err(StatusCode::SERVICE_UNAVAILABLE, x),
     };
-    let task = match input.apply(Some(base), now_ms()) {
+    let task = match input.and_then(|i| {
+        e.accept(i, Some(base))
+            .map_err(|x| err(StatusCode::BAD_REQUEST, x))
+    }) {
         Ok(t) => t,
-        Err(x) => return err(StatusCode::BAD_REQUEST, x),
+        Err(reply) => return reply,
     };
     match e.store.put(&task).await {
         Ok(()) => (StatusCode::OK, Json(json!({ "task": view(&task) }))),
@@ -405,10 +423,27 @@ async fn run_now(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply 
 }
 
 async fn cancel(State(e): State<Arc<Engine>>, Path(id): Path<String>) -> Reply {
-    (
-        StatusCode::OK,
-        Json(json!({ "task_id": id, "cancelled": e.cancel(&id) })),
-    )
+    match e.store.get(&id).await {
+        Ok(Some(_)) => (
+            StatusCode::OK,
+            Json(json!({ "task_id": id, "cancelled": e.cancel(&id) })),
+        ),
+        Ok(None) => err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
+        Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
+}
+
+/// A JSON body, or why not: every refusal is a JSON 400 (axum's own would be a plain-text
+/// 415/422), and a body over the limit stays a 413.
+fn body(input: Result<Json<TaskInput>, JsonRejection>) -> Result<TaskInput, Reply> {
+    input.map(|Json(i)| i).map_err(|r| {
+        let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        err(code, r.body_text())
+    })
 }
 
 #[derive(Deserialize)]

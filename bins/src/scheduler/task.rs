@@ -136,7 +136,8 @@ impl Task {
                 self.id
             ));
         }
-        parse_cron(&self.cron_expression)?;
+        // The interval limit is the service's (`scheduler.min_interval_secs`), checked by the API.
+        check_cron(&self.cron_expression, 0)?;
         match (
             &self.target_service,
             &self.target_endpoint,
@@ -203,6 +204,13 @@ impl Task {
     }
 }
 
+/// The default shortest time between two firings of a task (`scheduler.min_interval_secs`):
+/// a task calls another service, and a schedule of every second is a load generator.
+pub(super) const MIN_CRON_INTERVAL_SECS: u64 = 10;
+
+/// How far ahead a schedule must fire at least once (`0 0 30 2 *`, February 30th, never does).
+pub(super) const MAX_CRON_HORIZON_DAYS: i64 = 5 * 366;
+
 /// Parses a 5- or 6-field cron expression (or `@daily` & co).
 pub fn parse_cron(expr: &str) -> Result<Cron, String> {
     CronParser::builder()
@@ -210,6 +218,39 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
         .build()
         .parse(expr)
         .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
+}
+
+/// Parses `expr` ([`parse_cron`]) and checks that it fires within [`MAX_CRON_HORIZON_DAYS`]
+/// and never more often than every `min_interval_secs`: what a task may be given.
+pub fn check_cron(expr: &str, min_interval_secs: u64) -> Result<Cron, String> {
+    let min_interval = i64::try_from(min_interval_secs).unwrap_or(i64::MAX);
+    let cron = parse_cron(expr)?;
+    let now = Utc::now();
+    let horizon = now + chrono::Duration::days(MAX_CRON_HORIZON_DAYS);
+    let never = || {
+        format!("cron expression `{expr}` never fires (not within {MAX_CRON_HORIZON_DAYS} days)")
+    };
+    let first = cron
+        .find_next_occurrence(&now, false)
+        .map_err(|_| never())?;
+    if first > horizon {
+        return Err(never());
+    }
+    // The closest pair among the next firings (enough to see any seconds or minute field).
+    let mut prev = first;
+    for _ in 0..64 * usize::from(min_interval > 0) {
+        let Ok(next) = cron.find_next_occurrence(&prev, false) else {
+            break;
+        };
+        if (next - prev).num_seconds() < min_interval {
+            return Err(format!(
+                "cron expression `{expr}` fires every {} s; the minimum interval is {min_interval} s (scheduler.min_interval_secs)",
+                (next - prev).num_seconds()
+            ));
+        }
+        prev = next;
+    }
+    Ok(cron)
 }
 
 /// A random id.

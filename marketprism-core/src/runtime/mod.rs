@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod auth;
 mod health;
 mod metrics;
 
@@ -32,6 +33,7 @@ use axum::{
 };
 use tower_http::trace::TraceLayer;
 
+pub use auth::{PUBLIC_PATHS, SERVICE_TOKEN_HEADER, ServiceTokens};
 pub use health::{DependencyHealth, HealthCheck, HealthReport, OverallStatus};
 pub use metrics::{method_label, prometheus};
 
@@ -44,6 +46,7 @@ pub struct Service {
     checks: Vec<Arc<dyn HealthCheck>>,
     routes: Router,
     health_timeout: Duration,
+    tokens: ServiceTokens,
 }
 
 /// Builder for [`Service`].
@@ -75,6 +78,7 @@ impl Service {
                 checks: Vec::new(),
                 routes: Router::new(),
                 health_timeout: Duration::from_secs(5),
+                tokens: ServiceTokens::default(),
             },
         }
     }
@@ -97,11 +101,15 @@ impl Service {
         // Install the recorder before the first request records anything.
         let _ = prometheus();
         let service_name = Arc::clone(&state.name);
+        let tokens = self.tokens;
         Router::new()
             .route("/health", get(health_handler))
             .route("/metrics", get(metrics_handler))
             .with_state(state)
             .merge(self.routes)
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                auth::require_token(tokens.clone(), req, next)
+            }))
             .layer(middleware::from_fn(move |req: Request, next: Next| {
                 let service = Arc::clone(&service_name);
                 record_request(service, req, next)
@@ -182,6 +190,19 @@ impl ServiceBuilder {
     /// ```
     pub fn health_timeout(mut self, timeout: Duration) -> Self {
         self.inner.health_timeout = timeout;
+        self
+    }
+
+    /// Requires one of `tokens` in [`SERVICE_TOKEN_HEADER`] on every route but
+    /// [`PUBLIC_PATHS`] (401 otherwise). Without tokens every caller is accepted.
+    ///
+    /// ```
+    /// use marketprism_core::runtime::{Service, ServiceTokens};
+    /// let s = Service::builder("x").service_tokens(ServiceTokens::new(["s3cret"])).build();
+    /// # let _ = s;
+    /// ```
+    pub fn service_tokens(mut self, tokens: ServiceTokens) -> Self {
+        self.inner.tokens = tokens;
         self
     }
 
