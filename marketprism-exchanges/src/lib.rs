@@ -18,12 +18,11 @@ mod connection;
 pub mod de;
 pub mod deribit;
 mod error;
+mod exchange;
 mod instruments;
 mod normalizer;
 pub mod okx;
-mod ops;
 mod scan;
-pub mod spec;
 mod stream;
 pub mod transport;
 mod venue;
@@ -35,9 +34,11 @@ pub mod sim;
 pub(crate) mod testing;
 
 pub use error::ExchangeError;
+pub use exchange::{
+    Exchange, Keepalive, RestRequest, Source, Subscription, builtin_exchanges, find_exchange,
+};
 pub use instruments::InstrumentMap;
 pub use marketprism_core::book::OrderBook;
 pub use normalizer::{Action, FrameKind, Normalizer, Output, RestKind};
-pub use ops::{new_normalizer, parse_instruments};
 pub use stream::{MarketStream, MarketStreamBuilder, fetch_instruments};
 pub use venue::{Channel, Venue};

@@ -6,11 +6,7 @@
 
 use marketprism_core::model::now_ns;
 
-use crate::{
-    RestKind,
-    spec::{RestRequest, Subscription},
-    venue::Channel,
-};
+use crate::{RestKind, RestRequest, Subscription, venue::Channel};
 
 /// Interval suffix of the public streams.
 const INTERVAL: &str = "100ms";
