@@ -10,6 +10,31 @@
 //!   with a status event);
 //! - **connections**: WebSocket/REST transport that feeds the normalizers and carries out
 //!   their [`Action`]s (fetch snapshot, resubscribe, rotate).
+//!
+//! The two meet in the [`Exchange`] trait, the one extension point for venues: endpoints,
+//! subscription frames and limits, keep-alive, connection lifetime, REST weight, instrument,
+//! snapshot and polling requests, and a [`Normalizer`] factory. The connection layer holds
+//! `Arc<dyn Exchange>` and never looks at which venue it is, so a venue implemented outside
+//! this crate gets connections, rotation, resync, the weight budget and capture/replay like
+//! the built-ins ([`binance`], [`okx`], [`deribit`]; [`Venue`] names them).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use futures::StreamExt;
+//! use marketprism_exchanges::{Channel, Exchange, MarketStream, Venue};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), marketprism_exchanges::ExchangeError> {
+//! let okx: Arc<dyn Exchange> = Venue::Okx.into(); // or Arc::new(MyExchange::new(..))
+//! let mut stream = MarketStream::builder()
+//!     .subscribe(Venue::BinanceSpot, [Channel::Trades, Channel::Book], ["BTC-USDT"])
+//!     .subscribe(okx, [Channel::Trades], ["BTC-USDT-PERP"])
+//!     .start()
+//!     .await?;
+//! while let Some(event) = stream.next().await {
+//!     # let _ = event;
+//! }
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
 pub mod binance;
