@@ -23,9 +23,7 @@ use std::{hint::black_box, path::PathBuf, time::Duration};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use marketprism_core::model::MarketEvent;
-use marketprism_exchanges::{
-    InstrumentMap, Normalizer, Output, RestKind, Venue, new_normalizer, parse_instruments,
-};
+use marketprism_exchanges::{InstrumentMap, Normalizer, Output, RestKind, Venue};
 use serde::de::IgnoredAny;
 
 const LOCAL_TS: i64 = 1_767_225_600_000_000_000;
@@ -78,7 +76,12 @@ fn lines(exchange: &str, file: &str) -> Vec<String> {
 fn map(venue: Venue, bodies: &[&str]) -> InstrumentMap {
     let mut m = InstrumentMap::new();
     for body in bodies {
-        m.extend(parse_instruments(venue, body).expect("instruments"));
+        m.extend(
+            venue
+                .as_exchange()
+                .parse_instruments(body)
+                .expect("instruments"),
+        );
     }
     m
 }
@@ -123,7 +126,7 @@ fn stateless(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) 
     let m = m.clone();
     // Only the frames that normalize (a few corpus lines name instruments outside the maps,
     // on purpose: the crate's tests check that they are rejected).
-    let mut n = new_normalizer(venue, m.clone(), None);
+    let mut n = venue.as_exchange().normalizer(m.clone(), None);
     let mut out = Output::new();
     let mut frames = lines(ex, file);
     frames.retain(|f| {
@@ -135,7 +138,7 @@ fn stateless(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) 
     Case {
         name: name.to_owned(),
         frames,
-        make: Box::new(move || new_normalizer(venue, m.clone(), None)),
+        make: Box::new(move || venue.as_exchange().normalizer(m.clone(), None)),
         stateful: false,
     }
 }
@@ -150,7 +153,7 @@ fn binance_depth(venue: Venue, m: &InstrumentMap, ex: &str, symbols: &[&str], na
         .collect();
     let m = m.clone();
     let make = move || {
-        let mut n = new_normalizer(venue, m.clone(), None);
+        let mut n = venue.as_exchange().normalizer(m.clone(), None);
         let mut out = Output::new();
         for (sym, body) in &snaps {
             let kind = RestKind::DepthSnapshot {
@@ -187,7 +190,7 @@ fn book_file(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) 
     Case {
         name: name.to_owned(),
         frames: lines(ex, file),
-        make: Box::new(move || new_normalizer(venue, m.clone(), None)),
+        make: Box::new(move || venue.as_exchange().normalizer(m.clone(), None)),
         stateful: true,
     }
 }

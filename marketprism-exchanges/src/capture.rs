@@ -12,16 +12,20 @@
 //!
 //! [`replay`] runs a capture through the same normalizers as the live path (one per
 //! connection, as live), so books, gaps and resyncs come out exactly as they would have.
+//! Venues are found by [`Exchange::name`]: [`replay`] knows the built-ins,
+//! [`replay_with`] takes the list (add your own [`Exchange`]s to
+//! [`builtin_exchanges`](crate::builtin_exchanges)).
 
 use std::{
     collections::HashMap,
     io::{BufRead, Write},
+    sync::Arc,
 };
 
 use marketprism_core::model::{MarketEvent, TimestampNs};
 use serde::{Deserialize, Serialize};
 
-use crate::{ExchangeError, InstrumentMap, Normalizer, Output, RestKind, Venue, ops::Ops};
+use crate::{Exchange, ExchangeError, InstrumentMap, Normalizer, Output, RestKind, find_exchange};
 
 /// One line of a capture file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,8 +35,8 @@ pub enum CaptureRecord {
     Instruments {
         /// Local receive time (ns).
         ts: TimestampNs,
-        /// Venue.
-        venue: Venue,
+        /// Venue ([`Exchange::name`]).
+        venue: Arc<str>,
         /// Raw body.
         body: String,
     },
@@ -40,8 +44,8 @@ pub enum CaptureRecord {
     Ws {
         /// Local receive time (ns).
         ts: TimestampNs,
-        /// Venue.
-        venue: Venue,
+        /// Venue ([`Exchange::name`]).
+        venue: Arc<str>,
         /// Connection id (frames of one connection share one normalizer in replay).
         conn: String,
         /// The raw frame text.
@@ -51,8 +55,8 @@ pub enum CaptureRecord {
     Rest {
         /// Local receive time (ns).
         ts: TimestampNs,
-        /// Venue.
-        venue: Venue,
+        /// Venue ([`Exchange::name`]).
+        venue: Arc<str>,
         /// Connection id (`poll` for polling tasks).
         conn: String,
         /// What was requested.
@@ -64,8 +68,8 @@ pub enum CaptureRecord {
     Disconnected {
         /// Local time (ns).
         ts: TimestampNs,
-        /// Venue.
-        venue: Venue,
+        /// Venue ([`Exchange::name`]).
+        venue: Arc<str>,
         /// Connection id.
         conn: String,
         /// Why.
@@ -107,9 +111,9 @@ pub struct ReplayStats {
     pub errors: u64,
 }
 
-/// Replays a capture: every produced event goes to `on_event`, every per-line failure
-/// (bad line, malformed frame, unknown instrument) to `on_error` with its 1-based line number;
-/// the replay goes on after errors.
+/// Replays a capture of the built-in venues: every produced event goes to `on_event`, every
+/// per-line failure (bad line, unknown venue, malformed frame, unknown instrument) to
+/// `on_error` with its 1-based line number; the replay goes on after errors.
 ///
 /// ```
 /// use marketprism_exchanges::capture::replay;
@@ -121,12 +125,41 @@ pub struct ReplayStats {
 pub fn replay<R: BufRead>(
     input: R,
     book_depth: Option<usize>,
+    on_event: impl FnMut(&MarketEvent),
+    on_error: impl FnMut(u64, &ExchangeError),
+) -> std::io::Result<ReplayStats> {
+    replay_with(
+        input,
+        &crate::builtin_exchanges(),
+        book_depth,
+        on_event,
+        on_error,
+    )
+}
+
+/// Replays a capture, resolving each record's venue name among `exchanges` (see
+/// [`find_exchange`]); records of other venues are reported to `on_error`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use marketprism_exchanges::{builtin_exchanges, capture::replay_with, Exchange};
+/// let exchanges: Vec<Arc<dyn Exchange>> = builtin_exchanges(); // plus your own
+/// let capture = r#"{"kind":"ws","ts":1,"venue":"kraken","conn":"kraken#1.1","frame":"{}"}"#;
+/// let mut errors = 0;
+/// let stats = replay_with(capture.as_bytes(), &exchanges, None, |_| {}, |_, _| errors += 1)?;
+/// assert_eq!((stats.errors, errors), (1, 1));
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub fn replay_with<R: BufRead>(
+    input: R,
+    exchanges: &[Arc<dyn Exchange>],
+    book_depth: Option<usize>,
     mut on_event: impl FnMut(&MarketEvent),
     mut on_error: impl FnMut(u64, &ExchangeError),
 ) -> std::io::Result<ReplayStats> {
     let mut stats = ReplayStats::default();
-    let mut instruments: HashMap<Venue, InstrumentMap> = HashMap::new();
-    let mut normalizers: HashMap<(Venue, String), Box<dyn Normalizer>> = HashMap::new();
+    let mut instruments: HashMap<Arc<str>, InstrumentMap> = HashMap::new();
+    let mut normalizers: HashMap<(Arc<str>, String), Box<dyn Normalizer>> = HashMap::new();
     let mut out = Output::new();
     for line in input.lines() {
         let line = line?;
@@ -147,35 +180,23 @@ pub fn replay<R: BufRead>(
             }
         };
         out.clear();
-        let result = match record {
-            CaptureRecord::Instruments { venue, body, .. } => {
-                (Ops::for_venue(venue).parse_instruments)(&body)
-                    .map(|list| instruments.entry(venue).or_default().extend(list))
-            }
-            CaptureRecord::Ws {
-                ts,
-                venue,
-                conn,
-                frame,
-            } => normalizer(&mut normalizers, &instruments, venue, conn, book_depth)
-                .on_frame(&frame, ts, &mut out)
-                .map(drop),
-            CaptureRecord::Rest {
-                ts,
-                venue,
-                conn,
-                request,
-                body,
-            } => normalizer(&mut normalizers, &instruments, venue, conn, book_depth)
-                .on_rest(&request, &body, ts, &mut out),
-            CaptureRecord::Disconnected {
-                ts, venue, conn, ..
-            } => {
-                normalizer(&mut normalizers, &instruments, venue, conn, book_depth)
-                    .on_disconnect(ts, &mut out);
-                Ok(())
-            }
-        };
+        let result = find_exchange(exchanges, record.venue())
+            .ok_or_else(|| {
+                ExchangeError::Core(marketprism_core::Error::UnknownName {
+                    what: "venue",
+                    name: record.venue().to_owned(),
+                })
+            })
+            .and_then(|exchange| {
+                apply(
+                    record,
+                    &**exchange,
+                    &mut instruments,
+                    &mut normalizers,
+                    book_depth,
+                    &mut out,
+                )
+            });
         if let Err(e) = result {
             stats.errors += 1;
             on_error(stats.lines, &e);
@@ -188,17 +209,73 @@ pub fn replay<R: BufRead>(
     Ok(stats)
 }
 
-fn normalizer<'a>(
-    normalizers: &'a mut HashMap<(Venue, String), Box<dyn Normalizer>>,
-    instruments: &HashMap<Venue, InstrumentMap>,
-    venue: Venue,
-    conn: String,
+impl CaptureRecord {
+    /// The venue name of the record.
+    pub fn venue(&self) -> &str {
+        match self {
+            CaptureRecord::Instruments { venue, .. }
+            | CaptureRecord::Ws { venue, .. }
+            | CaptureRecord::Rest { venue, .. }
+            | CaptureRecord::Disconnected { venue, .. } => venue,
+        }
+    }
+}
+
+type Normalizers = HashMap<(Arc<str>, String), Box<dyn Normalizer>>;
+
+/// Feeds one record to its connection's normalizer (created on first use, as live).
+fn apply(
+    record: CaptureRecord,
+    exchange: &dyn Exchange,
+    instruments: &mut HashMap<Arc<str>, InstrumentMap>,
+    normalizers: &mut Normalizers,
     book_depth: Option<usize>,
+    out: &mut Output,
+) -> Result<(), ExchangeError> {
+    let ctx = (exchange, book_depth);
+    match record {
+        CaptureRecord::Instruments { venue, body, .. } => exchange
+            .parse_instruments(&body)
+            .map(|list| instruments.entry(venue).or_default().extend(list)),
+        CaptureRecord::Ws {
+            ts,
+            venue,
+            conn,
+            frame,
+        } => connection_normalizer(normalizers, instruments, ctx, venue, conn)
+            .on_frame(&frame, ts, out)
+            .map(drop),
+        CaptureRecord::Rest {
+            ts,
+            venue,
+            conn,
+            request,
+            body,
+        } => connection_normalizer(normalizers, instruments, ctx, venue, conn)
+            .on_rest(&request, &body, ts, out),
+        CaptureRecord::Disconnected {
+            ts, venue, conn, ..
+        } => {
+            connection_normalizer(normalizers, instruments, ctx, venue, conn)
+                .on_disconnect(ts, out);
+            Ok(())
+        }
+    }
+}
+
+fn connection_normalizer<'a>(
+    normalizers: &'a mut Normalizers,
+    instruments: &HashMap<Arc<str>, InstrumentMap>,
+    (exchange, book_depth): (&dyn Exchange, Option<usize>),
+    venue: Arc<str>,
+    conn: String,
 ) -> &'a mut Box<dyn Normalizer> {
-    normalizers.entry((venue, conn)).or_insert_with(|| {
-        (Ops::for_venue(venue).normalizer)(
-            instruments.get(&venue).cloned().unwrap_or_default(),
-            book_depth,
-        )
-    })
+    normalizers
+        .entry((venue, conn))
+        .or_insert_with_key(|(venue, _)| {
+            exchange.normalizer(
+                instruments.get(venue).cloned().unwrap_or_default(),
+                book_depth,
+            )
+        })
 }

@@ -94,7 +94,7 @@ pub enum ExchangeError {
     #[error("{venue}: rate limited (HTTP {status}), retry after {retry_after:?}")]
     RateLimited {
         /// Venue.
-        venue: crate::Venue,
+        venue: String,
         /// 429 or 418.
         status: u16,
         /// How long the exchange asked us to wait.
@@ -104,7 +104,7 @@ pub enum ExchangeError {
     #[error("{venue}: connection stalled: no frame for {silent_for:?}")]
     Stalled {
         /// Venue.
-        venue: crate::Venue,
+        venue: String,
         /// Silence observed.
         silent_for: std::time::Duration,
     },
@@ -112,9 +112,19 @@ pub enum ExchangeError {
     #[error("{venue}: connection closed by the exchange: {reason}")]
     Closed {
         /// Venue.
-        venue: crate::Venue,
+        venue: String,
         /// Close frame reason or description.
         reason: String,
+    },
+    /// An error of an [`Exchange`](crate::Exchange) implemented outside this crate that fits
+    /// no other variant.
+    #[error("{venue}: {source}")]
+    Generic {
+        /// The venue's [`name`](crate::Exchange::name).
+        venue: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An error from the core crate.
     #[error(transparent)]
@@ -151,6 +161,7 @@ impl ExchangeError {
             ExchangeError::RateLimited { .. } => "rate_limited",
             ExchangeError::Stalled { .. } => "stalled",
             ExchangeError::Closed { .. } => "closed",
+            ExchangeError::Generic { .. } => "generic",
             ExchangeError::Core(_) => "core",
         }
     }

@@ -10,6 +10,31 @@
 //!   with a status event);
 //! - **connections**: WebSocket/REST transport that feeds the normalizers and carries out
 //!   their [`Action`]s (fetch snapshot, resubscribe, rotate).
+//!
+//! The two meet in the [`Exchange`] trait, the one extension point for venues: endpoints,
+//! subscription frames and limits, keep-alive, connection lifetime, REST weight, instrument,
+//! snapshot and polling requests, and a [`Normalizer`] factory. The connection layer holds
+//! `Arc<dyn Exchange>` and never looks at which venue it is, so a venue implemented outside
+//! this crate gets connections, rotation, resync, the weight budget and capture/replay like
+//! the built-ins ([`binance`], [`okx`], [`deribit`]; [`Venue`] names them).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use futures::StreamExt;
+//! use marketprism_exchanges::{Channel, Exchange, MarketStream, Venue};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), marketprism_exchanges::ExchangeError> {
+//! let okx: Arc<dyn Exchange> = Venue::Okx.into(); // or Arc::new(MyExchange::new(..))
+//! let mut stream = MarketStream::builder()
+//!     .subscribe(Venue::BinanceSpot, [Channel::Trades, Channel::Book], ["BTC-USDT"])
+//!     .subscribe(okx, [Channel::Trades], ["BTC-USDT-PERP"])
+//!     .start()
+//!     .await?;
+//! while let Some(event) = stream.next().await {
+//!     # let _ = event;
+//! }
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
 pub mod binance;
@@ -18,12 +43,11 @@ mod connection;
 pub mod de;
 pub mod deribit;
 mod error;
+mod exchange;
 mod instruments;
 mod normalizer;
 pub mod okx;
-mod ops;
 mod scan;
-pub mod spec;
 mod stream;
 pub mod transport;
 mod venue;
@@ -35,9 +59,11 @@ pub mod sim;
 pub(crate) mod testing;
 
 pub use error::ExchangeError;
+pub use exchange::{
+    Exchange, Keepalive, RestRequest, Source, Subscription, builtin_exchanges, find_exchange,
+};
 pub use instruments::InstrumentMap;
 pub use marketprism_core::book::OrderBook;
 pub use normalizer::{Action, FrameKind, Normalizer, Output, RestKind};
-pub use ops::{new_normalizer, parse_instruments};
 pub use stream::{MarketStream, MarketStreamBuilder, fetch_instruments};
 pub use venue::{Channel, Venue};

@@ -9,6 +9,7 @@ use crate::{ExchangeError, venue::Channel};
 /// What a normalizer produced for one input. Reused across inputs to avoid allocation:
 /// the caller drains `events` and `actions` and calls [`Output::clear`].
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Output {
     /// Normalized events, in order (status events included).
     pub events: Vec<MarketEvent>,
@@ -31,6 +32,7 @@ impl Output {
 
 /// A request from a normalizer to the connection layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// Fetch a REST depth snapshot for this instrument and pass it to
     /// [`Normalizer::on_rest`] with [`RestKind::DepthSnapshot`] (Binance book sync).
@@ -58,6 +60,7 @@ pub enum Action {
 /// The REST responses a normalizer understands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RestKind {
     /// Depth snapshot of an instrument (`/api/v3/depth`, `/fapi/v1/depth`, ...).
     DepthSnapshot {
@@ -90,6 +93,7 @@ pub enum RestKind {
 
 /// How a frame was recognized.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameKind {
     /// Market data; the events are in the [`Output`].
     Data,

@@ -1,11 +1,25 @@
-//! Venues (an exchange's API family) and channels.
+//! The built-in venues (an exchange's API family) and channels.
+
+use std::sync::Arc;
 
 use marketprism_core::model::Exchange;
 use serde::{Deserialize, Serialize};
 
-/// An exchange API family with its own endpoints, limits and instrument list.
+/// The built-in venues, a convenience over their [`Exchange`](crate::Exchange)
+/// implementations: `Venue::Okx.into()` is an `Arc<dyn Exchange>`, so
+/// `.subscribe(Venue::BinanceSpot, ..)` works wherever an exchange is expected. A venue of
+/// your own implements [`Exchange`](crate::Exchange) instead; it is not added here.
+///
+/// ```
+/// use std::sync::Arc;
+/// use marketprism_exchanges::{Exchange, Venue};
+/// let okx: Arc<dyn Exchange> = Venue::Okx.into();
+/// assert_eq!(okx.name(), Venue::Okx.as_str());
+/// assert_eq!(Venue::Deribit.as_exchange().name(), "deribit");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Venue {
     /// Binance spot (`api.binance.com`, `stream.binance.com`).
     BinanceSpot,
@@ -38,7 +52,19 @@ impl Venue {
         }
     }
 
-    /// Kebab-case name (`binance-spot`, `binance-usdm`, `binance-coinm`, `okx`, `deribit`).
+    /// The venue's [`Exchange`](crate::Exchange) implementation.
+    pub fn as_exchange(self) -> &'static dyn crate::Exchange {
+        match self {
+            Venue::BinanceSpot => &crate::binance::BinanceSpot,
+            Venue::BinanceUsdm => &crate::binance::BinanceUsdm,
+            Venue::BinanceCoinm => &crate::binance::BinanceCoinm,
+            Venue::Okx => &crate::okx::Okx,
+            Venue::Deribit => &crate::deribit::Deribit,
+        }
+    }
+
+    /// Kebab-case name (the [`Exchange::name`](crate::Exchange::name) of the venue:
+    /// `binance-spot`, `binance-usdm`, `binance-coinm`, `okx`, `deribit`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Venue::BinanceSpot => "binance-spot",
@@ -46,6 +72,18 @@ impl Venue {
             Venue::BinanceCoinm => "binance-coinm",
             Venue::Okx => "okx",
             Venue::Deribit => "deribit",
+        }
+    }
+}
+
+impl From<Venue> for Arc<dyn crate::Exchange> {
+    fn from(venue: Venue) -> Self {
+        match venue {
+            Venue::BinanceSpot => Arc::new(crate::binance::BinanceSpot),
+            Venue::BinanceUsdm => Arc::new(crate::binance::BinanceUsdm),
+            Venue::BinanceCoinm => Arc::new(crate::binance::BinanceCoinm),
+            Venue::Okx => Arc::new(crate::okx::Okx),
+            Venue::Deribit => Arc::new(crate::deribit::Deribit),
         }
     }
 }
@@ -72,6 +110,7 @@ impl std::str::FromStr for Venue {
 /// A kind of market data one can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Channel {
     /// Public trades.
     Trades,

@@ -17,11 +17,7 @@ use std::{
 use marketprism_core::model::StatusKind;
 use marketprism_exchanges::{
     Channel, MarketStream, Venue,
-    binance::{BinanceCoinm, BinanceSpot, BinanceUsdm},
-    deribit::Deribit,
-    okx::Okx,
     sim::{Fault, SimConfig, SimHandle},
-    spec::VenueSpec,
 };
 use sim_harness::*;
 use tokio::time::Instant;
@@ -290,13 +286,7 @@ async fn startup_rest_ban(venue: Venue, status: u16) {
     let rest = sim.stats().rest;
     assert_eq!(rest.rate_limited, 1, "exactly one ban");
     // Each instruments request once, plus the one banned call retried: nothing in between.
-    let requests = match venue {
-        Venue::Okx => Okx::instruments_requests().len(),
-        Venue::Deribit => Deribit::instruments_requests().len(),
-        Venue::BinanceCoinm => BinanceCoinm::instruments_requests().len(),
-        Venue::BinanceSpot => BinanceSpot::instruments_requests().len(),
-        Venue::BinanceUsdm => BinanceUsdm::instruments_requests().len(),
-    } as u64;
+    let requests = venue.as_exchange().instruments_requests().len() as u64;
     assert_eq!(rest.calls - calls_before, requests + 1, "{rest:?}");
     let consumer = Consumer {
         stream,

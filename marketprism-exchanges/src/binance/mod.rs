@@ -1,6 +1,6 @@
 //! Binance connector: spot, USDⓈ-M futures and COIN-M futures.
 //!
-//! Three zero-sized venue types implement [`VenueSpec`]: [`BinanceSpot`], [`BinanceUsdm`],
+//! Three zero-sized venue types implement [`Exchange`]: [`BinanceSpot`], [`BinanceUsdm`],
 //! [`BinanceCoinm`]. They share one normalizer, [`BinanceNormalizer`], parameterized by
 //! [`Venue`].
 //!
@@ -56,13 +56,16 @@ pub use subscription::{
 };
 
 use crate::{
-    ExchangeError, InstrumentMap, RestKind, Venue,
-    spec::{Keepalive, RestRequest, Source, Subscription, VenueSpec},
-    venue::Channel,
+    Channel, Exchange, ExchangeError, InstrumentMap, Keepalive, Normalizer, RestKind, RestRequest,
+    Source, Subscription, Venue,
 };
 
 /// Binance connections are cut after 24 hours.
 const LIFETIME: Option<Duration> = Some(Duration::from_secs(24 * 3600));
+
+/// Subscriptions per `SUBSCRIBE` message: not documented; kept well under the message-size
+/// and stream limits.
+const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 100;
 
 macro_rules! binance_venue {
     (
@@ -74,70 +77,98 @@ macro_rules! binance_venue {
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct $ty;
 
-        impl VenueSpec for $ty {
-            const VENUE: Venue = $venue;
-            const WS_URL: &'static str = $ws;
-            const REST_URL: &'static str = $rest;
-            const MAX_STREAMS_PER_CONNECTION: usize = $streams;
-            const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = $msgs;
-            // Not documented; kept well under the message-size and stream limits.
-            const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 100;
-            const KEEPALIVE: Keepalive = Keepalive::ServerPing;
-            const MAX_CONNECTION_LIFETIME: Option<Duration> = LIFETIME;
-            const REST_WEIGHT_PER_MINUTE: u32 = $weight;
+        impl $ty {
+            /// The built-in venue this type implements.
+            pub const VENUE: Venue = $venue;
+        }
 
-            type Normalizer = BinanceNormalizer;
-
-            fn source(channel: Channel, instrument: &Instrument) -> Source {
-                subscription::source(Self::VENUE, channel, instrument)
+        impl Exchange for $ty {
+            fn name(&self) -> &str {
+                Self::VENUE.as_str()
             }
 
-            fn ws_url(base: &str, subscriptions: &[Subscription]) -> String {
+            fn exchange_id(&self) -> marketprism_core::model::Exchange {
+                Self::VENUE.exchange()
+            }
+
+            fn ws_base_url(&self) -> &str {
+                $ws
+            }
+
+            fn rest_base_url(&self) -> &str {
+                $rest
+            }
+
+            fn ws_url(&self, base: &str, subscriptions: &[Subscription]) -> String {
                 subscription::ws_url(Self::VENUE, base, subscriptions)
             }
 
-            fn subscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+            fn max_streams_per_connection(&self) -> usize {
+                $streams
+            }
+
+            fn max_subscribe_messages_per_sec(&self) -> u32 {
+                $msgs
+            }
+
+            fn subscribe_frames(&self, subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
                 subscription::method_frames(
                     Self::VENUE,
                     "SUBSCRIBE",
                     subscriptions,
                     request_id,
-                    Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+                    MAX_SUBSCRIPTIONS_PER_MESSAGE,
                 )
             }
 
-            fn unsubscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+            fn unsubscribe_frames(&self, subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
                 subscription::method_frames(
                     Self::VENUE,
                     "UNSUBSCRIBE",
                     subscriptions,
                     request_id,
-                    Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+                    MAX_SUBSCRIPTIONS_PER_MESSAGE,
                 )
             }
 
-            fn on_connect_frames(_request_id: u64) -> Vec<String> {
-                Vec::new()
+            fn keepalive(&self) -> Keepalive {
+                Keepalive::ServerPing
             }
 
-            fn instruments_requests() -> Vec<RestRequest> {
+            fn max_connection_lifetime(&self) -> Option<Duration> {
+                LIFETIME
+            }
+
+            fn rest_weight_per_minute(&self) -> u32 {
+                $weight
+            }
+
+            fn source(&self, channel: Channel, instrument: &Instrument) -> Source {
+                subscription::source(Self::VENUE, channel, instrument)
+            }
+
+            fn instruments_requests(&self) -> Vec<RestRequest> {
                 vec![subscription::instruments_request(Self::VENUE)]
             }
 
-            fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
+            fn parse_instruments(&self, body: &str) -> Result<Vec<Instrument>, ExchangeError> {
                 instruments::parse_exchange_info(Self::VENUE, body)
             }
 
-            fn snapshot_request(native_symbol: &str) -> Option<RestRequest> {
+            fn snapshot_request(&self, native_symbol: &str) -> Option<RestRequest> {
                 Some(subscription::snapshot_request(Self::VENUE, native_symbol))
             }
 
-            fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
+            fn poll_requests(&self, subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
                 subscription::poll_requests(Self::VENUE, subscription)
             }
 
-            fn normalizer(instruments: InstrumentMap, book_depth: Option<usize>) -> BinanceNormalizer {
-                BinanceNormalizer::new(Self::VENUE, instruments, book_depth)
+            fn normalizer(
+                &self,
+                instruments: InstrumentMap,
+                book_depth: Option<usize>,
+            ) -> Box<dyn Normalizer> {
+                Box::new(BinanceNormalizer::new(Self::VENUE, instruments, book_depth))
             }
         }
     };
@@ -149,11 +180,12 @@ binance_venue!(
     /// 6000 per minute.
     ///
     /// ```
-    /// use marketprism_exchanges::{binance::BinanceSpot, spec::{Subscription, VenueSpec}, Channel};
+    /// use marketprism_exchanges::{binance::BinanceSpot, Channel, Exchange, Subscription};
     /// let subs = [Subscription::new(Channel::Trades, "BTCUSDT")];
-    /// assert_eq!(BinanceSpot::ws_url(BinanceSpot::WS_URL, &subs), "wss://stream.binance.com:9443/stream");
+    /// let spot = BinanceSpot;
+    /// assert_eq!(spot.ws_url(spot.ws_base_url(), &subs), "wss://stream.binance.com:9443/stream");
     /// assert_eq!(
-    ///     BinanceSpot::subscribe_frames(&subs, 1),
+    ///     spot.subscribe_frames(&subs, 1),
     ///     [r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#]
     /// );
     /// ```
@@ -169,14 +201,15 @@ binance_venue!(
     /// minute.
     ///
     /// A connection carries one route: group subscriptions by [`usdm_route`] before calling
-    /// [`ws_url`](VenueSpec::ws_url), which takes the route of the first subscription.
+    /// [`ws_url`](Exchange::ws_url), which takes the route of the first subscription.
     ///
     /// ```
-    /// use marketprism_exchanges::{binance::BinanceUsdm, spec::{Subscription, VenueSpec}, Channel};
+    /// use marketprism_exchanges::{binance::BinanceUsdm, Channel, Exchange, Subscription};
+    /// let usdm = BinanceUsdm;
     /// let book = [Subscription::new(Channel::Book, "BTCUSDT")];
-    /// assert_eq!(BinanceUsdm::ws_url(BinanceUsdm::WS_URL, &book), "wss://fstream.binance.com/public/stream");
+    /// assert_eq!(usdm.ws_url(usdm.ws_base_url(), &book), "wss://fstream.binance.com/public/stream");
     /// let marks = [Subscription::new(Channel::MarkPrice, "BTCUSDT")];
-    /// assert_eq!(BinanceUsdm::ws_url(BinanceUsdm::WS_URL, &marks), "wss://fstream.binance.com/market/stream");
+    /// assert_eq!(usdm.ws_url(usdm.ws_base_url(), &marks), "wss://fstream.binance.com/market/stream");
     /// ```
     BinanceUsdm, Venue::BinanceUsdm,
     ws: "wss://fstream.binance.com", rest: "https://fapi.binance.com",
@@ -190,8 +223,8 @@ binance_venue!(
     /// REST weight 2400 per minute.
     ///
     /// ```
-    /// use marketprism_exchanges::{binance::BinanceCoinm, spec::VenueSpec};
-    /// let req = BinanceCoinm::snapshot_request("BTCUSD_PERP").expect("REST snapshots");
+    /// use marketprism_exchanges::{binance::BinanceCoinm, Exchange};
+    /// let req = BinanceCoinm.snapshot_request("BTCUSD_PERP").expect("REST snapshots");
     /// assert_eq!(req.path_and_query, "/dapi/v1/depth?symbol=BTCUSD_PERP&limit=1000");
     /// assert_eq!(req.weight, 20);
     /// ```

@@ -4,11 +4,7 @@ use std::time::Duration;
 
 use marketprism_core::model::{Instrument, MarketType};
 
-use crate::{
-    RestKind, Venue,
-    spec::{RestRequest, Source, Subscription},
-    venue::Channel,
-};
+use crate::{RestKind, RestRequest, Source, Subscription, Venue, venue::Channel};
 
 /// Kline interval subscribed for [`Channel::Kline`].
 pub const KLINE_INTERVAL: &str = "1m";

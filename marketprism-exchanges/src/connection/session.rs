@@ -13,17 +13,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{Backoff, CaptureTx, SessionCmd, SessionMsg};
 use crate::{
-    Action, ExchangeError, FrameKind, InstrumentMap, Output, RestKind,
+    Action, Exchange, ExchangeError, FrameKind, InstrumentMap, Keepalive, Output, RestKind,
+    Subscription,
     capture::CaptureRecord,
-    ops::Ops,
-    spec::{Keepalive, Subscription},
     transport::{RestClient, connect_ws},
 };
 
 /// What a session needs; cloned from the supervisor for each new session.
 #[derive(Clone)]
 pub(crate) struct SessionParams {
-    pub(crate) ops: Ops,
+    pub(crate) exchange: Arc<dyn Exchange>,
+    /// The exchange's name, once (logs, metrics, capture, errors).
+    pub(crate) venue: Arc<str>,
     pub(crate) label: String,
     pub(crate) ws_base: String,
     pub(crate) subscriptions: Arc<[Subscription]>,
@@ -55,23 +56,24 @@ async fn session_inner(
     to_supervisor: &mpsc::Sender<SessionMsg>,
     commands: &mut mpsc::Receiver<SessionCmd>,
 ) -> Result<(), ExchangeError> {
-    let venue = p.ops.venue;
-    let url = (p.ops.ws_url)(&p.ws_base, &p.subscriptions);
+    let ex = &*p.exchange;
+    let venue = &p.venue;
+    let url = ex.ws_url(&p.ws_base, &p.subscriptions);
     let mut ws = tokio::time::timeout(Duration::from_secs(10), connect_ws(&url))
         .await
         .map_err(|_| ExchangeError::Stalled {
-            venue,
+            venue: venue.to_string(),
             silent_for: Duration::from_secs(10),
         })??;
     let send = |text: String| Message::Text(text.into());
     let mut request_id = id.saturating_mul(1_000_000);
-    for frame in (p.ops.on_connect_frames)(request_id) {
+    for frame in ex.on_connect_frames(request_id) {
         ws.send(send(frame)).await.map_err(|e| ws_err(&url, e))?;
     }
     request_id += 1;
     // Subscribe messages within the venue's per-second limit.
-    let spacing = Duration::from_secs(1) / p.ops.max_subscribe_messages_per_sec.max(1);
-    let frames = (p.ops.subscribe_frames)(&p.subscriptions, request_id);
+    let spacing = Duration::from_secs(1) / ex.max_subscribe_messages_per_sec().max(1);
+    let frames = ex.subscribe_frames(&p.subscriptions, request_id);
     request_id += frames.len() as u64 + 1;
     for (i, frame) in frames.into_iter().enumerate() {
         if i > 0 {
@@ -79,7 +81,7 @@ async fn session_inner(
         }
         ws.send(send(frame)).await.map_err(|e| ws_err(&url, e))?;
     }
-    let exchange = venue.exchange();
+    let exchange = ex.exchange_id();
     // Connection-wide status events carry the market of the connection's first instrument.
     let market = p
         .subscriptions
@@ -97,7 +99,7 @@ async fn session_inner(
     )
     .await?;
 
-    let mut normalizer = (p.ops.normalizer)(p.instruments.clone(), p.book_depth);
+    let mut normalizer = ex.normalizer(p.instruments.clone(), p.book_depth);
     let mut out = Output::new();
     let (snap_tx, mut snap_rx) = mpsc::channel::<SnapshotResult>(64);
     let mut last_rx = Instant::now();
@@ -114,21 +116,21 @@ async fn session_inner(
                 let frame = match frame {
                     Some(Ok(f)) => f,
                     Some(Err(e)) => break Err(ws_err(&url, e)),
-                    None => break Err(ExchangeError::Closed { venue, reason: "end of stream".into() }),
+                    None => break Err(ExchangeError::Closed { venue: venue.to_string(), reason: "end of stream".into() }),
                 };
                 last_rx = Instant::now();
                 let text = match frame {
                     Message::Text(t) => t,
                     Message::Close(c) => {
                         let reason = c.map_or_else(|| "close frame".to_owned(), |c| format!("{} {}", c.code, c.reason));
-                        break Err(ExchangeError::Closed { venue, reason });
+                        break Err(ExchangeError::Closed { venue: venue.to_string(), reason });
                     }
                     // Pings are answered by tungstenite itself; pongs and binary carry no data.
                     _ => continue,
                 };
                 let ts = now_ns();
                 if let Some(cap) = &p.capture {
-                    cap.send(CaptureRecord::Ws { ts, venue, conn: conn.to_owned(), frame: text.as_str().to_owned() }).await;
+                    cap.send(CaptureRecord::Ws { ts, venue: Arc::clone(venue), conn: conn.to_owned(), frame: text.as_str().to_owned() }).await;
                 }
                 match normalizer.on_frame(text.as_str(), ts, &mut out) {
                     Ok(FrameKind::Data) if !live => {
@@ -136,12 +138,12 @@ async fn session_inner(
                         let _ = to_supervisor.send(SessionMsg::Live(id)).await;
                     }
                     Ok(FrameKind::ExchangeError { code, message }) => {
-                        metrics::counter!("marketprism_exchange_error_frames_total", "venue" => venue.as_str()).increment(1);
+                        metrics::counter!("marketprism_exchange_error_frames_total", "venue" => venue.to_string()).increment(1);
                         tracing::warn!(%venue, conn, code, message, "exchange error frame");
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        metrics::counter!("marketprism_exchange_errors_total", "venue" => venue.as_str(), "kind" => e.kind()).increment(1);
+                        metrics::counter!("marketprism_exchange_errors_total", "venue" => venue.to_string(), "kind" => e.kind()).increment(1);
                         tracing::warn!(%venue, conn, error = %e, "frame rejected");
                     }
                 }
@@ -152,7 +154,7 @@ async fn session_inner(
                         let ts = now_ns();
                         let kind = RestKind::DepthSnapshot { native_symbol };
                         if let Some(cap) = &p.capture {
-                            cap.send(CaptureRecord::Rest { ts, venue, conn: conn.to_owned(), request: kind.clone(), body: body.clone() }).await;
+                            cap.send(CaptureRecord::Rest { ts, venue: Arc::clone(venue), conn: conn.to_owned(), request: kind.clone(), body: body.clone() }).await;
                         }
                         if let Err(e) = normalizer.on_rest(&kind, &body, ts, &mut out) {
                             tracing::warn!(%venue, conn, error = %e, "snapshot rejected");
@@ -178,9 +180,9 @@ async fn session_inner(
             _ = tick.tick() => {
                 let silent = last_rx.elapsed();
                 if silent >= p.stall_timeout {
-                    break Err(ExchangeError::Stalled { venue, silent_for: silent });
+                    break Err(ExchangeError::Stalled { venue: venue.to_string(), silent_for: silent });
                 }
-                if let Keepalive::TextPing { idle } = p.ops.keepalive
+                if let Keepalive::TextPing { idle } = ex.keepalive()
                     && silent >= idle && last_ping.elapsed() >= idle {
                         last_ping = Instant::now();
                         ws.send(send("ping".to_owned())).await.map_err(|e| ws_err(&url, e))?;
@@ -197,9 +199,10 @@ async fn session_inner(
                     channel,
                 } => {
                     let sub = [Subscription::new(channel, native_symbol)];
-                    for f in (p.ops.unsubscribe_frames)(&sub, request_id)
+                    for f in ex
+                        .unsubscribe_frames(&sub, request_id)
                         .into_iter()
-                        .chain((p.ops.subscribe_frames)(&sub, request_id + 1))
+                        .chain(ex.subscribe_frames(&sub, request_id + 1))
                     {
                         ws.send(send(f)).await.map_err(|e| ws_err(&url, e))?;
                     }
@@ -234,7 +237,7 @@ async fn session_inner(
     if let Some(cap) = &p.capture {
         cap.send(CaptureRecord::Disconnected {
             ts,
-            venue,
+            venue: Arc::clone(venue),
             conn: conn.to_owned(),
             reason,
         })
@@ -268,7 +271,7 @@ fn spawn_snapshot(
     tx: mpsc::Sender<SnapshotResult>,
     retry: bool,
 ) {
-    let Some(request) = (p.ops.snapshot_request)(&native_symbol) else {
+    let Some(request) = p.exchange.snapshot_request(&native_symbol) else {
         return;
     };
     let rest = p.rest.clone();

@@ -20,7 +20,7 @@
 //! <https://docs.deribit.com/api-reference/session-management/public-set_heartbeat>,
 //! <https://docs.deribit.com/articles/rate-limits>.
 //!
-//! Limits chosen (see [`VenueSpec`] consts of [`Deribit`]): Deribit has no small
+//! Limits chosen (see the [`Exchange`] implementation of [`Deribit`]): Deribit has no small
 //! per-connection channel cap, so 500 channels per connection; `public/subscribe` costs
 //! 3,000 credits from a 30,000 pool refilled at ~10,000/s (docs: "sustained rate ~3.3
 //! requests/second", burst 10), so 3 subscribe messages per second of up to 100 channels;
@@ -60,10 +60,12 @@ pub use normalizer::DeribitNormalizer;
 pub use subscription::channel_name;
 
 use crate::{
-    ExchangeError, InstrumentMap, RestKind, Venue,
-    spec::{Keepalive, RestRequest, Source, Subscription, VenueSpec},
-    venue::Channel,
+    Channel, Exchange, ExchangeError, InstrumentMap, Keepalive, Normalizer, RestKind, RestRequest,
+    Source, Subscription, Venue,
 };
+
+/// Channels per `public/subscribe` message.
+const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 100;
 
 /// Heartbeat interval requested with `public/set_heartbeat` (Deribit's minimum is 10 s).
 const HEARTBEAT_SECS: u64 = 10;
@@ -71,30 +73,54 @@ const HEARTBEAT_SECS: u64 = 10;
 /// Deribit v2 (`wss://www.deribit.com/ws/api/v2`, `https://www.deribit.com`).
 ///
 /// ```
-/// use marketprism_exchanges::{deribit::Deribit, spec::{Subscription, VenueSpec}, Channel};
-/// let frames = Deribit::subscribe_frames(&[Subscription::new(Channel::Trades, "BTC-PERPETUAL")], 1);
+/// use marketprism_exchanges::{deribit::Deribit, Channel, Exchange, Subscription};
+/// let frames = Deribit.subscribe_frames(&[Subscription::new(Channel::Trades, "BTC-PERPETUAL")], 1);
 /// assert_eq!(frames, [r#"{"jsonrpc":"2.0","id":1,"method":"public/subscribe","params":{"channels":["trades.BTC-PERPETUAL.100ms"]}}"#]);
-/// assert_eq!(Deribit::on_connect_frames(0).len(), 1);
+/// assert_eq!(Deribit.on_connect_frames(0).len(), 1);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Deribit;
 
-impl VenueSpec for Deribit {
-    const VENUE: Venue = Venue::Deribit;
-    const WS_URL: &'static str = "wss://www.deribit.com/ws/api/v2";
-    const REST_URL: &'static str = "https://www.deribit.com";
-    const MAX_STREAMS_PER_CONNECTION: usize = 500;
-    const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = 3;
-    const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 100;
-    const KEEPALIVE: Keepalive = Keepalive::Heartbeat {
-        interval: Duration::from_secs(HEARTBEAT_SECS),
-    };
-    const MAX_CONNECTION_LIFETIME: Option<Duration> = None;
-    const REST_WEIGHT_PER_MINUTE: u32 = 1200;
+impl Exchange for Deribit {
+    fn name(&self) -> &str {
+        Venue::Deribit.as_str()
+    }
 
-    type Normalizer = DeribitNormalizer;
+    fn exchange_id(&self) -> marketprism_core::model::Exchange {
+        Venue::Deribit.exchange()
+    }
 
-    fn source(channel: Channel, instrument: &Instrument) -> Source {
+    fn ws_base_url(&self) -> &str {
+        "wss://www.deribit.com/ws/api/v2"
+    }
+
+    fn rest_base_url(&self) -> &str {
+        "https://www.deribit.com"
+    }
+
+    fn max_streams_per_connection(&self) -> usize {
+        500
+    }
+
+    fn max_subscribe_messages_per_sec(&self) -> u32 {
+        3
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::Heartbeat {
+            interval: Duration::from_secs(HEARTBEAT_SECS),
+        }
+    }
+
+    fn max_connection_lifetime(&self) -> Option<Duration> {
+        None
+    }
+
+    fn rest_weight_per_minute(&self) -> u32 {
+        1200
+    }
+
+    fn source(&self, channel: Channel, instrument: &Instrument) -> Source {
         let market = instrument.market;
         let supported = match channel {
             Channel::MarkPrice | Channel::VolatilityIndex => true,
@@ -114,53 +140,57 @@ impl VenueSpec for Deribit {
         }
     }
 
-    fn ws_url(base: &str, _subscriptions: &[Subscription]) -> String {
+    fn ws_url(&self, base: &str, _subscriptions: &[Subscription]) -> String {
         base.trim_end_matches('/').to_owned()
     }
 
-    fn subscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+    fn subscribe_frames(&self, subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
         subscription::channel_frames(
             "public/subscribe",
             subscriptions,
             request_id,
-            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+            MAX_SUBSCRIPTIONS_PER_MESSAGE,
         )
     }
 
-    fn unsubscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+    fn unsubscribe_frames(&self, subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
         subscription::channel_frames(
             "public/unsubscribe",
             subscriptions,
             request_id,
-            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+            MAX_SUBSCRIPTIONS_PER_MESSAGE,
         )
     }
 
-    fn on_connect_frames(request_id: u64) -> Vec<String> {
+    fn on_connect_frames(&self, request_id: u64) -> Vec<String> {
         vec![subscription::set_heartbeat(request_id, HEARTBEAT_SECS)]
     }
 
-    fn instruments_requests() -> Vec<RestRequest> {
+    fn instruments_requests(&self) -> Vec<RestRequest> {
         subscription::instruments_requests()
     }
 
-    fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
+    fn parse_instruments(&self, body: &str) -> Result<Vec<Instrument>, ExchangeError> {
         instruments::parse_instruments(body)
     }
 
     /// `None`: Deribit books resync by resubscribing (the first message of a subscription is
     /// a full snapshot), not from REST. `public/get_order_book` is still understood by
     /// [`DeribitNormalizer`] with [`RestKind::DepthSnapshot`].
-    fn snapshot_request(_native_symbol: &str) -> Option<RestRequest> {
+    fn snapshot_request(&self, _native_symbol: &str) -> Option<RestRequest> {
         None
     }
 
-    fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
+    fn poll_requests(&self, subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
         subscription::poll_requests(subscription)
     }
 
-    fn normalizer(instruments: InstrumentMap, book_depth: Option<usize>) -> DeribitNormalizer {
-        DeribitNormalizer::new(instruments, book_depth)
+    fn normalizer(
+        &self,
+        instruments: InstrumentMap,
+        book_depth: Option<usize>,
+    ) -> Box<dyn Normalizer> {
+        Box::new(DeribitNormalizer::new(instruments, book_depth))
     }
 }
 

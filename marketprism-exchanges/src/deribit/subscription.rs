@@ -6,11 +6,7 @@
 
 use marketprism_core::model::now_ns;
 
-use crate::{
-    RestKind,
-    spec::{RestRequest, Subscription},
-    venue::Channel,
-};
+use crate::{RestKind, RestRequest, Subscription, venue::Channel};
 
 /// Interval suffix of the public streams.
 const INTERVAL: &str = "100ms";
@@ -31,7 +27,7 @@ fn is_index_name(native: &str) -> bool {
 /// `deribit_volatility_index.{currency}_usd` (the native symbol is the currency, e.g. `BTC`).
 ///
 /// ```
-/// use marketprism_exchanges::{deribit::channel_name, spec::Subscription, Channel};
+/// use marketprism_exchanges::{deribit::channel_name, Channel, Subscription};
 /// assert_eq!(channel_name(&Subscription::new(Channel::Book, "BTC-PERPETUAL")).as_deref(), Some("book.BTC-PERPETUAL.100ms"));
 /// assert_eq!(channel_name(&Subscription::new(Channel::Funding, "BTC-PERPETUAL")).as_deref(), Some("ticker.BTC-PERPETUAL.100ms"));
 /// assert_eq!(channel_name(&Subscription::new(Channel::MarkPrice, "btc_usd")).as_deref(), Some("deribit_price_index.btc_usd"));

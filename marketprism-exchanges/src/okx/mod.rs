@@ -46,54 +46,80 @@ pub use normalizer::OkxNormalizer;
 pub use subscription::books_request;
 
 use crate::{
-    Channel, ExchangeError, InstrumentMap, RestKind, Venue,
-    spec::{Keepalive, RestRequest, Source, Subscription, VenueSpec},
+    Channel, Exchange, ExchangeError, InstrumentMap, Keepalive, Normalizer, RestKind, RestRequest,
+    Source, Subscription, Venue,
 };
+
+/// Subscriptions per subscribe message: 256 args (~15 KB) stay well under OKX's 64 KB args
+/// limit, which the frame builder also enforces.
+const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 256;
 
 /// OKX v5 (spot, swap, futures, options): one instrument table across all types, since
 /// `instId` is unique.
 ///
 /// ```
-/// use marketprism_exchanges::{okx::Okx, spec::{Subscription, VenueSpec}, Channel};
+/// use marketprism_exchanges::{okx::Okx, Channel, Exchange, Subscription};
 /// let subs = [Subscription::new(Channel::Trades, "BTC-USDT")];
-/// assert_eq!(Okx::ws_url(Okx::WS_URL, &subs), "wss://ws.okx.com:8443/ws/v5/public");
+/// assert_eq!(Okx.ws_url(Okx.ws_base_url(), &subs), "wss://ws.okx.com:8443/ws/v5/public");
 /// assert_eq!(
-///     Okx::subscribe_frames(&subs, 1),
+///     Okx.subscribe_frames(&subs, 1),
 ///     [r#"{"id":"1","op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}"#]
 /// );
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Okx;
 
-impl VenueSpec for Okx {
-    const VENUE: Venue = Venue::Okx;
-    const WS_URL: &'static str = "wss://ws.okx.com:8443/ws/v5/public";
-    const REST_URL: &'static str = "https://www.okx.com";
+impl Exchange for Okx {
+    fn name(&self) -> &str {
+        Venue::Okx.as_str()
+    }
+
+    fn exchange_id(&self) -> marketprism_core::model::Exchange {
+        Venue::Okx.exchange()
+    }
+
+    fn ws_base_url(&self) -> &str {
+        "wss://ws.okx.com:8443/ws/v5/public"
+    }
+
+    fn rest_base_url(&self) -> &str {
+        "https://www.okx.com"
+    }
+
     /// OKX documents no per-connection cap for public channels; 256 is our choice so one slow
     /// connection does not carry too many books.
-    const MAX_STREAMS_PER_CONNECTION: usize = 256;
+    fn max_streams_per_connection(&self) -> usize {
+        256
+    }
+
     /// OKX allows 480 subscribe/unsubscribe requests per hour per connection (3 new
     /// connections per second per IP). One request carries up to
-    /// [`MAX_SUBSCRIPTIONS_PER_MESSAGE`](Self::MAX_SUBSCRIPTIONS_PER_MESSAGE) args, so a
-    /// connection subscribes in one message; 1/s is the finest this constant can express, and
+    /// 256 args, so a
+    /// connection subscribes in one message; 1/s is the finest this limit can express, and
     /// the hourly budget is the connection layer's to keep (see the crate notes).
-    const MAX_SUBSCRIBE_MESSAGES_PER_SEC: u32 = 1;
-    /// 256 args (~15 KB) stay well under OKX's 64 KB args limit, which the frame builder also
-    /// enforces.
-    const MAX_SUBSCRIPTIONS_PER_MESSAGE: usize = 256;
+    fn max_subscribe_messages_per_sec(&self) -> u32 {
+        1
+    }
+
     /// Text `ping` after 25 s without data (OKX drops a connection silent for 30 s).
-    const KEEPALIVE: Keepalive = Keepalive::TextPing {
-        idle: Duration::from_secs(25),
-    };
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::TextPing {
+            idle: Duration::from_secs(25),
+        }
+    }
+
     /// No fixed lifetime: OKX announces disconnects with `notice` 64008 instead.
-    const MAX_CONNECTION_LIFETIME: Option<Duration> = None;
+    fn max_connection_lifetime(&self) -> Option<Duration> {
+        None
+    }
+
     /// OKX limits REST per endpoint (20 req/2 s for instruments, 5 req/2 s per instrument for
     /// Rubik statistics); one request weighs 1 and this per-minute budget stays below them.
-    const REST_WEIGHT_PER_MINUTE: u32 = 600;
+    fn rest_weight_per_minute(&self) -> u32 {
+        600
+    }
 
-    type Normalizer = OkxNormalizer;
-
-    fn source(channel: Channel, instrument: &Instrument) -> Source {
+    fn source(&self, channel: Channel, instrument: &Instrument) -> Source {
         let derivative = matches!(
             instrument.market,
             MarketType::Perpetual | MarketType::Future | MarketType::Option
@@ -121,50 +147,50 @@ impl VenueSpec for Okx {
         }
     }
 
-    fn ws_url(base: &str, subscriptions: &[Subscription]) -> String {
+    fn ws_url(&self, base: &str, subscriptions: &[Subscription]) -> String {
         subscription::ws_url(base, subscriptions)
     }
 
-    fn subscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+    fn subscribe_frames(&self, subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
         subscription::op_frames(
             "subscribe",
             subscriptions,
             request_id,
-            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+            MAX_SUBSCRIPTIONS_PER_MESSAGE,
         )
     }
 
-    fn unsubscribe_frames(subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
+    fn unsubscribe_frames(&self, subscriptions: &[Subscription], request_id: u64) -> Vec<String> {
         subscription::op_frames(
             "unsubscribe",
             subscriptions,
             request_id,
-            Self::MAX_SUBSCRIPTIONS_PER_MESSAGE,
+            MAX_SUBSCRIPTIONS_PER_MESSAGE,
         )
     }
 
-    fn on_connect_frames(_request_id: u64) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn instruments_requests() -> Vec<RestRequest> {
+    fn instruments_requests(&self) -> Vec<RestRequest> {
         subscription::instruments_requests()
     }
 
-    fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
+    fn parse_instruments(&self, body: &str) -> Result<Vec<Instrument>, ExchangeError> {
         instruments::parse_instruments(body)
     }
 
     /// `None`: books sync from the WebSocket snapshot and resync by resubscribing.
-    fn snapshot_request(_native_symbol: &str) -> Option<RestRequest> {
+    fn snapshot_request(&self, _native_symbol: &str) -> Option<RestRequest> {
         None
     }
 
-    fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
+    fn poll_requests(&self, subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
         subscription::poll_requests(subscription)
     }
 
-    fn normalizer(instruments: InstrumentMap, book_depth: Option<usize>) -> OkxNormalizer {
-        OkxNormalizer::new(instruments, book_depth)
+    fn normalizer(
+        &self,
+        instruments: InstrumentMap,
+        book_depth: Option<usize>,
+    ) -> Box<dyn Normalizer> {
+        Box::new(OkxNormalizer::new(instruments, book_depth))
     }
 }

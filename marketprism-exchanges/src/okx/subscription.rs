@@ -8,10 +8,7 @@ use std::collections::HashSet;
 use marketprism_core::model::RatioKind;
 use serde::Serialize;
 
-use crate::{
-    Channel, RestKind,
-    spec::{RestRequest, Subscription},
-};
+use crate::{Channel, RestKind, RestRequest, Subscription};
 
 /// Path of the public WebSocket (books, trades, tickers, funding, OI, mark price, liquidations).
 pub(crate) const PUBLIC_PATH: &str = "/ws/v5/public";

@@ -2,27 +2,33 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{ExchangeError, Venue, spec::RestRequest, transport::WeightBudget};
+use crate::{ExchangeError, RestRequest, transport::WeightBudget};
 
 /// GETs REST endpoints of one venue through its [`WeightBudget`].
 #[derive(Debug, Clone)]
 pub struct RestClient {
     http: reqwest::Client,
     base: String,
-    venue: Venue,
+    venue: Arc<str>,
     budget: Arc<WeightBudget>,
 }
 
 impl RestClient {
-    /// A client for `venue` at `base` (e.g. `https://api.binance.com` or a simulator URL).
+    /// A client for the venue named `venue` (its [`Exchange::name`](crate::Exchange::name),
+    /// used in logs, metrics and errors) at `base` (e.g. `https://api.binance.com` or a
+    /// simulator URL).
     ///
     /// ```
-    /// use marketprism_exchanges::{transport::{RestClient, WeightBudget}, Venue};
+    /// use marketprism_exchanges::transport::{RestClient, WeightBudget};
     /// use std::sync::Arc;
-    /// let client = RestClient::new(Venue::BinanceSpot, "http://127.0.0.1:9000", Arc::new(WeightBudget::new(6000)));
+    /// let client = RestClient::new("binance-spot", "http://127.0.0.1:9000", Arc::new(WeightBudget::new(6000)));
     /// # let _ = client;
     /// ```
-    pub fn new(venue: Venue, base: impl Into<String>, budget: Arc<WeightBudget>) -> Self {
+    pub fn new(
+        venue: impl Into<Arc<str>>,
+        base: impl Into<String>,
+        budget: Arc<WeightBudget>,
+    ) -> Self {
         super::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
@@ -33,7 +39,7 @@ impl RestClient {
         RestClient {
             http,
             base: base.into().trim_end_matches('/').to_owned(),
-            venue,
+            venue: venue.into(),
             budget,
         }
     }
@@ -71,11 +77,11 @@ impl RestClient {
                 .map_or(Duration::from_secs(60), Duration::from_secs);
             self.budget.block_for(retry_after);
             metrics::counter!("marketprism_rest_rate_limited_total",
-                "venue" => self.venue.as_str(), "status" => status.as_u16().to_string())
+                "venue" => self.venue.to_string(), "status" => status.as_u16().to_string())
             .increment(1);
             tracing::warn!(venue = %self.venue, %url, status = status.as_u16(), ?retry_after, "rate limited; backing off");
             return Err(ExchangeError::RateLimited {
-                venue: self.venue,
+                venue: self.venue.to_string(),
                 status: status.as_u16(),
                 retry_after,
             });

@@ -13,12 +13,8 @@ use marketprism_core::{
     model::{MarketEvent, StatusKind},
 };
 use marketprism_exchanges::{
-    Channel, MarketStream, Venue,
-    binance::{BinanceCoinm, BinanceSpot, BinanceUsdm},
-    deribit::Deribit,
-    okx::Okx,
+    Channel, Exchange, MarketStream, Venue,
     sim::{SimConfig, SimHandle},
-    spec::VenueSpec,
     transport::{RestClient, WeightBudget},
 };
 use tokio::time::{Instant, timeout};
@@ -29,30 +25,28 @@ pub(crate) fn natives(venue: Venue) -> [&'static str; 2] {
         Venue::BinanceCoinm => ["BTCUSD_PERP", "ETHUSD_PERP"],
         Venue::Okx => ["BTC-USDT", "BTC-USDT-SWAP"],
         Venue::Deribit => ["BTC-PERPETUAL", "ETH-PERPETUAL"],
+        other => panic!("no simulator symbols for {other}"),
     }
 }
 
 /// native → normalized, through the connector's own instrument parsing of the sim's answer.
 pub(crate) async fn symbol_map(venue: Venue, sim: &SimHandle) -> HashMap<String, String> {
-    pub(crate) async fn load<V: VenueSpec>(
-        sim: &SimHandle,
-    ) -> Vec<marketprism_core::model::Instrument> {
-        let rest = RestClient::new(V::VENUE, sim.http_url(), Arc::new(WeightBudget::new(6000)));
-        let mut all = Vec::new();
-        for r in V::instruments_requests() {
-            let body = rest.get(&r).await.expect("instruments");
-            all.extend(V::parse_instruments(&body).expect("parse instruments"));
-        }
-        all
+    let exchange: Arc<dyn Exchange> = venue.into();
+    let rest = RestClient::new(
+        exchange.name(),
+        sim.http_url(),
+        Arc::new(WeightBudget::new(6000)),
+    );
+    let mut all = Vec::new();
+    for r in exchange.instruments_requests() {
+        let body = rest.get(&r).await.expect("instruments");
+        all.extend(
+            exchange
+                .parse_instruments(&body)
+                .expect("parse instruments"),
+        );
     }
-    let list = match venue {
-        Venue::BinanceSpot => load::<BinanceSpot>(sim).await,
-        Venue::BinanceUsdm => load::<BinanceUsdm>(sim).await,
-        Venue::BinanceCoinm => load::<BinanceCoinm>(sim).await,
-        Venue::Okx => load::<Okx>(sim).await,
-        Venue::Deribit => load::<Deribit>(sim).await,
-    };
-    list.into_iter()
+    all.into_iter()
         .map(|i| (i.native_symbol, i.symbol.as_str().to_owned()))
         .collect()
 }

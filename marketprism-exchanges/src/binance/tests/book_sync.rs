@@ -438,7 +438,11 @@ fn disconnect_unsyncs_every_live_book() {
 
 #[test]
 fn book_depth_is_respected() {
-    let mut n = BinanceSpot::normalizer(super::map::<BinanceSpot>(SPOT_INFO), Some(5));
+    let mut n = BinanceNormalizer::new(
+        BinanceSpot::VENUE,
+        super::map::<BinanceSpot>(SPOT_INFO),
+        Some(5),
+    );
     let nkn = diffs_of(
         &corpus_lines("binance-spot", "depthUpdate.jsonl"),
         "NKNUSDT",

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use marketprism_core::model::{MarketEvent, StatusKind};
 
 use super::{BinanceCoinm, BinanceNormalizer, BinanceSpot, BinanceUsdm};
-use crate::{ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, spec::VenueSpec};
+use crate::{Exchange, ExchangeError, FrameKind, InstrumentMap, Normalizer, Output};
 
 pub(super) const SPOT_INFO: &str =
     include_str!("../../../tests/fixtures/binance/exchangeInfo_spot.json");
@@ -22,23 +22,24 @@ pub(super) const COINM_INFO: &str =
 /// A local receive time used throughout (2026-01-01T00:00:00Z).
 pub(super) const LOCAL: i64 = 1_767_225_600_000_000_000;
 
-pub(super) fn map<V: VenueSpec>(body: &str) -> InstrumentMap {
-    V::parse_instruments(body)
+pub(super) fn map<V: Exchange + Default>(body: &str) -> InstrumentMap {
+    V::default()
+        .parse_instruments(body)
         .expect("fixture parses")
         .into_iter()
         .collect()
 }
 
 pub(super) fn spot() -> BinanceNormalizer {
-    BinanceSpot::normalizer(map::<BinanceSpot>(SPOT_INFO), None)
+    BinanceNormalizer::new(BinanceSpot::VENUE, map::<BinanceSpot>(SPOT_INFO), None)
 }
 
 pub(super) fn usdm() -> BinanceNormalizer {
-    BinanceUsdm::normalizer(map::<BinanceUsdm>(USDM_INFO), None)
+    BinanceNormalizer::new(BinanceUsdm::VENUE, map::<BinanceUsdm>(USDM_INFO), None)
 }
 
 pub(super) fn coinm() -> BinanceNormalizer {
-    BinanceCoinm::normalizer(map::<BinanceCoinm>(COINM_INFO), None)
+    BinanceNormalizer::new(BinanceCoinm::VENUE, map::<BinanceCoinm>(COINM_INFO), None)
 }
 
 /// Feeds one frame into a fresh output.

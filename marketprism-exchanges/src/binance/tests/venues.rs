@@ -1,15 +1,11 @@
 //! COIN-M (no corpus: frames written in the documented format), long/short ratios (fixtures),
-//! and the `VenueSpec` details of the three venues.
+//! and the `Exchange` details of the three venues.
 
 use marketprism_core::model::{MarketEvent, MarketType, RatioKind, Side, StatusKind};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::{
-    Action, RestKind, Venue,
-    spec::{Keepalive, Source, Subscription},
-    venue::Channel,
-};
+use crate::{Action, Channel, Exchange, Keepalive, RestKind, Source, Subscription, Venue};
 
 fn d(s: &str) -> Decimal {
     s.parse().expect("decimal")
@@ -277,85 +273,85 @@ fn venue_specs() {
     assert_eq!(BinanceSpot::VENUE, Venue::BinanceSpot);
     assert_eq!(
         (
-            BinanceSpot::MAX_STREAMS_PER_CONNECTION,
-            BinanceSpot::MAX_SUBSCRIBE_MESSAGES_PER_SEC
+            BinanceSpot.max_streams_per_connection(),
+            BinanceSpot.max_subscribe_messages_per_sec()
         ),
         (1024, 5)
     );
     assert_eq!(
         (
-            BinanceUsdm::MAX_STREAMS_PER_CONNECTION,
-            BinanceUsdm::MAX_SUBSCRIBE_MESSAGES_PER_SEC
+            BinanceUsdm.max_streams_per_connection(),
+            BinanceUsdm.max_subscribe_messages_per_sec()
         ),
         (200, 10)
     );
     assert_eq!(
         (
-            BinanceSpot::REST_WEIGHT_PER_MINUTE,
-            BinanceCoinm::REST_WEIGHT_PER_MINUTE
+            BinanceSpot.rest_weight_per_minute(),
+            BinanceCoinm.rest_weight_per_minute()
         ),
         (6000, 2400)
     );
-    assert_eq!(BinanceUsdm::KEEPALIVE, Keepalive::ServerPing);
+    assert_eq!(BinanceUsdm.keepalive(), Keepalive::ServerPing);
     assert_eq!(
-        BinanceCoinm::MAX_CONNECTION_LIFETIME,
+        BinanceCoinm.max_connection_lifetime(),
         Some(std::time::Duration::from_secs(86_400))
     );
-    assert_eq!(BinanceUsdm::REST_URL, "https://fapi.binance.com");
-    assert_eq!(BinanceCoinm::WS_URL, "wss://dstream.binance.com");
+    assert_eq!(BinanceUsdm.rest_base_url(), "https://fapi.binance.com");
+    assert_eq!(BinanceCoinm.ws_base_url(), "wss://dstream.binance.com");
     assert_eq!(
-        BinanceCoinm::ws_url(BinanceCoinm::WS_URL, &[]),
+        BinanceCoinm.ws_url(BinanceCoinm.ws_base_url(), &[]),
         "wss://dstream.binance.com/stream"
     );
     assert_eq!(
-        BinanceUsdm::instruments_requests()[0].path_and_query,
+        BinanceUsdm.instruments_requests()[0].path_and_query,
         "/fapi/v1/exchangeInfo"
     );
     assert_eq!(
-        BinanceUsdm::snapshot_request("BTCUSDT").map(|r| r.weight),
+        BinanceUsdm.snapshot_request("BTCUSDT").map(|r| r.weight),
         Some(20)
     );
-    assert!(BinanceSpot::on_connect_frames(1).is_empty());
+    assert!(BinanceSpot.on_connect_frames(1).is_empty());
     assert_eq!(
-        BinanceSpot::unsubscribe_frames(&[Subscription::new(Channel::Book, "BTCUSDT")], 9),
+        BinanceSpot.unsubscribe_frames(&[Subscription::new(Channel::Book, "BTCUSDT")], 9),
         [r#"{"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms"],"id":9}"#]
     );
     let many: Vec<_> = (0..250)
         .map(|i| Subscription::new(Channel::Trades, format!("S{i}USDT")))
         .collect();
-    assert_eq!(BinanceSpot::subscribe_frames(&many, 1).len(), 3);
+    assert_eq!(BinanceSpot.subscribe_frames(&many, 1).len(), 3);
 
     let usdm_map = super::map::<BinanceUsdm>(USDM_INFO);
     let perp = usdm_map.by_native("BTCUSDT").expect("perp");
     let fut = usdm_map.by_native("BTCUSDT_220624").expect("future");
     assert_eq!(
-        BinanceUsdm::source(Channel::Funding, perp),
+        BinanceUsdm.source(Channel::Funding, perp),
         Source::WebSocket
     );
     assert_eq!(
-        BinanceUsdm::source(Channel::Funding, fut),
+        BinanceUsdm.source(Channel::Funding, fut),
         Source::Unsupported
     );
     assert_eq!(
-        BinanceUsdm::source(Channel::OpenInterest, fut),
+        BinanceUsdm.source(Channel::OpenInterest, fut),
         Source::Poll(crate::binance::OPEN_INTEREST_POLL)
     );
     assert_eq!(
-        BinanceUsdm::source(Channel::LongShortRatio, perp),
+        BinanceUsdm.source(Channel::LongShortRatio, perp),
         Source::Poll(crate::binance::RATIO_POLL)
     );
     assert_eq!(
-        BinanceUsdm::source(Channel::OptionSummary, perp),
+        BinanceUsdm.source(Channel::OptionSummary, perp),
         Source::Unsupported
     );
     let spot_map = super::map::<BinanceSpot>(SPOT_INFO);
     let btc = spot_map.by_native("BTCUSDT").expect("spot");
-    assert_eq!(BinanceSpot::source(Channel::Book, btc), Source::WebSocket);
+    assert_eq!(BinanceSpot.source(Channel::Book, btc), Source::WebSocket);
     assert_eq!(
-        BinanceSpot::source(Channel::Liquidations, btc),
+        BinanceSpot.source(Channel::Liquidations, btc),
         Source::Unsupported
     );
-    let polls = BinanceUsdm::poll_requests(&Subscription::new(Channel::OpenInterest, "BTCUSDT"));
+    let polls = BinanceUsdm.poll_requests(&Subscription::new(Channel::OpenInterest, "BTCUSDT"));
     assert_eq!(
         polls[0].0.path_and_query,
         "/fapi/v1/openInterest?symbol=BTCUSDT"
@@ -367,10 +363,14 @@ fn venue_specs() {
         }
     );
     assert_eq!(
-        BinanceUsdm::poll_requests(&Subscription::new(Channel::LongShortRatio, "BTCUSDT")).len(),
+        BinanceUsdm
+            .poll_requests(&Subscription::new(Channel::LongShortRatio, "BTCUSDT"))
+            .len(),
         3
     );
     assert!(
-        BinanceSpot::poll_requests(&Subscription::new(Channel::OpenInterest, "BTCUSDT")).is_empty()
+        BinanceSpot
+            .poll_requests(&Subscription::new(Channel::OpenInterest, "BTCUSDT"))
+            .is_empty()
     );
 }

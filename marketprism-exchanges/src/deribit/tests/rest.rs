@@ -5,9 +5,8 @@ use marketprism_core::model::{MarketEvent, MarketType, OptionType};
 
 use super::{LOCAL_TS, d, feed, instruments, normalizer};
 use crate::{
-    Action, ExchangeError, FrameKind, Normalizer, Output, RestKind,
+    Action, Exchange, ExchangeError, FrameKind, Normalizer, Output, RestKind,
     deribit::{Deribit, parse_instruments},
-    spec::VenueSpec,
     testing::corpus_lines,
 };
 
@@ -23,7 +22,7 @@ fn instruments_corpus() {
     let lines = corpus_lines("deribit", "rest_get_instruments.jsonl");
     let per_line: Vec<usize> = lines
         .iter()
-        .map(|l| Deribit::parse_instruments(l).expect("instruments").len())
+        .map(|l| Deribit.parse_instruments(l).expect("instruments").len())
         .collect();
     // All futures, perpetuals and options of the 2021 capture (no combos then).
     assert_eq!(per_line, [398, 426, 177, 16]);
@@ -254,38 +253,35 @@ fn documented_notifications() {
 
 #[test]
 fn venue_spec() {
-    use crate::{
-        Channel,
-        spec::{Keepalive, Source, Subscription},
-    };
+    use crate::{Channel, Keepalive, Source, Subscription};
     let map = instruments();
     let perp = map.by_native("BTC-PERPETUAL").expect("perp");
     let option = map.by_native("ETH-30JUL21-2800-C").expect("option");
-    assert_eq!(Deribit::source(Channel::Funding, perp), Source::WebSocket);
+    assert_eq!(Deribit.source(Channel::Funding, perp), Source::WebSocket);
     assert_eq!(
-        Deribit::source(Channel::Funding, option),
+        Deribit.source(Channel::Funding, option),
         Source::Unsupported
     );
     assert_eq!(
-        Deribit::source(Channel::OptionSummary, option),
+        Deribit.source(Channel::OptionSummary, option),
         Source::WebSocket
     );
     assert_eq!(
-        Deribit::source(Channel::LongShortRatio, perp),
+        Deribit.source(Channel::LongShortRatio, perp),
         Source::Unsupported
     );
     assert_eq!(
-        Deribit::KEEPALIVE,
+        Deribit.keepalive(),
         Keepalive::Heartbeat {
             interval: std::time::Duration::from_secs(10)
         }
     );
     assert_eq!(
-        Deribit::ws_url("wss://www.deribit.com/ws/api/v2/", &[]),
+        Deribit.ws_url("wss://www.deribit.com/ws/api/v2/", &[]),
         "wss://www.deribit.com/ws/api/v2"
     );
     let on_connect: serde_json::Value =
-        serde_json::from_str(&Deribit::on_connect_frames(9)[0]).expect("json");
+        serde_json::from_str(&Deribit.on_connect_frames(9)[0]).expect("json");
     assert_eq!(
         (on_connect["id"].as_u64(), on_connect["method"].as_str()),
         (Some(9), Some("public/set_heartbeat"))
@@ -294,19 +290,19 @@ fn venue_spec() {
     let subs: Vec<Subscription> = (0..250)
         .map(|i| Subscription::new(Channel::Trades, format!("BTC-{i}")))
         .collect();
-    let frames = Deribit::unsubscribe_frames(&subs, 100);
+    let frames = Deribit.unsubscribe_frames(&subs, 100);
     assert_eq!(frames.len(), 3);
     assert!(frames[2].contains(r#""id":102,"method":"public/unsubscribe""#));
-    let requests = Deribit::instruments_requests();
+    let requests = Deribit.instruments_requests();
     assert_eq!(requests.len(), 3);
     assert!(requests.iter().all(|r| {
         r.path_and_query
             .starts_with("/api/v2/public/get_instruments?currency=any&kind=")
     }));
-    assert!(Deribit::snapshot_request("BTC-PERPETUAL").is_none());
+    assert!(Deribit.snapshot_request("BTC-PERPETUAL").is_none());
     // Index names select the index channel; DVOL is per currency.
     assert!(
-        Deribit::subscribe_frames(&[Subscription::new(Channel::MarkPrice, "eth_usd")], 1)[0]
+        Deribit.subscribe_frames(&[Subscription::new(Channel::MarkPrice, "eth_usd")], 1)[0]
             .contains("deribit_price_index.eth_usd")
     );
     let body = corpus_lines("deribit", "rest_get_instruments.jsonl");

@@ -338,8 +338,7 @@ fn disconnect_unsyncs_every_live_book() {
 
 #[test]
 fn depth_limits_emitted_snapshots_not_the_kept_book() {
-    let mut n =
-        <crate::okx::Okx as crate::spec::VenueSpec>::normalizer(super::instrument_map(), Some(3));
+    let mut n = crate::okx::OkxNormalizer::new(super::instrument_map(), Some(3));
     let line = &corpus_lines("okx", "books.jsonl")[0];
     let l = feed(&mut n, line);
     match &l.events[..] {

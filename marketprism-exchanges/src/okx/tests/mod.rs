@@ -8,7 +8,7 @@ use marketprism_core::model::{MarketEvent, StatusKind};
 
 use super::{Okx, OkxNormalizer};
 use crate::{
-    Action, ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, RestKind, spec::VenueSpec,
+    Action, ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, RestKind,
     testing::corpus_lines,
 };
 
@@ -27,7 +27,7 @@ pub(super) fn instrument_map() -> InstrumentMap {
         .map(String::as_str)
         .chain(EXTRA_INSTRUMENTS.lines().filter(|l| !l.trim().is_empty()))
     {
-        let parsed = Okx::parse_instruments(body).expect("instruments body");
+        let parsed = crate::Exchange::parse_instruments(&Okx, body).expect("instruments body");
         counts.push(parsed.len());
         map.extend(parsed);
     }
@@ -37,7 +37,7 @@ pub(super) fn instrument_map() -> InstrumentMap {
 }
 
 pub(super) fn normalizer() -> OkxNormalizer {
-    Okx::normalizer(instrument_map(), None)
+    OkxNormalizer::new(instrument_map(), None)
 }
 
 /// The result of one line.

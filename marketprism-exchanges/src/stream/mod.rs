@@ -1,5 +1,5 @@
 //! The library API: a builder that yields one `Stream` of normalized events for any mix of
-//! venues, channels and symbols.
+//! exchanges, channels and symbols.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -10,23 +10,26 @@ use std::{
     time::Duration,
 };
 
+mod rest;
+
 use futures::Stream;
-use marketprism_core::model::{MarketEvent, now_ns};
+use marketprism_core::model::MarketEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use rest::fetch_instruments;
+use rest::{group_subscriptions, load_instruments, plan_subscriptions, poll_task};
+
 use crate::{
-    ExchangeError, InstrumentMap, Output, Venue,
+    Channel, Exchange, ExchangeError,
     capture::{CaptureRecord, CaptureWriter},
     connection::{Backoff, CaptureTx, Running, SessionParams, SupervisorConfig, supervise},
-    ops::Ops,
-    spec::{Source, Subscription},
     transport::{RestClient, WeightBudget},
-    venue::Channel,
 };
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct VenuePlan {
+    exchange: Arc<dyn Exchange>,
     channels: BTreeSet<Channel>,
     symbols: Vec<String>,
     ws_url: Option<String>,
@@ -34,6 +37,11 @@ struct VenuePlan {
 }
 
 /// Builds a [`MarketStream`].
+///
+/// Every method that names a venue takes `impl Into<Arc<dyn Exchange>>`: a built-in
+/// [`Venue`](crate::Venue) or any [`Exchange`] implementation. Venues are told apart by
+/// [`Exchange::name`]; naming one again (with the same or another value of that name)
+/// adds to its plan, and the last value given is the one used.
 ///
 /// ```no_run
 /// use futures::StreamExt;
@@ -53,18 +61,18 @@ struct VenuePlan {
 /// ```
 #[derive(Debug, Clone)]
 pub struct MarketStreamBuilder {
-    venues: BTreeMap<Venue, VenuePlan>,
+    venues: Vec<VenuePlan>,
     book_depth: Option<usize>,
     buffer: usize,
     stall_timeout: Duration,
-    rotate_after: BTreeMap<Venue, Duration>,
+    rotate_after: BTreeMap<String, Duration>,
     capture: Option<PathBuf>,
 }
 
 impl Default for MarketStreamBuilder {
     fn default() -> Self {
         MarketStreamBuilder {
-            venues: BTreeMap::new(),
+            venues: Vec::new(),
             book_depth: None,
             buffer: 8192,
             stall_timeout: Duration::from_secs(30),
@@ -101,20 +109,26 @@ impl Stream for MarketStream {
 
 impl MarketStreamBuilder {
     /// Subscribes `channels` for `symbols` (normalized like `BTC-USDT-PERP` or native like
-    /// `BTCUSDT`) on `venue`. Repeatable; venues and channels accumulate.
+    /// `BTCUSDT`) on `exchange` (a [`Venue`](crate::Venue) or any `Arc<dyn Exchange>`).
+    /// Repeatable; venues and channels accumulate.
     ///
     /// ```
     /// # use marketprism_exchanges::{Channel, MarketStream, Venue};
     /// let b = MarketStream::builder().subscribe(Venue::Deribit, [Channel::Book], ["BTC-PERPETUAL"]);
     /// # let _ = b;
     /// ```
-    pub fn subscribe<C, S>(mut self, venue: Venue, channels: C, symbols: S) -> Self
+    pub fn subscribe<C, S>(
+        mut self,
+        exchange: impl Into<Arc<dyn Exchange>>,
+        channels: C,
+        symbols: S,
+    ) -> Self
     where
         C: IntoIterator<Item = Channel>,
         S: IntoIterator,
         S::Item: Into<String>,
     {
-        let plan = self.venues.entry(venue).or_default();
+        let plan = self.plan(exchange.into());
         plan.channels.extend(channels);
         plan.symbols.extend(symbols.into_iter().map(Into::into));
         self
@@ -127,8 +141,12 @@ impl MarketStreamBuilder {
     /// let b = MarketStream::builder().ws_url(Venue::Okx, "ws://127.0.0.1:9443");
     /// # let _ = b;
     /// ```
-    pub fn ws_url(mut self, venue: Venue, url: impl Into<String>) -> Self {
-        self.venues.entry(venue).or_default().ws_url = Some(url.into());
+    pub fn ws_url(
+        mut self,
+        exchange: impl Into<Arc<dyn Exchange>>,
+        url: impl Into<String>,
+    ) -> Self {
+        self.plan(exchange.into()).ws_url = Some(url.into());
         self
     }
 
@@ -139,8 +157,12 @@ impl MarketStreamBuilder {
     /// let b = MarketStream::builder().rest_url(Venue::Okx, "http://127.0.0.1:9443");
     /// # let _ = b;
     /// ```
-    pub fn rest_url(mut self, venue: Venue, url: impl Into<String>) -> Self {
-        self.venues.entry(venue).or_default().rest_url = Some(url.into());
+    pub fn rest_url(
+        mut self,
+        exchange: impl Into<Arc<dyn Exchange>>,
+        url: impl Into<String>,
+    ) -> Self {
+        self.plan(exchange.into()).rest_url = Some(url.into());
         self
     }
 
@@ -185,9 +207,35 @@ impl MarketStreamBuilder {
     /// let b = MarketStream::builder().rotate_after(Venue::BinanceSpot, std::time::Duration::from_secs(3600));
     /// # let _ = b;
     /// ```
-    pub fn rotate_after(mut self, venue: Venue, age: Duration) -> Self {
-        self.rotate_after.insert(venue, age);
+    pub fn rotate_after(mut self, exchange: impl Into<Arc<dyn Exchange>>, age: Duration) -> Self {
+        let exchange = exchange.into();
+        self.rotate_after.insert(exchange.name().to_owned(), age);
         self
+    }
+
+    /// The plan of `exchange`'s venue (by name), created empty on first mention.
+    fn plan(&mut self, exchange: Arc<dyn Exchange>) -> &mut VenuePlan {
+        let at = match self
+            .venues
+            .iter()
+            .position(|p| p.exchange.name() == exchange.name())
+        {
+            Some(at) => {
+                self.venues[at].exchange = exchange;
+                at
+            }
+            None => {
+                self.venues.push(VenuePlan {
+                    exchange,
+                    channels: BTreeSet::new(),
+                    symbols: Vec::new(),
+                    ws_url: None,
+                    rest_url: None,
+                });
+                self.venues.len() - 1
+            }
+        };
+        &mut self.venues[at]
     }
 
     /// Records every raw frame and REST response to a capture file (see [`crate::capture`]).
@@ -210,28 +258,30 @@ impl MarketStreamBuilder {
             Some(path) => Some(spawn_capture_writer(path, &cancel, &mut tasks)?),
             None => None,
         };
-        for (venue, plan) in &self.venues {
-            let ops = Ops::for_venue(*venue);
-            let rest_base = plan.rest_url.as_deref().unwrap_or(ops.rest_url_default);
-            let budget = Arc::new(WeightBudget::new(ops.rest_weight_per_minute));
-            let rest = RestClient::new(*venue, rest_base, budget);
-            let instruments = load_instruments(&ops, &rest, capture.as_ref()).await?;
-            let (ws_subs, polls) = plan_subscriptions(&ops, &instruments, plan)?;
+        for plan in &self.venues {
+            let ex = &plan.exchange;
+            let venue: Arc<str> = ex.name().into();
+            let rest_base = plan.rest_url.as_deref().unwrap_or(ex.rest_base_url());
+            let budget = Arc::new(WeightBudget::new(ex.rest_weight_per_minute()));
+            let rest = RestClient::new(Arc::clone(&venue), rest_base, budget);
+            let instruments = load_instruments(&**ex, &venue, &rest, capture.as_ref()).await?;
+            let (ws_subs, polls) = plan_subscriptions(&**ex, &instruments, plan)?;
             let config = SupervisorConfig {
-                rotate_after: self.rotate_after.get(venue).copied().or_else(|| {
-                    ops.max_connection_lifetime
+                rotate_after: self.rotate_after.get(&*venue).copied().or_else(|| {
+                    ex.max_connection_lifetime()
                         .map(|l| l.saturating_sub(Duration::from_secs(1800)))
                 }),
                 overlap_grace: Duration::from_secs(1),
                 backoff: Backoff::default(),
             };
-            let ws_base = plan.ws_url.as_deref().unwrap_or(ops.ws_url_default);
-            for (group, subs) in group_subscriptions(&ops, ws_base, ws_subs)
+            let ws_base = plan.ws_url.as_deref().unwrap_or(ex.ws_base_url());
+            for (group, subs) in group_subscriptions(&**ex, ws_base, ws_subs)
                 .into_iter()
                 .enumerate()
             {
                 let params = SessionParams {
-                    ops,
+                    exchange: Arc::clone(ex),
+                    venue: Arc::clone(&venue),
                     label: format!("{venue}#{}", group + 1),
                     ws_base: ws_base.to_owned(),
                     subscriptions: subs.into(),
@@ -250,7 +300,8 @@ impl MarketStreamBuilder {
             }
             for (sub, every) in polls {
                 let task = poll_task(
-                    ops,
+                    Arc::clone(ex),
+                    Arc::clone(&venue),
                     rest.clone(),
                     instruments.clone(),
                     sub,
@@ -266,174 +317,6 @@ impl MarketStreamBuilder {
             rx,
             _running: Running { cancel, tasks },
         })
-    }
-}
-
-/// Loads every instrument `venue` lists (from `rest_url`, or the venue's default REST base),
-/// for callers that subscribe to "all instruments of a market" or shard instruments.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), marketprism_exchanges::ExchangeError> {
-/// use marketprism_exchanges::{Venue, fetch_instruments};
-/// let all = fetch_instruments(Venue::Okx, None).await?;
-/// println!("{} instruments", all.len());
-/// # Ok(()) }
-/// ```
-pub async fn fetch_instruments(
-    venue: Venue,
-    rest_url: Option<&str>,
-) -> Result<InstrumentMap, ExchangeError> {
-    let ops = Ops::for_venue(venue);
-    let rest_base = rest_url.unwrap_or(ops.rest_url_default);
-    let budget = Arc::new(WeightBudget::new(ops.rest_weight_per_minute));
-    let rest = RestClient::new(venue, rest_base, budget);
-    load_instruments(&ops, &rest, None).await
-}
-
-async fn load_instruments(
-    ops: &Ops,
-    rest: &RestClient,
-    capture: Option<&CaptureTx>,
-) -> Result<InstrumentMap, ExchangeError> {
-    let mut map = InstrumentMap::new();
-    for request in (ops.instruments_requests)() {
-        let body = get_with_retries(rest, &request).await?;
-        if let Some(cap) = capture {
-            cap.send(CaptureRecord::Instruments {
-                ts: now_ns(),
-                venue: ops.venue,
-                body: body.clone(),
-            })
-            .await;
-        }
-        map.extend((ops.parse_instruments)(&body)?);
-    }
-    Ok(map)
-}
-
-/// GETs with up to five attempts on retryable failures. A 429/418 has already blocked the
-/// venue's budget for its `Retry-After`, so the next attempt waits exactly as told.
-async fn get_with_retries(
-    rest: &RestClient,
-    request: &crate::spec::RestRequest,
-) -> Result<String, ExchangeError> {
-    let backoff = Backoff::default();
-    let mut attempt = 0;
-    loop {
-        match rest.get(request).await {
-            Err(e) if e.is_retryable() && attempt < 4 => {
-                tracing::warn!(error = %e, attempt, "instrument request failed; retrying");
-                if !matches!(e, ExchangeError::RateLimited { .. }) {
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                }
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
-}
-
-type Polls = Vec<(Subscription, Duration)>;
-
-fn plan_subscriptions(
-    ops: &Ops,
-    instruments: &InstrumentMap,
-    plan: &VenuePlan,
-) -> Result<(Vec<Subscription>, Polls), ExchangeError> {
-    let mut ws = Vec::new();
-    let mut polls = Vec::new();
-    for symbol in &plan.symbols {
-        let instrument = instruments
-            .by_symbol(symbol)
-            .or_else(|| instruments.by_native(symbol))
-            .ok_or_else(|| ExchangeError::UnknownInstrument {
-                exchange: ops.venue.exchange(),
-                native_symbol: symbol.clone(),
-            })?;
-        for &channel in &plan.channels {
-            let sub = Subscription::new(channel, instrument.native_symbol.clone());
-            match (ops.source)(channel, instrument) {
-                Source::WebSocket => ws.push(sub),
-                Source::Poll(every) => polls.push((sub, every)),
-                Source::Unsupported => {
-                    tracing::warn!(venue = %ops.venue, ?channel, %symbol, "channel not offered for this instrument; skipped")
-                }
-            }
-        }
-    }
-    Ok((ws, polls))
-}
-
-/// Splits subscriptions by WebSocket URL, then into chunks the venue allows per connection.
-fn group_subscriptions(
-    ops: &Ops,
-    ws_base: &str,
-    subs: Vec<Subscription>,
-) -> Vec<Vec<Subscription>> {
-    let mut by_url: BTreeMap<String, Vec<Subscription>> = BTreeMap::new();
-    for sub in subs {
-        let url = (ops.ws_url)(ws_base, std::slice::from_ref(&sub));
-        by_url.entry(url).or_default().push(sub);
-    }
-    by_url
-        .into_values()
-        .flat_map(|subs| {
-            subs.chunks(ops.max_streams_per_connection.max(1))
-                .map(<[Subscription]>::to_vec)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn poll_task(
-    ops: Ops,
-    rest: RestClient,
-    instruments: InstrumentMap,
-    sub: Subscription,
-    every: Duration,
-    tx: mpsc::Sender<MarketEvent>,
-    capture: Option<CaptureTx>,
-    cancel: CancellationToken,
-) {
-    let mut normalizer = (ops.normalizer)(instruments, None);
-    let mut out = Output::new();
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = interval.tick() => {}
-        }
-        for (request, kind) in (ops.poll_requests)(&sub) {
-            let body = match rest.get(&request).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(venue = %ops.venue, error = %e, "poll failed");
-                    continue;
-                }
-            };
-            let ts = now_ns();
-            if let Some(cap) = &capture {
-                cap.send(CaptureRecord::Rest {
-                    ts,
-                    venue: ops.venue,
-                    conn: "poll".into(),
-                    request: kind.clone(),
-                    body: body.clone(),
-                })
-                .await;
-            }
-            out.clear();
-            if let Err(e) = normalizer.on_rest(&kind, &body, ts, &mut out) {
-                tracing::warn!(venue = %ops.venue, error = %e, "poll response rejected");
-            }
-            for event in out.events.drain(..) {
-                if tx.send(event).await.is_err() {
-                    return;
-                }
-            }
-        }
     }
 }
 
