@@ -82,12 +82,17 @@ impl Default for DiscoverySection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NatsSection {
-    /// `nats://host:4222`. Env `NATS_URL`.
+    /// `nats://host:4222`, or the servers of a cluster: comma-separated in one string
+    /// (`nats://a:4222,nats://b:4222`) or a list. Env `NATS_URL`.
+    #[serde(deserialize_with = "url_or_list")]
     pub url: Option<String>,
     /// Stream name.
     pub stream: String,
     /// Prefix before every subject (`<prefix>.trade.binance...`), to share one server.
     pub subject_prefix: Option<String>,
+    /// Copies of each stream a JetStream cluster keeps (1 for one server, 3 for a
+    /// three-node cluster). Applies when a stream is created.
+    pub replicas: usize,
 }
 
 impl Default for NatsSection {
@@ -96,20 +101,43 @@ impl Default for NatsSection {
             url: None,
             stream: "MARKETPRISM".into(),
             subject_prefix: None,
+            replicas: 1,
         }
     }
+}
+
+/// `url` as one string or a list of strings (joined with commas).
+fn url_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum UrlOrList {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<UrlOrList>::deserialize(d)? {
+        None => None,
+        Some(UrlOrList::One(u)) => Some(u),
+        Some(UrlOrList::Many(list)) => Some(list.join(",")),
+    })
 }
 
 impl NatsSection {
     /// The storage crate's NATS config, when a URL is set.
     pub fn storage_config(&self) -> Option<marketprism_storage::nats::NatsConfig> {
         let url = self.url.as_ref()?;
-        let mut c = marketprism_storage::nats::NatsConfig::new(url.as_str()).stream(&self.stream);
+        let mut c = marketprism_storage::nats::NatsConfig::new(url.as_str())
+            .stream(&self.stream)
+            .replicas(self.replicas);
         if let Some(p) = &self.subject_prefix {
             c = c.subject_prefix(p.as_str());
         }
         Some(c)
     }
+}
+
+/// Connects as `name` to any of the NATS servers in `urls` (comma-separated).
+pub async fn connect_nats(urls: &str, name: &str) -> Result<async_nats::Client> {
+    Ok(marketprism_storage::nats::connect_to(urls, name).await?)
 }
 
 /// Flags every service binary takes.

@@ -207,7 +207,7 @@ pub async fn run(
     common::install_crypto();
     let stop = common::shutdown_token(shutdown);
     let nats = match &config.nats.url {
-        Some(url) => Some(async_nats::connect(url.as_str()).await?),
+        Some(url) => Some(common::connect_nats(url, "scheduler-service").await?),
         None => None,
     };
     let lease_ttl = Duration::from_secs(config.scheduler.lease_ttl_secs.max(1));

@@ -63,7 +63,12 @@ impl NatsKvStore {
     /// `lease_ttl` is the bucket-wide lease lifetime used only on servers without per-message
     /// TTLs (before 2.11).
     pub async fn connect(url: &str, prefix: &str, lease_ttl: Duration) -> Result<Self> {
-        Self::open(async_nats::connect(url).await?, prefix, lease_ttl).await
+        Self::open(
+            crate::common::connect_nats(url, "scheduler-service").await?,
+            prefix,
+            lease_ttl,
+        )
+        .await
     }
 
     /// Opens (creating when missing) the buckets for `prefix` over an existing connection.
