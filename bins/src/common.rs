@@ -331,3 +331,34 @@ macro_rules! service_config {
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nats_from(toml_text: &str) -> NatsSection {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml_text).expect("write");
+        #[derive(Serialize, Deserialize, Default)]
+        #[serde(default)]
+        struct C {
+            nats: NatsSection,
+        }
+        let c: C = load_config(&C::default(), Some(&path), &HashMap::new(), &[]).expect("load");
+        c.nats
+    }
+
+    #[test]
+    fn nats_url_is_one_string_or_a_list_and_replicas_reach_the_streams() {
+        let one = nats_from("[nats]\nurl = \"nats://a:4222,nats://b:4222\"\nreplicas = 3\n");
+        let list =
+            nats_from("[nats]\nurl = [\"nats://a:4222\", \"nats://b:4222\"]\nreplicas = 3\n");
+        assert_eq!(one, list);
+        let c = one.storage_config().expect("url set");
+        assert_eq!(c.servers(), ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(c.replicas, 3);
+        assert_eq!(nats_from("").replicas, 1);
+        assert_eq!(nats_from("").url, None);
+    }
+}

@@ -70,8 +70,10 @@ async fn killing_the_stream_leader_loses_no_trade_and_the_node_catches_up() {
     let (sto, col) = (platform::free_port(), platform::free_port());
     let storage = format!(
         "{}\n[consumer]\nbatch_size = 200\nbatch_timeout_ms = 100\nack_wait_ms = 2000\n\n\
-         [clickhouse]\nurl = \"{clickhouse}/?database={database}\"\n",
-        service(sto)
+         [clickhouse]\nurl = \"{clickhouse}/?database={database}\"\n\n\
+         [embedded]\npath = \"{}\"\n",
+        service(sto),
+        dir.path().join("store.redb").display()
     );
     ha.procs.push(Proc::service(
         "data-storage-service",
