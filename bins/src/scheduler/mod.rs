@@ -272,9 +272,15 @@ async fn open_store(
         (StoreBackend::Redis, None, _) => {
             return Err("store.backend = \"redis\" needs redis.url".into());
         }
-        (StoreBackend::Nats, _, Some(client)) => {
-            Arc::new(NatsKvStore::open(client.clone(), &s.prefix, lease_ttl).await?)
-        }
+        (StoreBackend::Nats, _, Some(client)) => Arc::new(
+            NatsKvStore::open_replicated(
+                client.clone(),
+                &s.prefix,
+                lease_ttl,
+                config.nats.replicas,
+            )
+            .await?,
+        ),
         (StoreBackend::Nats, _, None) => {
             return Err("store.backend = \"nats\" needs nats.url".into());
         }
