@@ -374,6 +374,8 @@ export MARKETPRISM_TEST_CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT
 export MARKETPRISM_TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT
 export MARKETPRISM_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export MARKETPRISM_TEST_ETCD_URL=http://127.0.0.1:$ETCD_PORT
+# The nats-server the cluster test (bins/tests/ha_nats.rs) starts three times on free ports.
+export MARKETPRISM_NATS_SERVER_BIN="$NATS_BIN"
 EOF
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }

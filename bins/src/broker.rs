@@ -153,7 +153,7 @@ pub async fn run(
     let stop = common::shutdown_token(shutdown);
     let (client, js) = match &config.nats.url {
         Some(url) => {
-            let client = async_nats::connect(url.as_str()).await?;
+            let client = common::connect_nats(url, "message-broker-service").await?;
             let js = jetstream::new(client.clone());
             declare(&js, &config).await?;
             (Some(client), Some(js))

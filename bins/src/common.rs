@@ -130,12 +130,17 @@ impl Default for DiscoverySection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NatsSection {
-    /// `nats://host:4222`. Env `NATS_URL`.
+    /// `nats://host:4222`, or the servers of a cluster: comma-separated in one string
+    /// (`nats://a:4222,nats://b:4222`) or a list. Env `NATS_URL`.
+    #[serde(deserialize_with = "url_or_list")]
     pub url: Option<String>,
     /// Stream name.
     pub stream: String,
     /// Prefix before every subject (`<prefix>.trade.binance...`), to share one server.
     pub subject_prefix: Option<String>,
+    /// Copies of each stream a JetStream cluster keeps (1 for one server, 3 for a
+    /// three-node cluster). Applies when a stream is created.
+    pub replicas: usize,
 }
 
 impl Default for NatsSection {
@@ -144,15 +149,33 @@ impl Default for NatsSection {
             url: None,
             stream: "MARKETPRISM".into(),
             subject_prefix: None,
+            replicas: 1,
         }
     }
+}
+
+/// `url` as one string or a list of strings (joined with commas).
+fn url_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum UrlOrList {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<UrlOrList>::deserialize(d)? {
+        None => None,
+        Some(UrlOrList::One(u)) => Some(u),
+        Some(UrlOrList::Many(list)) => Some(list.join(",")),
+    })
 }
 
 impl NatsSection {
     /// The storage crate's NATS config, when a URL is set.
     pub fn storage_config(&self) -> Option<marketprism_storage::nats::NatsConfig> {
         let url = self.url.as_ref()?;
-        let mut c = marketprism_storage::nats::NatsConfig::new(url.as_str()).stream(&self.stream);
+        let mut c = marketprism_storage::nats::NatsConfig::new(url.as_str())
+            .stream(&self.stream)
+            .replicas(self.replicas);
         if let Some(p) = &self.subject_prefix {
             c = c.subject_prefix(p.as_str());
         }
@@ -215,6 +238,12 @@ impl Validate for DiscoverySection {
 
 impl Validate for NatsSection {
     fn validate(&self, p: &mut Problems) {
+        if !(1..=5).contains(&self.replicas) {
+            p.push(
+                "replicas",
+                format!("{} is not within 1..=5 (JetStream's limit)", self.replicas),
+            );
+        }
         if let Some(urls) = &self.url {
             for url in urls.split(',').map(str::trim) {
                 p.check("url", check_url(url, &["nats", "tls", "ws", "wss"]));
@@ -273,6 +302,11 @@ pub fn check_url(url: &str, schemes: &[&str]) -> std::result::Result<(), String>
         return Err(format!("`{shown}` has no host"));
     }
     Ok(())
+}
+
+/// Connects as `name` to any of the NATS servers in `urls` (comma-separated).
+pub async fn connect_nats(urls: &str, name: &str) -> Result<async_nats::Client> {
+    Ok(marketprism_storage::nats::connect_to(urls, name).await?)
 }
 
 /// Flags every service binary takes.
@@ -471,4 +505,40 @@ macro_rules! service_config {
 /// Installs rustls' ring provider once (reqwest is built without a default provider).
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nats_from(toml_text: &str) -> NatsSection {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml_text).expect("write");
+        #[derive(Serialize, Deserialize, Default)]
+        #[serde(default)]
+        struct C {
+            nats: NatsSection,
+        }
+        impl Validate for C {
+            fn validate(&self, p: &mut Problems) {
+                p.nested("nats", &self.nats);
+            }
+        }
+        let c: C = load_config(&C::default(), Some(&path), &HashMap::new(), &[]).expect("load");
+        c.nats
+    }
+
+    #[test]
+    fn nats_url_is_one_string_or_a_list_and_replicas_reach_the_streams() {
+        let one = nats_from("[nats]\nurl = \"nats://a:4222,nats://b:4222\"\nreplicas = 3\n");
+        let list =
+            nats_from("[nats]\nurl = [\"nats://a:4222\", \"nats://b:4222\"]\nreplicas = 3\n");
+        assert_eq!(one, list);
+        let c = one.storage_config().expect("url set");
+        assert_eq!(c.servers(), ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(c.replicas, 3);
+        assert_eq!(nats_from("").replicas, 1);
+        assert_eq!(nats_from("").url, None);
+    }
 }

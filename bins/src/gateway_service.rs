@@ -136,7 +136,7 @@ pub async fn run_with_bus(
     config.gateway.name = config.service.name.clone();
     let events: Arc<dyn EventSource> = match &config.nats.url {
         Some(url) => {
-            let mut source = NatsEventSource::new(async_nats::connect(url.as_str()).await?);
+            let mut source = NatsEventSource::new(common::connect_nats(url, "api-gateway").await?);
             if let Some(prefix) = &config.nats.subject_prefix {
                 source = source.subject_prefix(prefix.as_str());
             }

@@ -211,7 +211,7 @@ pub async fn run(
     common::install_crypto();
     let stop = common::shutdown_token(shutdown);
     let nats = match &config.nats.url {
-        Some(url) => Some(async_nats::connect(url.as_str()).await?),
+        Some(url) => Some(common::connect_nats(url, "scheduler-service").await?),
         None => None,
     };
     let lease_ttl = Duration::from_secs(config.scheduler.lease_ttl_secs.max(1));
@@ -279,9 +279,15 @@ async fn open_store(
         (StoreBackend::Redis, None, _) => {
             return Err("store.backend = \"redis\" needs redis.url".into());
         }
-        (StoreBackend::Nats, _, Some(client)) => {
-            Arc::new(NatsKvStore::open(client.clone(), &s.prefix, lease_ttl).await?)
-        }
+        (StoreBackend::Nats, _, Some(client)) => Arc::new(
+            NatsKvStore::open_replicated(
+                client.clone(),
+                &s.prefix,
+                lease_ttl,
+                config.nats.replicas,
+            )
+            .await?,
+        ),
         (StoreBackend::Nats, _, None) => {
             return Err("store.backend = \"nats\" needs nats.url".into());
         }

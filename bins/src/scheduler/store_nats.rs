@@ -63,7 +63,12 @@ impl NatsKvStore {
     /// `lease_ttl` is the bucket-wide lease lifetime used only on servers without per-message
     /// TTLs (before 2.11).
     pub async fn connect(url: &str, prefix: &str, lease_ttl: Duration) -> Result<Self> {
-        Self::open(async_nats::connect(url).await?, prefix, lease_ttl).await
+        Self::open(
+            crate::common::connect_nats(url, "scheduler-service").await?,
+            prefix,
+            lease_ttl,
+        )
+        .await
     }
 
     /// Opens (creating when missing) the buckets for `prefix` over an existing connection.
@@ -72,12 +77,24 @@ impl NatsKvStore {
         prefix: &str,
         lease_ttl: Duration,
     ) -> Result<Self> {
+        Self::open_replicated(client, prefix, lease_ttl, 1).await
+    }
+
+    /// [`NatsKvStore::open`], creating missing buckets with `replicas` copies on a JetStream
+    /// cluster (`nats.replicas`; existing buckets keep theirs).
+    pub async fn open_replicated(
+        client: async_nats::Client,
+        prefix: &str,
+        lease_ttl: Duration,
+        replicas: usize,
+    ) -> Result<Self> {
         let js = jetstream::new(client);
         let [tasks, runs, leases] = Self::bucket_names(prefix);
         let plain = |bucket: String, description: &str| kv::Config {
             bucket,
             description: description.to_owned(),
             history: 1,
+            num_replicas: replicas.clamp(1, 5),
             ..Default::default()
         };
         let tasks = open_bucket(&js, plain(tasks, "MarketPrism scheduler tasks")).await?;

@@ -3,6 +3,8 @@
 // Shared by the end-to-end test and the pipeline benchmark; each uses a part of it.
 #![allow(dead_code)]
 
+pub(crate) mod nats_cluster;
+
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -234,4 +236,49 @@ pub(crate) async fn cleanup(http: &reqwest::Client, ch: &str, db: &str, nats: &s
         let _ = js.delete_stream(stream).await;
         let _ = js.delete_stream(format!("{stream}_DEADLETTER")).await;
     }
+}
+
+/// POSTs to `url` and asserts success.
+pub(crate) async fn post_ok(http: &reqwest::Client, url: &str) {
+    let r = http.post(url).send().await.expect("POST");
+    assert!(r.status().is_success(), "POST {url}: {}", r.status());
+}
+
+/// The simulator's `(first, last)` trade ids of each native symbol in `natives` (`None`
+/// before the first trade).
+pub(crate) async fn sim_trade_ids(
+    http: &reqwest::Client,
+    sim_url: &str,
+    natives: &[&str],
+) -> Vec<(Option<u64>, Option<u64>)> {
+    let stats = get_json(http, &format!("{sim_url}/_sim/stats"))
+        .await
+        .expect("sim stats");
+    natives
+        .iter()
+        .map(|native| {
+            let s = &stats["symbols"][native];
+            assert!(s.is_object(), "sim has no {native}: {stats}");
+            (s["first_trade_id"].as_u64(), s["last_trade_id"].as_u64())
+        })
+        .collect()
+}
+
+/// Rows of `(String, u64)` from a ClickHouse query ending in `FORMAT TabSeparated`.
+pub(crate) async fn clickhouse_pairs(
+    http: &reqwest::Client,
+    url: &str,
+    query: &str,
+) -> Option<Vec<(String, u64)>> {
+    let r = http.post(url).body(query.to_owned()).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    let text = r.text().await.ok()?;
+    text.lines()
+        .map(|l| {
+            let (s, id) = l.split_once('\t')?;
+            Some((s.to_owned(), id.parse().ok()?))
+        })
+        .collect()
 }

@@ -6,6 +6,11 @@
 //! `Nats-Msg-Id` is dropped by the server. Malformed messages go to a separate dead-letter
 //! stream (default `MARKETPRISM_DEADLETTER`, subjects `deadletter.>`), under
 //! `deadletter.<original subject>`.
+//!
+//! `url` may name several servers of one cluster, comma-separated
+//! (`nats://a:4222,nats://b:4222`): the client connects to any that answers and moves to
+//! another when its server goes away. With `replicas = 3` each stream is kept by three
+//! servers (a JetStream cluster): losing one loses nothing (see docs/scaling.md).
 
 pub mod consumer;
 pub mod publisher;
@@ -36,7 +41,8 @@ pub const TYPE_TOKENS: [&str; 13] = [
 /// Where the stream lives and how it is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsConfig {
-    /// Server URL, e.g. `nats://127.0.0.1:4222`.
+    /// Server URL, e.g. `nats://127.0.0.1:4222`, or several of one cluster separated by
+    /// commas (`nats://a:4222,nats://b:4222`).
     pub url: String,
     /// Stream name.
     pub stream: String,
@@ -48,6 +54,9 @@ pub struct NatsConfig {
     pub dead_letter_stream: String,
     /// Dead-letter subject prefix (`{prefix}.{original subject}`).
     pub dead_letter_prefix: String,
+    /// Copies of each stream kept by a JetStream cluster (1 = a single server; 3 survives the
+    /// loss of one server). Applies when the stream is created.
+    pub replicas: usize,
 }
 
 impl NatsConfig {
@@ -69,6 +78,7 @@ impl NatsConfig {
             duplicate_window: Duration::from_secs(120),
             dead_letter_stream: "MARKETPRISM_DEADLETTER".into(),
             dead_letter_prefix: "deadletter".into(),
+            replicas: 1,
         }
     }
     /// Sets the stream name; the dead-letter stream becomes `{name}_DEADLETTER`.
@@ -88,6 +98,27 @@ impl NatsConfig {
     pub fn duplicate_window(mut self, window: Duration) -> Self {
         self.duplicate_window = window;
         self
+    }
+    /// Sets the replica count of the streams (at least 1; a cluster allows at most 5).
+    ///
+    /// ```
+    /// use marketprism_storage::nats::NatsConfig;
+    /// assert_eq!(NatsConfig::new("nats://a:4222").replicas(3).replicas, 3);
+    /// assert_eq!(NatsConfig::new("nats://a:4222").replicas(0).replicas, 1);
+    /// ```
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+    /// The servers named by `url`.
+    ///
+    /// ```
+    /// use marketprism_storage::nats::NatsConfig;
+    /// let c = NatsConfig::new("nats://a:4222, nats://b:4222,");
+    /// assert_eq!(c.servers(), ["nats://a:4222", "nats://b:4222"]);
+    /// ```
+    pub fn servers(&self) -> Vec<String> {
+        server_list(&self.url)
     }
     /// The subject an event with scheme subject `subject` is published on.
     pub fn subject_for(&self, subject: &str) -> String {
@@ -117,13 +148,49 @@ pub(crate) fn nats_err(
     StorageError::backend("nats", operation, retryable, e)
 }
 
-/// Connects to the server.
-pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
+/// The server URLs in `urls`: comma-separated, blanks ignored.
+///
+/// ```
+/// use marketprism_storage::nats::server_list;
+/// assert_eq!(server_list("nats://a:1,nats://b:2"), ["nats://a:1", "nats://b:2"]);
+/// assert_eq!(server_list(" nats://a:1 "), ["nats://a:1"]);
+/// assert!(server_list(" , ").is_empty());
+/// ```
+pub fn server_list(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Connects as `name` to any of the servers in `urls` (comma-separated, see
+/// [`server_list`]). The client reconnects to another server of the cluster, including
+/// ones it learns from the server, when its current one goes away.
+pub async fn connect_to(urls: &str, name: &str) -> Result<async_nats::Client> {
+    let servers = server_list(urls);
+    if servers.is_empty() {
+        return Err(nats_err(
+            "connect",
+            false,
+            std::io::Error::other(format!("no NATS server URL in {urls:?}")),
+        ));
+    }
     async_nats::ConnectOptions::new()
-        .name("marketprism-storage")
-        .connect(config.url.as_str())
+        .name(name)
+        .connect(servers)
         .await
         .map_err(|e| nats_err("connect", true, e))
+}
+
+/// Connects to the servers of `config`.
+pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
+    connect_to(&config.url, "marketprism-storage").await
+}
+
+/// Stream replica count for the server API (`replicas` clamped to what it accepts).
+fn num_replicas(config: &NatsConfig) -> usize {
+    config.replicas.clamp(1, 5)
 }
 
 /// Creates the event stream and the dead-letter stream if they do not exist (idempotent).
@@ -133,6 +200,7 @@ pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Res
         subjects: config.stream_subjects(),
         duplicate_window: config.duplicate_window,
         storage: stream::StorageType::File,
+        num_replicas: num_replicas(config),
         ..Default::default()
     })
     .await
@@ -142,6 +210,7 @@ pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Res
         subjects: vec![format!("{}.>", config.dead_letter_prefix)],
         duplicate_window: config.duplicate_window,
         storage: stream::StorageType::File,
+        num_replicas: num_replicas(config),
         ..Default::default()
     })
     .await
