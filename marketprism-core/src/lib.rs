@@ -15,7 +15,7 @@
 //! use marketprism_core::model::*;
 //! use marketprism_core::subject::subject_of;
 //! let trade = MarketEvent::Trade(Trade {
-//!     exchange: Exchange::Binance,
+//!     exchange: ExchangeId::BINANCE,
 //!     market: MarketType::Spot,
 //!     symbol: Symbol::new("BTC-USDT"),
 //!     trade_id: "42".into(),

@@ -61,7 +61,7 @@ pub fn type_token(event: &MarketEvent) -> &'static str {
 /// ```
 /// # use marketprism_core::model::*;
 /// # use marketprism_core::subject::write_subject;
-/// let e = MarketEvent::Status(Status::new(Exchange::Okx, MarketType::Spot, None, 0,
+/// let e = MarketEvent::Status(Status::new(ExchangeId::OKX, MarketType::Spot, None, 0,
 ///     StatusKind::Connected { connection: "c1".into() }));
 /// let mut buf = String::new();
 /// write_subject(&e, &mut buf);
@@ -86,7 +86,7 @@ pub fn write_subject(event: &MarketEvent, buf: &mut String) {
 /// ```
 /// # use marketprism_core::model::*;
 /// # use marketprism_core::subject::subject_of;
-/// let e = MarketEvent::Status(Status::new(Exchange::Binance, MarketType::Perpetual,
+/// let e = MarketEvent::Status(Status::new(ExchangeId::BINANCE, MarketType::Perpetual,
 ///     Some(Symbol::new("BTC-USDT-PERP")), 0, StatusKind::BookResync { reason: "gap".into() }));
 /// assert_eq!(subject_of(&e), "status.binance.perpetual.BTC-USDT-PERP");
 /// ```

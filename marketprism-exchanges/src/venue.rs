@@ -1,6 +1,6 @@
 //! Venues (an exchange's API family) and channels.
 
-use marketprism_core::model::Exchange;
+use marketprism_core::model::ExchangeId;
 use serde::{Deserialize, Serialize};
 
 /// An exchange API family with its own endpoints, limits and instrument list.
@@ -30,11 +30,11 @@ impl Venue {
     ];
 
     /// The exchange this venue belongs to.
-    pub const fn exchange(self) -> Exchange {
+    pub const fn exchange(self) -> ExchangeId {
         match self {
-            Venue::BinanceSpot | Venue::BinanceUsdm | Venue::BinanceCoinm => Exchange::Binance,
-            Venue::Okx => Exchange::Okx,
-            Venue::Deribit => Exchange::Deribit,
+            Venue::BinanceSpot | Venue::BinanceUsdm | Venue::BinanceCoinm => ExchangeId::BINANCE,
+            Venue::Okx => ExchangeId::OKX,
+            Venue::Deribit => ExchangeId::DERIBIT,
         }
     }
 

@@ -45,7 +45,7 @@ async fn hot_write_and_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(&dir);
     let base = common::now_s_ns();
-    let trades = common::trades(Exchange::Binance, "BTC-USDT", 5, base);
+    let trades = common::trades(ExchangeId::BINANCE, "BTC-USDT", 5, base);
     let body: Vec<Value> = trades
         .iter()
         .map(|t| {
@@ -75,7 +75,7 @@ async fn hot_write_and_read() {
     let newest: Vec<MarketEvent> = got.into_iter().map(MarketEvent::Trade).collect();
     assert_eq!(newest, vec![trades[4].clone(), trades[3].clone()]);
 
-    let each = common::one_of_each(Exchange::Okx, "ETH-USDT", base);
+    let each = common::one_of_each(ExchangeId::OKX, "ETH-USDT", base);
     let ticker = each
         .iter()
         .find(|e| matches!(e, MarketEvent::Ticker(_)))
@@ -148,7 +148,7 @@ async fn cold_archive_query_and_cleanup() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(&dir);
     let base = common::now_s_ns();
-    let trades = common::trades(Exchange::Okx, "BTC-USDT-PERP", 20, base);
+    let trades = common::trades(ExchangeId::OKX, "BTC-USDT-PERP", 20, base);
     let (code, resp) = call(
         &app,
         "POST",
