@@ -3,7 +3,8 @@
 //! The foundation every MarketPrism crate builds on:
 //!
 //! - [`model`]: the normalized, exact (decimal) data model — [`model::MarketEvent`] and its
-//!   event types, [`model::Instrument`], exchange and market enums, nanosecond timestamps;
+//!   event types, [`model::Instrument`], the open exchange identity [`model::ExchangeId`],
+//!   [`model::EventKind`], market types, nanosecond timestamps;
 //! - [`subject`]: the NATS subject scheme `{type}.{exchange}.{market}.{symbol}` and pattern
 //!   matching with NATS semantics;
 //! - [`book`]: the maintained [`book::OrderBook`];

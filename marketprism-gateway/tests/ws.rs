@@ -389,3 +389,23 @@ async fn bad_subjects_and_missing_credentials_fail_the_handshake() {
     assert_eq!(handshake_status("?subjects=trade.%3E", false).await, 401);
     assert_eq!(handshake_status("?subjects=trade.%3E", true).await, 101);
 }
+
+#[tokio::test]
+async fn a_user_exchange_streams_like_the_built_ins() {
+    let bus = Bus::new();
+    let events: Arc<dyn EventSource> = Arc::new(BusEventSource::new(bus.clone()));
+    let gw = TestGateway::start(config(), Arc::new(StaticUpstreams::new()), events).await;
+    let bybit = ExchangeId::new("bybit").expect("valid");
+    let mut ws = connect(gw.addr, "trade.bybit.%3E", false).await;
+    let hello: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+    assert_eq!(hello["type"], "subscribed");
+    bus.publish(trade(ExchangeId::BINANCE, "BTC-USDT", 1))
+        .await
+        .expect("publish");
+    bus.publish(trade(bybit, "BTC-USDT", 2))
+        .await
+        .expect("publish");
+    let got: MarketEvent = serde_json::from_str(&next_text(&mut ws).await).expect("event");
+    assert_eq!(got, trade(bybit, "BTC-USDT", 2));
+    drop(gw);
+}

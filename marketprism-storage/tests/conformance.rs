@@ -27,6 +27,14 @@ mod embedded {
     }
 
     #[tokio::test]
+    async fn user_exchange() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path().join("s.redb")).expect("open");
+        conformance::user_exchange_history(&store, &store).await;
+        conformance::user_exchange_hot(&store, &store).await;
+    }
+
+    #[tokio::test]
     async fn survives_restart() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("nested/s.redb");
@@ -108,6 +116,20 @@ mod servers {
         store.drop_database().await.expect("cleanup");
     }
 
+    #[tokio::test]
+    async fn clickhouse_user_exchange() {
+        let Some(url) = require_server(TestServer::ClickHouse) else {
+            return;
+        };
+        let store = ClickHouseStore::connect(
+            ClickHouseConfig::new(url).database(common::unique("mpt_conf")),
+        )
+        .await
+        .expect("clickhouse");
+        conformance::user_exchange_history(&store, &store).await;
+        store.drop_database().await.expect("cleanup");
+    }
+
     async fn redis() -> Option<RedisStore> {
         let url = require_server(TestServer::Redis)?;
         Some(
@@ -121,6 +143,12 @@ mod servers {
     async fn redis_hot() {
         let Some(store) = redis().await else { return };
         conformance::hot(&store, &store).await;
+    }
+
+    #[tokio::test]
+    async fn redis_user_exchange() {
+        let Some(store) = redis().await else { return };
+        conformance::user_exchange_hot(&store, &store).await;
     }
 
     #[tokio::test]

@@ -198,3 +198,40 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
     assert_eq!(book.bids, vec![lv("99.5", "5"), lv("99", "2")]);
     assert_eq!(book.asks, vec![lv("101", "3"), lv("102", "4")]);
 }
+
+/// A user's own exchange (`bybit`, not built in) is stored and read back exactly, and the
+/// exchange filter tells it apart from the built-ins.
+pub async fn user_exchange_history(store: &dyn HistoryStore, sink: &dyn Sink) {
+    let bybit = ExchangeId::new("bybit").expect("a valid exchange name");
+    let base = now_s_ns();
+    let each = one_of_each(bybit, "BTC-USDT", base);
+    sink.write_batch(&each).await.expect("write bybit");
+    sink.write_batch(&trades(ExchangeId::BINANCE, "BTC-USDT", 3, base))
+        .await
+        .expect("write binance");
+    for original in &each {
+        let kind = original.kind();
+        let got = store
+            .query(&EventQuery::new(kind).exchange(bybit))
+            .await
+            .expect("query bybit");
+        assert_eq!(got, vec![original.clone()], "{kind}");
+        assert_eq!(got[0].exchange().as_str(), "bybit");
+    }
+    let q = EventQuery::new(EventKind::Trade);
+    assert_eq!(store.count(&q).await.expect("count"), 4);
+}
+
+/// The hot view of a user's own exchange.
+pub async fn user_exchange_hot(store: &dyn HotStore, sink: &dyn Sink) {
+    let bybit = ExchangeId::new("bybit").expect("a valid exchange name");
+    let each = one_of_each(bybit, "ETH-USDT", now_s_ns());
+    sink.write_batch(&each).await.expect("write bybit");
+    let key = InstrumentKey::new(bybit, MarketType::Spot, Symbol::new("ETH-USDT"));
+    let bbo = each.iter().find(|e| e.kind() == EventKind::Bbo).cloned();
+    assert!(bbo.is_some());
+    assert_eq!(
+        store.latest(EventKind::Bbo, &key).await.expect("latest"),
+        bbo
+    );
+}
