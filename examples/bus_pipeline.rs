@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut books = bus.subscribe("book.binance.spot.>", 64)?;
     let symbol = Symbol::new("BTC-USDT");
     let snapshot = MarketEvent::BookSnapshot(BookSnapshot {
-        exchange: Exchange::Binance,
+        exchange: ExchangeId::BINANCE,
         market: MarketType::Spot,
         symbol: symbol.clone(),
         sequence: 100,
@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         local_ts: now_ns(),
     });
     let delta = MarketEvent::BookDelta(BookDelta {
-        exchange: Exchange::Binance,
+        exchange: ExchangeId::BINANCE,
         market: MarketType::Spot,
         symbol,
         prev_sequence: 100,

@@ -11,7 +11,7 @@ use std::{hint::black_box, time::Duration};
 use compact_str::CompactString;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use marketprism_core::{
-    model::{Exchange, MarketEvent, MarketType, Side, Symbol, Trade},
+    model::{ExchangeId, MarketEvent, MarketType, Side, Symbol, Trade},
     subject::{SubjectPattern, write_subject},
 };
 use rust_decimal::Decimal;
@@ -47,7 +47,7 @@ fn subject(c: &mut Criterion) {
         .map(|(i, s)| {
             let symbol = s.rsplit('.').next().unwrap();
             MarketEvent::Trade(Trade {
-                exchange: [Exchange::Binance, Exchange::Okx, Exchange::Deribit][i % 3],
+                exchange: [ExchangeId::BINANCE, ExchangeId::OKX, ExchangeId::DERIBIT][i % 3],
                 market: [MarketType::Spot, MarketType::Perpetual, MarketType::Option][i % 3],
                 symbol: Symbol::new(symbol),
                 trade_id: CompactString::new("1"),

@@ -39,7 +39,7 @@ struct Inner {
 /// use marketprism_core::{bus::Bus, model::*};
 /// let bus = Bus::new();
 /// let mut sub = bus.subscribe("status.okx.>", 16)?;
-/// let ev = MarketEvent::Status(Status::new(Exchange::Okx, MarketType::Spot, None, 0,
+/// let ev = MarketEvent::Status(Status::new(ExchangeId::OKX, MarketType::Spot, None, 0,
 ///     StatusKind::Connected { connection: "c".into() }));
 /// assert_eq!(bus.publish(ev.clone()).await?, 1);
 /// assert_eq!(*sub.recv().await.expect("event"), ev);
@@ -227,7 +227,7 @@ mod tests {
     use crate::model::*;
     use std::time::Duration;
 
-    fn status(ex: Exchange, sym: &str) -> MarketEvent {
+    fn status(ex: ExchangeId, sym: &str) -> MarketEvent {
         MarketEvent::Status(Status::new(
             ex,
             MarketType::Spot,
@@ -243,13 +243,15 @@ mod tests {
         let mut okx = bus.subscribe("*.okx.>", 8).expect("sub");
         let all = bus.subscribe(">", 8).expect("sub");
         assert_eq!(
-            bus.publish(status(Exchange::Binance, "A"))
+            bus.publish(status(ExchangeId::BINANCE, "A"))
                 .await
                 .expect("pub"),
             1
         );
         assert_eq!(
-            bus.publish(status(Exchange::Okx, "B")).await.expect("pub"),
+            bus.publish(status(ExchangeId::OKX, "B"))
+                .await
+                .expect("pub"),
             2
         );
         assert_eq!(
@@ -263,16 +265,16 @@ mod tests {
     async fn full_subscriber_applies_backpressure_not_loss() {
         let bus = Bus::new();
         let mut sub = bus.subscribe(">", 1).expect("sub");
-        bus.publish(status(Exchange::Okx, "1"))
+        bus.publish(status(ExchangeId::OKX, "1"))
             .await
             .expect("first fits");
         // The second publish must wait until the subscriber reads.
         let bus2 = bus.clone();
-        let pending = tokio::spawn(async move { bus2.publish(status(Exchange::Okx, "2")).await });
+        let pending = tokio::spawn(async move { bus2.publish(status(ExchangeId::OKX, "2")).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!pending.is_finished(), "publish should be waiting for room");
         assert!(matches!(
-            bus.try_publish(status(Exchange::Okx, "3")),
+            bus.try_publish(status(ExchangeId::OKX, "3")),
             Err(TryPublishError::Full {
                 delivered: 0,
                 full: 1
@@ -300,7 +302,7 @@ mod tests {
         assert_eq!(bus.subscriber_count(), 0);
         bus.close();
         assert!(matches!(
-            bus.publish(status(Exchange::Okx, "x")).await,
+            bus.publish(status(ExchangeId::OKX, "x")).await,
             Err(Error::BusClosed)
         ));
     }

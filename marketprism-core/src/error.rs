@@ -21,6 +21,24 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// A name (exchange, ...) breaks the naming rules.
+    #[error("invalid {what} `{name}`: {reason}")]
+    InvalidName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name given (at most its first 64 characters).
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A bounded table is full; hostile input cannot grow memory without bound.
+    #[error("too many {what}: the limit is {limit}")]
+    LimitExceeded {
+        /// What is counted.
+        what: &'static str,
+        /// The bound.
+        limit: usize,
+    },
     /// A subject or subject pattern is malformed.
     #[error("invalid subject `{subject}`: {reason}")]
     InvalidSubject {

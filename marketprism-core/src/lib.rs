@@ -3,7 +3,8 @@
 //! The foundation every MarketPrism crate builds on:
 //!
 //! - [`model`]: the normalized, exact (decimal) data model — [`model::MarketEvent`] and its
-//!   event types, [`model::Instrument`], exchange and market enums, nanosecond timestamps;
+//!   event types, [`model::Instrument`], the open exchange identity [`model::ExchangeId`],
+//!   [`model::EventKind`], market types, nanosecond timestamps;
 //! - [`subject`]: the NATS subject scheme `{type}.{exchange}.{market}.{symbol}` and pattern
 //!   matching with NATS semantics;
 //! - [`book`]: the maintained [`book::OrderBook`];
@@ -15,7 +16,7 @@
 //! use marketprism_core::model::*;
 //! use marketprism_core::subject::subject_of;
 //! let trade = MarketEvent::Trade(Trade {
-//!     exchange: Exchange::Binance,
+//!     exchange: ExchangeId::BINANCE,
 //!     market: MarketType::Spot,
 //!     symbol: Symbol::new("BTC-USDT"),
 //!     trade_id: "42".into(),

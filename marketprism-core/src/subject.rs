@@ -16,9 +16,11 @@
 //! | kline | `kline` |
 //! | status (connected, disconnected, gap, resync) | `status` |
 //!
-//! `{exchange}` is `binance`, `okx` or `deribit`; `{market}` is `spot`, `perpetual`, `future`,
-//! `option` or `index`; `{symbol}` is the normalized symbol (`BTC-USDT-PERP`), which never
-//! contains `.`. Connection-wide status events use the symbol token `_all`.
+//! `{exchange}` is the [`ExchangeId`](crate::model::ExchangeId): `binance`, `okx`, `deribit`
+//! or a user's own exchange such as `bybit` (valid names are always one safe token);
+//! `{market}` is `spot`, `perpetual`, `future`, `option` or `index`; `{symbol}` is the
+//! normalized symbol (`BTC-USDT-PERP`), which never contains `.`. Connection-wide status
+//! events use the symbol token `_all`.
 //!
 //! ```
 //! use marketprism_core::subject::{SubjectPattern, subject_of};
@@ -61,7 +63,7 @@ pub fn type_token(event: &MarketEvent) -> &'static str {
 /// ```
 /// # use marketprism_core::model::*;
 /// # use marketprism_core::subject::write_subject;
-/// let e = MarketEvent::Status(Status::new(Exchange::Okx, MarketType::Spot, None, 0,
+/// let e = MarketEvent::Status(Status::new(ExchangeId::OKX, MarketType::Spot, None, 0,
 ///     StatusKind::Connected { connection: "c1".into() }));
 /// let mut buf = String::new();
 /// write_subject(&e, &mut buf);
@@ -86,7 +88,7 @@ pub fn write_subject(event: &MarketEvent, buf: &mut String) {
 /// ```
 /// # use marketprism_core::model::*;
 /// # use marketprism_core::subject::subject_of;
-/// let e = MarketEvent::Status(Status::new(Exchange::Binance, MarketType::Perpetual,
+/// let e = MarketEvent::Status(Status::new(ExchangeId::BINANCE, MarketType::Perpetual,
 ///     Some(Symbol::new("BTC-USDT-PERP")), 0, StatusKind::BookResync { reason: "gap".into() }));
 /// assert_eq!(subject_of(&e), "status.binance.perpetual.BTC-USDT-PERP");
 /// ```
@@ -228,6 +230,24 @@ mod tests {
         assert!(m("*.*.*.*", "trade.binance.spot.BTC-USDT"));
         assert!(!m("a.b", "a..b"));
         assert!(!m("a.*", "a."));
+    }
+
+    #[test]
+    fn user_exchange_subject() {
+        use crate::model::{ExchangeId, MarketType, Status, StatusKind, Symbol};
+        let bybit = ExchangeId::new("bybit").expect("valid");
+        let e = MarketEvent::Status(Status::new(
+            bybit,
+            MarketType::Perpetual,
+            Some(Symbol::new("BTC-USDT-PERP")),
+            0,
+            StatusKind::Gap {
+                expected: 2,
+                received: 4,
+            },
+        ));
+        assert_eq!(subject_of(&e), "status.bybit.perpetual.BTC-USDT-PERP");
+        assert!(m("*.bybit.>", &subject_of(&e)));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// A real server a test needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TestServer {
     /// ClickHouse HTTP interface (`MARKETPRISM_TEST_CLICKHOUSE_URL`, default `http://127.0.0.1:8123`).
     ClickHouse,

@@ -22,6 +22,7 @@ pub struct Lease {
 
 /// Why an instance disappeared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RemovalReason {
     /// Explicitly deregistered.
     Deregistered,
@@ -33,6 +34,7 @@ pub enum RemovalReason {
 
 /// One change to a watched service.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WatchEvent {
     /// An instance was registered or its record changed (status, weight, ...).
     Put(ServiceInstance),

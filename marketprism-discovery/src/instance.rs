@@ -12,6 +12,7 @@ pub const MAX_NAME_LEN: usize = 128;
 /// What an instance says about itself, or what a health check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum InstanceStatus {
     /// Serving; receives traffic.
     #[default]

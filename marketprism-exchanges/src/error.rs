@@ -1,6 +1,6 @@
 //! The crate's error type.
 
-use marketprism_core::model::Exchange;
+use marketprism_core::model::ExchangeId;
 
 /// Errors of `marketprism-exchanges`.
 #[derive(Debug, thiserror::Error)]
@@ -10,7 +10,7 @@ pub enum ExchangeError {
     #[error("{exchange}: malformed {what}: {source}")]
     Malformed {
         /// Exchange.
-        exchange: Exchange,
+        exchange: ExchangeId,
         /// What was being parsed (e.g. `trade`, `depthUpdate`, `frame`).
         what: &'static str,
         /// The JSON error.
@@ -21,7 +21,7 @@ pub enum ExchangeError {
     #[error("{exchange}: invalid decimal `{value}` in field `{field}`")]
     InvalidDecimal {
         /// Exchange.
-        exchange: Exchange,
+        exchange: ExchangeId,
         /// Field name.
         field: &'static str,
         /// The text received.
@@ -34,7 +34,7 @@ pub enum ExchangeError {
     #[error("{exchange}: invalid {what}: {detail}")]
     Invalid {
         /// Exchange.
-        exchange: Exchange,
+        exchange: ExchangeId,
         /// What was being parsed.
         what: &'static str,
         /// What is wrong.
@@ -44,7 +44,7 @@ pub enum ExchangeError {
     #[error("{exchange}: unknown instrument `{native_symbol}`")]
     UnknownInstrument {
         /// Exchange.
-        exchange: Exchange,
+        exchange: ExchangeId,
         /// The exchange's symbol.
         native_symbol: String,
     },
@@ -52,7 +52,7 @@ pub enum ExchangeError {
     #[error("{exchange}: unsupported message: {detail}")]
     Unsupported {
         /// Exchange.
-        exchange: Exchange,
+        exchange: ExchangeId,
         /// Short description (channel or event name).
         detail: String,
     },
@@ -62,7 +62,7 @@ pub enum ExchangeError {
     )]
     Checksum {
         /// Exchange.
-        exchange: Exchange,
+        exchange: ExchangeId,
         /// The exchange's symbol.
         native_symbol: String,
         /// Checksum the exchange sent.

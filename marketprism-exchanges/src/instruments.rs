@@ -12,10 +12,10 @@ use marketprism_core::model::{Instrument, TimestampNs};
 /// Instruments of one venue, looked up by native or normalized symbol.
 ///
 /// ```
-/// use marketprism_core::model::{Exchange, Instrument, MarketType};
+/// use marketprism_core::model::{ExchangeId, Instrument, MarketType};
 /// use marketprism_exchanges::InstrumentMap;
 /// let map = InstrumentMap::from_iter([
-///     Instrument::new(Exchange::Okx, MarketType::Perpetual, "BTC-USDT-SWAP", "BTC", "USDT"),
+///     Instrument::new(ExchangeId::OKX, MarketType::Perpetual, "BTC-USDT-SWAP", "BTC", "USDT"),
 /// ]);
 /// assert_eq!(map.by_native("BTC-USDT-SWAP").map(|i| i.symbol.as_str()), Some("BTC-USDT-PERP"));
 /// assert_eq!(map.by_symbol("BTC-USDT-PERP").map(|i| i.native_symbol.as_str()), Some("BTC-USDT-SWAP"));

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use marketprism_core::model::Exchange;
+use marketprism_core::model::ExchangeId;
 use serde::{Deserialize, Serialize};
 
 /// The built-in venues, a convenience over their [`Exchange`](crate::Exchange)
@@ -44,11 +44,11 @@ impl Venue {
     ];
 
     /// The exchange this venue belongs to.
-    pub const fn exchange(self) -> Exchange {
+    pub const fn exchange(self) -> ExchangeId {
         match self {
-            Venue::BinanceSpot | Venue::BinanceUsdm | Venue::BinanceCoinm => Exchange::Binance,
-            Venue::Okx => Exchange::Okx,
-            Venue::Deribit => Exchange::Deribit,
+            Venue::BinanceSpot | Venue::BinanceUsdm | Venue::BinanceCoinm => ExchangeId::BINANCE,
+            Venue::Okx => ExchangeId::OKX,
+            Venue::Deribit => ExchangeId::DERIBIT,
         }
     }
 

@@ -47,7 +47,7 @@ pub trait EventSource: Send + Sync {
 /// let bus = Bus::new();
 /// let source = BusEventSource::new(bus.clone());
 /// let mut events = source.subscribe(&SubjectPattern::new("status.okx.>")?, 16).await?;
-/// bus.publish(MarketEvent::Status(Status::new(Exchange::Okx, MarketType::Spot, None, 7,
+/// bus.publish(MarketEvent::Status(Status::new(ExchangeId::OKX, MarketType::Spot, None, 7,
 ///     StatusKind::Connected { connection: "c".into() }))).await?;
 /// let json = events.next().await.expect("one event");
 /// assert!(std::str::from_utf8(&json)?.contains("\"type\":\"status\""));

@@ -17,7 +17,7 @@ use common::{TestGateway, open_config};
 use futures::StreamExt;
 use marketprism_core::{
     bus::Bus,
-    model::{Exchange, MarketEvent, MarketType, Side, Symbol, Trade},
+    model::{ExchangeId, MarketEvent, MarketType, Side, Symbol, Trade},
 };
 use marketprism_gateway::{
     BusEventSource, EventSource, Role, StaticUpstreams, config::GatewayConfig,
@@ -30,7 +30,7 @@ use tokio_tungstenite::{
 
 type Ws = WebSocketStream<TcpStream>;
 
-fn trade(exchange: Exchange, symbol: &str, id: usize) -> MarketEvent {
+fn trade(exchange: ExchangeId, symbol: &str, id: usize) -> MarketEvent {
     MarketEvent::Trade(Trade {
         exchange,
         market: MarketType::Spot,
@@ -191,14 +191,14 @@ async fn bus_events_reach_subscribers_and_a_stalled_client_is_dropped() {
     paced(N, &fast_progress, |i| {
         let bus = bus.clone();
         async move {
-            bus.publish(trade(Exchange::Binance, "BTC-USDT", i))
+            bus.publish(trade(ExchangeId::BINANCE, "BTC-USDT", i))
                 .await
                 .expect("publish");
-            bus.publish(trade(Exchange::Binance, "ETH-USDT", i))
+            bus.publish(trade(ExchangeId::BINANCE, "ETH-USDT", i))
                 .await
                 .expect("publish");
             if i % 100 == 0 {
-                bus.publish(trade(Exchange::Okx, "BTC-USDT", i))
+                bus.publish(trade(ExchangeId::OKX, "BTC-USDT", i))
                     .await
                     .expect("publish");
             }
@@ -224,7 +224,7 @@ async fn bus_events_reach_subscribers_and_a_stalled_client_is_dropped() {
         let bus = bus.clone();
         async move {
             for i in 0..500 {
-                let _ = bus.try_publish(trade(Exchange::Binance, "BTC-USDT", N + b * 500 + i));
+                let _ = bus.try_publish(trade(ExchangeId::BINANCE, "BTC-USDT", N + b * 500 + i));
             }
         }
     })
@@ -279,8 +279,8 @@ async fn nats_events_reach_subscribers_and_a_stalled_client_is_dropped() {
     let mut first_payload = None;
     paced(N, &fast_progress, |i| {
         let client = client.clone();
-        let event = trade(Exchange::Binance, &symbol, i);
-        let other = trade(Exchange::Binance, "NOT-MINE", i);
+        let event = trade(ExchangeId::BINANCE, &symbol, i);
+        let other = trade(ExchangeId::BINANCE, "NOT-MINE", i);
         let payload = serde_json::to_vec(&event).expect("json");
         if i == 0 {
             first_payload = Some(payload.clone());
@@ -319,7 +319,7 @@ async fn nats_events_reach_subscribers_and_a_stalled_client_is_dropped() {
         let symbol = symbol.clone();
         async move {
             for i in 0..500 {
-                let event = trade(Exchange::Binance, &symbol, N + b * 500 + i);
+                let event = trade(ExchangeId::BINANCE, &symbol, N + b * 500 + i);
                 let payload = serde_json::to_vec(&event).expect("json");
                 client
                     .publish(subject_of(&event), payload.into())
@@ -388,4 +388,24 @@ async fn bad_subjects_and_missing_credentials_fail_the_handshake() {
     assert_eq!(handshake_status("?subjects=a.%3E.b", true).await, 400);
     assert_eq!(handshake_status("?subjects=trade.%3E", false).await, 401);
     assert_eq!(handshake_status("?subjects=trade.%3E", true).await, 101);
+}
+
+#[tokio::test]
+async fn a_user_exchange_streams_like_the_built_ins() {
+    let bus = Bus::new();
+    let events: Arc<dyn EventSource> = Arc::new(BusEventSource::new(bus.clone()));
+    let gw = TestGateway::start(config(), Arc::new(StaticUpstreams::new()), events).await;
+    let bybit = ExchangeId::new("bybit").expect("valid");
+    let mut ws = connect(gw.addr, "trade.bybit.%3E", false).await;
+    let hello: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+    assert_eq!(hello["type"], "subscribed");
+    bus.publish(trade(ExchangeId::BINANCE, "BTC-USDT", 1))
+        .await
+        .expect("publish");
+    bus.publish(trade(bybit, "BTC-USDT", 2))
+        .await
+        .expect("publish");
+    let got: MarketEvent = serde_json::from_str(&next_text(&mut ws).await).expect("event");
+    assert_eq!(got, trade(bybit, "BTC-USDT", 2));
+    drop(gw);
 }

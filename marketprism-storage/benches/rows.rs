@@ -19,7 +19,7 @@ fn trades() -> Vec<MarketEvent> {
     (0..N)
         .map(|i| {
             MarketEvent::Trade(Trade {
-                exchange: Exchange::Binance,
+                exchange: ExchangeId::BINANCE,
                 market: MarketType::Spot,
                 symbol: Symbol::new("BTC-USDT"),
                 trade_id: i.to_string().into(),
@@ -48,7 +48,7 @@ fn deltas(levels: usize) -> Vec<MarketEvent> {
                     .collect()
             };
             MarketEvent::BookDelta(BookDelta {
-                exchange: Exchange::Binance,
+                exchange: ExchangeId::BINANCE,
                 market: MarketType::Spot,
                 symbol: Symbol::new("BTC-USDT"),
                 prev_sequence: i as u64,
@@ -66,7 +66,7 @@ fn bbos() -> Vec<MarketEvent> {
     (0..N)
         .map(|i| {
             MarketEvent::Bbo(Bbo {
-                exchange: Exchange::Okx,
+                exchange: ExchangeId::OKX,
                 market: MarketType::Perpetual,
                 symbol: Symbol::new("BTC-USDT-SWAP"),
                 bid_price: Decimal::new(6_400_000 + i as i64 % 100, 1),

@@ -50,7 +50,7 @@ fn trades(n: usize, base: i64, symbol: &str) -> Vec<MarketEvent> {
     (0..n)
         .map(|i| {
             MarketEvent::Trade(Trade {
-                exchange: Exchange::Binance,
+                exchange: ExchangeId::BINANCE,
                 market: MarketType::Spot,
                 symbol: Symbol::new(symbol),
                 trade_id: i.to_string().into(),

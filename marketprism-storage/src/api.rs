@@ -29,7 +29,7 @@ use axum::{
     routing::{get, post},
 };
 use marketprism_core::{
-    model::{Exchange, MarketEvent, MarketType, Symbol},
+    model::{ExchangeId, MarketEvent, MarketType, Symbol},
     sink::{Health, Sink},
 };
 use serde_json::{Value, json};
@@ -159,6 +159,19 @@ impl From<StorageError> for ApiError {
     }
 }
 
+/// An event type from a path: its name, or a plural / legacy alias of the seeds' API.
+fn event_kind(name: &str) -> Result<EventKind, ApiError> {
+    let name = match name {
+        "trades" => "trade",
+        "tickers" => "ticker",
+        "funding" | "funding_rates" => "funding_rate",
+        "orderbook" | "orderbooks" | "book" => "book_snapshot",
+        other => other,
+    };
+    name.parse()
+        .map_err(|e: marketprism_core::Error| bad("type", format!("{e}")))
+}
+
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
     StorageError::InvalidInput {
         field,
@@ -175,12 +188,10 @@ fn instrument(
     symbol: &str,
     params: &HashMap<String, String>,
 ) -> Result<InstrumentKey, ApiError> {
-    let exchange: Exchange = exchange.parse().map_err(|_| {
-        bad(
-            "exchange",
-            format!("unknown exchange `{exchange}` (binance, okx, deribit)"),
-        )
-    })?;
+    // Any valid exchange name: a user's own exchange is stored and served like the built-ins.
+    let exchange: ExchangeId = exchange
+        .parse()
+        .map_err(|e| bad("exchange", format!("{e}")))?;
     if symbol.is_empty() || symbol.contains(['.', ' ', '*', '>']) {
         return Err(bad(
             "symbol",
@@ -373,7 +384,7 @@ async fn hot_latest(
     Path((kind, ex, sym)): Path<(String, String, String)>,
     Query(p): Params,
 ) -> ApiResult {
-    let kind: EventKind = kind.parse()?;
+    let kind = event_kind(&kind)?;
     latest(&s, kind, &ex, &sym, &p).await
 }
 
@@ -397,7 +408,7 @@ async fn cold_query(
     Path((kind, ex, sym)): Path<(String, String, String)>,
     Query(p): Params,
 ) -> ApiResult {
-    let kind: EventKind = kind.parse()?;
+    let kind = event_kind(&kind)?;
     let key = instrument(&ex, &sym, &p)?;
     let order = match p.get("order").map(String::as_str) {
         None | Some("asc") => Order::OldestFirst,

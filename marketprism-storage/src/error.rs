@@ -71,6 +71,14 @@ pub enum StorageError {
         /// Operation.
         operation: &'static str,
     },
+    /// The store has no place for events of this kind (a kind newer than the store).
+    #[error("{store} cannot store or query `{kind}` events")]
+    UnsupportedKind {
+        /// Store name.
+        store: &'static str,
+        /// The event kind.
+        kind: marketprism_core::model::EventKind,
+    },
     /// JSON (de)serialization failed.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),

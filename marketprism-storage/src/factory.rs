@@ -24,6 +24,7 @@ use crate::{
 
 /// A parsed store URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreUrl {
     /// ClickHouse HTTP URL and database.
     ClickHouse {

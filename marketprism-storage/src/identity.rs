@@ -19,7 +19,7 @@
 //! use marketprism_core::model::*;
 //! use marketprism_storage::identity::event_id;
 //! let trade = MarketEvent::Trade(Trade {
-//!     exchange: Exchange::Binance, market: MarketType::Spot, symbol: Symbol::new("BTC-USDT"),
+//!     exchange: ExchangeId::BINANCE, market: MarketType::Spot, symbol: Symbol::new("BTC-USDT"),
 //!     trade_id: "42".into(), side: Side::Buy, price: "1".parse()?, size: "2".parse()?,
 //!     exchange_ts: 1, local_ts: 2,
 //! });
@@ -92,6 +92,8 @@ pub fn status_detail(kind: &StatusKind) -> String {
         StatusKind::Disconnected { connection, .. } => connection.clone(),
         StatusKind::Gap { expected, received } => format!("{expected}-{received}"),
         StatusKind::BookResync { reason } => reason.clone(),
+        // A kind newer than this code: its full JSON form still tells two events apart.
+        other => serde_json::to_string(other).unwrap_or_else(|_| other.as_str().to_owned()),
     }
 }
 
@@ -105,11 +107,7 @@ pub const fn side_str(side: Side) -> &'static str {
 
 /// The snake_case name of a ratio kind, as in JSON.
 pub const fn ratio_kind_str(kind: RatioKind) -> &'static str {
-    match kind {
-        RatioKind::TopTraderPositions => "top_trader_positions",
-        RatioKind::TopTraderAccounts => "top_trader_accounts",
-        RatioKind::AllAccounts => "all_accounts",
-    }
+    kind.as_str()
 }
 
 #[cfg(test)]
@@ -121,7 +119,7 @@ mod tests {
     fn ids_distinguish_and_repeat() {
         let d = |seq: u64, ts: i64| {
             MarketEvent::BookDelta(BookDelta {
-                exchange: Exchange::Okx,
+                exchange: ExchangeId::OKX,
                 market: MarketType::Perpetual,
                 symbol: Symbol::new("BTC-USDT-PERP"),
                 prev_sequence: seq - 1,
@@ -139,7 +137,7 @@ mod tests {
         assert_eq!(event_id(&d(5, 1)), event_id(&d(5, 2)));
         assert_ne!(event_id(&d(5, 1)), event_id(&d(6, 1)));
         let s = MarketEvent::Status(Status::new(
-            Exchange::Binance,
+            ExchangeId::BINANCE,
             MarketType::Spot,
             None,
             9,

@@ -33,7 +33,6 @@ pub mod factory;
 #[cfg(any(feature = "redis", feature = "embedded"))]
 mod hot;
 pub mod identity;
-mod kind;
 pub mod metrics_names;
 #[cfg(feature = "nats")]
 pub mod nats;
@@ -44,4 +43,5 @@ pub mod query;
 pub mod redis;
 
 pub use error::{BoxError, Result, StorageError};
-pub use kind::EventKind;
+/// The event types, one table / key space each; defined in core, re-exported for storage users.
+pub use marketprism_core::model::EventKind;

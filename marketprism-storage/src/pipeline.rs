@@ -89,6 +89,7 @@ pub struct PipelineStatus {
 /// What the pipeline is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PipelineState {
     /// Not started yet.
     #[default]

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use marketprism_core::{
-    model::{BookSnapshot, Exchange, MarketEvent, MarketType, Symbol, TimestampNs, Trade},
+    model::{BookSnapshot, ExchangeId, MarketEvent, MarketType, Symbol, TimestampNs, Trade},
     sink::Health,
 };
 use serde::Serialize;
@@ -31,9 +31,9 @@ pub enum Order {
 ///
 /// ```
 /// use marketprism_storage::{EventKind, query::{EventQuery, Order}};
-/// use marketprism_core::model::{Exchange, Symbol};
+/// use marketprism_core::model::{ExchangeId, Symbol};
 /// let q = EventQuery::new(EventKind::Trade)
-///     .exchange(Exchange::Binance)
+///     .exchange(ExchangeId::BINANCE)
 ///     .symbol(Symbol::new("BTC-USDT"))
 ///     .range(Some(1_000), Some(2_000))
 ///     .limit(50)
@@ -46,7 +46,7 @@ pub struct EventQuery {
     /// Event kind (one table).
     pub kind: EventKind,
     /// Only this exchange.
-    pub exchange: Option<Exchange>,
+    pub exchange: Option<ExchangeId>,
     /// Only this market type.
     pub market: Option<MarketType>,
     /// Only this normalized symbol.
@@ -76,7 +76,7 @@ impl EventQuery {
         }
     }
     /// Filters by exchange.
-    pub fn exchange(mut self, exchange: Exchange) -> Self {
+    pub fn exchange(mut self, exchange: ExchangeId) -> Self {
         self.exchange = Some(exchange);
         self
     }
@@ -237,7 +237,7 @@ pub(crate) fn utc_day(days_ago: u32, field: &'static str) -> Result<u32> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InstrumentKey {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -246,7 +246,7 @@ pub struct InstrumentKey {
 
 impl InstrumentKey {
     /// A key.
-    pub fn new(exchange: Exchange, market: MarketType, symbol: Symbol) -> Self {
+    pub fn new(exchange: ExchangeId, market: MarketType, symbol: Symbol) -> Self {
         InstrumentKey {
             exchange,
             market,
@@ -268,14 +268,14 @@ impl InstrumentKey {
     ///
     /// ```
     /// use marketprism_storage::query::InstrumentKey;
-    /// use marketprism_core::model::{Exchange, MarketType};
-    /// let m = |s| InstrumentKey::infer(Exchange::Okx, s).market;
+    /// use marketprism_core::model::{ExchangeId, MarketType};
+    /// let m = |s| InstrumentKey::infer(ExchangeId::OKX, s).market;
     /// assert_eq!(m("BTC-USDT"), MarketType::Spot);
     /// assert_eq!(m("BTC-USDT-PERP"), MarketType::Perpetual);
     /// assert_eq!(m("BTC-USD-20261225"), MarketType::Future);
     /// assert_eq!(m("BTC-USD-20261225-60000-C"), MarketType::Option);
     /// ```
-    pub fn infer(exchange: Exchange, symbol: &str) -> Self {
+    pub fn infer(exchange: ExchangeId, symbol: &str) -> Self {
         let parts: Vec<&str> = symbol.split('-').collect();
         let is_date = |s: &str| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit());
         let market = match parts.as_slice() {

@@ -45,7 +45,7 @@ async fn hot_write_and_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(&dir);
     let base = common::now_s_ns();
-    let trades = common::trades(Exchange::Binance, "BTC-USDT", 5, base);
+    let trades = common::trades(ExchangeId::BINANCE, "BTC-USDT", 5, base);
     let body: Vec<Value> = trades
         .iter()
         .map(|t| {
@@ -75,7 +75,7 @@ async fn hot_write_and_read() {
     let newest: Vec<MarketEvent> = got.into_iter().map(MarketEvent::Trade).collect();
     assert_eq!(newest, vec![trades[4].clone(), trades[3].clone()]);
 
-    let each = common::one_of_each(Exchange::Okx, "ETH-USDT", base);
+    let each = common::one_of_each(ExchangeId::OKX, "ETH-USDT", base);
     let ticker = each
         .iter()
         .find(|e| matches!(e, MarketEvent::Ticker(_)))
@@ -148,7 +148,7 @@ async fn cold_archive_query_and_cleanup() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(&dir);
     let base = common::now_s_ns();
-    let trades = common::trades(Exchange::Okx, "BTC-USDT-PERP", 20, base);
+    let trades = common::trades(ExchangeId::OKX, "BTC-USDT-PERP", 20, base);
     let (code, resp) = call(
         &app,
         "POST",
@@ -216,13 +216,49 @@ async fn cold_archive_query_and_cleanup() {
 }
 
 #[tokio::test]
+async fn a_user_exchange_is_served_like_the_built_ins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let bybit = ExchangeId::new("bybit").expect("valid");
+    let trades = common::trades(bybit, "BTC-USDT", 3, common::now_s_ns());
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/hot/trades",
+        Some(serde_json::to_value(&trades).expect("json")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    let (code, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/hot/trades/bybit/BTC-USDT",
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    let got: Vec<Trade> = serde_json::from_value(resp["trades"].clone()).expect("trades");
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|t| t.exchange == bybit));
+    let (code, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/cold/trades/bybit/BTC-USDT",
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    assert!(resp.to_string().contains(r#""exchange":"bybit""#), "{resp}");
+}
+
+#[tokio::test]
 async fn invalid_input_is_400_naming_the_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(&dir);
     let cases: &[(&str, &str, Option<Value>, &str)] = &[
         (
             "GET",
-            "/api/v1/storage/hot/trades/nasdaq/BTC-USDT",
+            "/api/v1/storage/hot/trades/nas.daq/BTC-USDT",
             None,
             "exchange",
         ),

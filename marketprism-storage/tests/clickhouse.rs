@@ -40,7 +40,7 @@ async fn raw_count(store: &ClickHouseStore, kind: EventKind) -> u64 {
 async fn every_kind_round_trips_exactly_and_dedups() {
     let Some(store) = store().await else { return };
     let base = common::now_s_ns();
-    let events = common::one_of_each(Exchange::Okx, "BTC-USDT", base);
+    let events = common::one_of_each(ExchangeId::OKX, "BTC-USDT", base);
     store.insert_events(&events).await.expect("insert");
     store
         .insert_events(&events)
@@ -76,7 +76,7 @@ async fn every_kind_round_trips_exactly_and_dedups() {
 #[tokio::test]
 async fn unrepresentable_decimal_is_a_permanent_error() {
     let Some(store) = store().await else { return };
-    let mut events = common::trades(Exchange::Binance, "BTC-USDT", 1, common::now_s_ns());
+    let mut events = common::trades(ExchangeId::BINANCE, "BTC-USDT", 1, common::now_s_ns());
     if let MarketEvent::Trade(t) = &mut events[0] {
         t.price = "0.0000000000000000001".parse().expect("decimal");
     }
@@ -100,7 +100,7 @@ async fn migration_is_idempotent_and_adds_missing_columns() {
         .await
         .expect("drop column");
     store.migrate().await.expect("migrate adds it back");
-    let events = common::one_of_each(Exchange::Binance, "ETH-USDT", common::now_s_ns());
+    let events = common::one_of_each(ExchangeId::BINANCE, "ETH-USDT", common::now_s_ns());
     store
         .insert_events(&events)
         .await
@@ -146,12 +146,12 @@ async fn every_stored_table_definition_parses_again_as_on_server_restart() {
 async fn queries_filter_by_exchange_symbol_range_and_limit() {
     let Some(store) = store().await else { return };
     let base = common::now_s_ns();
-    let mut events = common::trades(Exchange::Binance, "BTC-USDT", 100, base);
-    events.extend(common::trades(Exchange::Okx, "BTC-USDT", 10, base));
-    events.extend(common::trades(Exchange::Binance, "ETH-USDT", 10, base));
+    let mut events = common::trades(ExchangeId::BINANCE, "BTC-USDT", 100, base);
+    events.extend(common::trades(ExchangeId::OKX, "BTC-USDT", 10, base));
+    events.extend(common::trades(ExchangeId::BINANCE, "ETH-USDT", 10, base));
     store.insert_events(&events).await.expect("insert");
     let q = EventQuery::new(EventKind::Trade)
-        .exchange(Exchange::Binance)
+        .exchange(ExchangeId::BINANCE)
         .symbol(Symbol::new("BTC-USDT"));
     assert_eq!(store.count(&q).await.expect("count"), 100);
     let ranged = q
@@ -181,8 +181,8 @@ async fn retention_drops_old_day_partitions_only() {
     let Some(store) = store().await else { return };
     let now = common::now_s_ns();
     let day = 86_400_000_000_000i64;
-    let old = common::trades(Exchange::Binance, "OLD-USDT", 5, now - 10 * day);
-    let recent = common::trades(Exchange::Binance, "NEW-USDT", 5, now - day);
+    let old = common::trades(ExchangeId::BINANCE, "OLD-USDT", 5, now - 10 * day);
+    let recent = common::trades(ExchangeId::BINANCE, "NEW-USDT", 5, now - day);
     store.insert_events(&old).await.expect("insert old");
     store.insert_events(&recent).await.expect("insert recent");
     // Issue 13: ClickHouse's `today() - 999999` wraps its 16-bit Date to a day in the future;
@@ -227,8 +227,8 @@ async fn daily_archive_finalizes_yesterday_only() {
     let day_ns = 86_400_000_000_000;
     let yesterday = common::now_s_ns() - day_ns;
     let today = common::now_s_ns();
-    let old = common::one_of_each(Exchange::Binance, "ETH-USDT", yesterday);
-    let new = common::one_of_each(Exchange::Binance, "BTC-USDT", today);
+    let old = common::one_of_each(ExchangeId::BINANCE, "ETH-USDT", yesterday);
+    let new = common::one_of_each(ExchangeId::BINANCE, "BTC-USDT", today);
     for batch in [&old, &old, &new, &new] {
         store
             .insert_events(batch)

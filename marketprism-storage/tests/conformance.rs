@@ -27,11 +27,19 @@ mod embedded {
     }
 
     #[tokio::test]
+    async fn user_exchange() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path().join("s.redb")).expect("open");
+        conformance::user_exchange_history(&store, &store).await;
+        conformance::user_exchange_hot(&store, &store).await;
+    }
+
+    #[tokio::test]
     async fn survives_restart() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("nested/s.redb");
         let base = common::now_s_ns();
-        let events = common::one_of_each(Exchange::Binance, "BTC-USDT", base);
+        let events = common::one_of_each(ExchangeId::BINANCE, "BTC-USDT", base);
         {
             let store = EmbeddedStore::open(&path).expect("open");
             store.write_batch(&events).await.expect("write");
@@ -44,7 +52,11 @@ mod embedded {
                 .expect("query");
             assert_eq!(&got, std::slice::from_ref(e));
         }
-        let key = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("BTC-USDT"));
+        let key = InstrumentKey::new(
+            ExchangeId::BINANCE,
+            MarketType::Spot,
+            Symbol::new("BTC-USDT"),
+        );
         assert!(
             store
                 .latest(EventKind::Bbo, &key)
@@ -60,8 +72,8 @@ mod embedded {
         let store = EmbeddedStore::open(dir.path().join("s.redb")).expect("open");
         let now = common::now_s_ns();
         let day = 86_400_000_000_000i64;
-        let old = common::trades(Exchange::Binance, "OLD-USDT", 5, now - 10 * day);
-        let recent = common::trades(Exchange::Binance, "NEW-USDT", 5, now - day);
+        let old = common::trades(ExchangeId::BINANCE, "OLD-USDT", 5, now - 10 * day);
+        let recent = common::trades(ExchangeId::BINANCE, "NEW-USDT", 5, now - day);
         store.write_batch(&old).await.expect("old");
         store.write_batch(&recent).await.expect("recent");
         let report = store.drop_older_than(5).await.expect("retention");
@@ -104,6 +116,20 @@ mod servers {
         store.drop_database().await.expect("cleanup");
     }
 
+    #[tokio::test]
+    async fn clickhouse_user_exchange() {
+        let Some(url) = require_server(TestServer::ClickHouse) else {
+            return;
+        };
+        let store = ClickHouseStore::connect(
+            ClickHouseConfig::new(url).database(common::unique("mpt_conf")),
+        )
+        .await
+        .expect("clickhouse");
+        conformance::user_exchange_history(&store, &store).await;
+        store.drop_database().await.expect("cleanup");
+    }
+
     async fn redis() -> Option<RedisStore> {
         let url = require_server(TestServer::Redis)?;
         Some(
@@ -120,6 +146,12 @@ mod servers {
     }
 
     #[tokio::test]
+    async fn redis_user_exchange() {
+        let Some(store) = redis().await else { return };
+        conformance::user_exchange_hot(&store, &store).await;
+    }
+
+    #[tokio::test]
     async fn redis_publishes_updates_and_sets_ttls() {
         let Some(store) = redis().await else { return };
         let url = require_server(TestServer::Redis).expect("redis");
@@ -127,7 +159,7 @@ mod servers {
         let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
         let pattern = format!("{}:updates:trade.*", store.config().key_prefix);
         pubsub.psubscribe(&pattern).await.expect("psubscribe");
-        let trade = common::trades(Exchange::Okx, "BTC-USDT", 1, common::now_s_ns());
+        let trade = common::trades(ExchangeId::OKX, "BTC-USDT", 1, common::now_s_ns());
         store.write_batch(&trade).await.expect("write");
         let mut messages = pubsub.on_message();
         let msg = tokio::time::timeout(std::time::Duration::from_secs(5), messages.next())

@@ -70,8 +70,8 @@ async fn sigkill_between_write_and_ack_loses_nothing_and_duplicates_nothing() {
         .await
         .expect("publisher");
     let base = common::now_s_ns();
-    let mut events = common::trades(Exchange::Binance, "BTC-USDT", 10_000, base);
-    events.extend(common::trades(Exchange::Okx, "ETH-USDT", 10_000, base));
+    let mut events = common::trades(ExchangeId::BINANCE, "BTC-USDT", 10_000, base);
+    events.extend(common::trades(ExchangeId::OKX, "ETH-USDT", 10_000, base));
     let n = events.len() as u64;
     publisher.publish_batch(&events).await.expect("publish");
 

@@ -130,7 +130,7 @@ async fn clickhouse_outage_holds_acks_and_drains_exactly() {
     }));
 
     let base = common::now_s_ns();
-    let mut all = common::trades(Exchange::Binance, "BTC-USDT", 5_000, base);
+    let mut all = common::trades(ExchangeId::BINANCE, "BTC-USDT", 5_000, base);
     publisher.publish_batch(&all).await.expect("publish");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while total(&direct).await < 5_000 {
@@ -157,7 +157,7 @@ async fn clickhouse_outage_holds_acks_and_drains_exactly() {
     let mut chunk = 0;
     while started.elapsed() < outage {
         if chunk < 10 {
-            let more = common::trades(Exchange::Okx, &format!("C{chunk}-USDT"), 1_000, base);
+            let more = common::trades(ExchangeId::OKX, &format!("C{chunk}-USDT"), 1_000, base);
             publisher
                 .publish_batch(&more)
                 .await

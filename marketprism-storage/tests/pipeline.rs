@@ -72,15 +72,15 @@ fn workload(base: i64) -> Vec<MarketEvent> {
     let mut events = Vec::new();
     for (i, sym) in ["BTC-USDT", "ETH-USDT", "SOL-USDT"].iter().enumerate() {
         events.extend(common::trades(
-            Exchange::Binance,
+            ExchangeId::BINANCE,
             sym,
             1500,
             base + i as i64,
         ));
     }
-    events.extend(common::one_of_each(Exchange::Okx, "BTC-USDT-PERP", base));
+    events.extend(common::one_of_each(ExchangeId::OKX, "BTC-USDT-PERP", base));
     events.extend(common::one_of_each(
-        Exchange::Deribit,
+        ExchangeId::DERIBIT,
         "BTC-PERPETUAL",
         base + 100,
     ));
@@ -125,7 +125,7 @@ async fn published_events_become_exact_rows_once() {
         .publish_raw("trade.binance.spot.BAD-USDT", "{not json".into(), "bad-1")
         .await
         .expect("publish malformed");
-    let later = common::trades(Exchange::Okx, "DOGE-USDT", 10, common::now_s_ns());
+    let later = common::trades(ExchangeId::OKX, "DOGE-USDT", 10, common::now_s_ns());
     publisher
         .publish_batch(&later)
         .await
@@ -170,10 +170,10 @@ async fn published_events_become_exact_rows_once() {
     }
 
     // Redis hot values equal the latest events.
-    let okx = |sym: &str| InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new(sym));
+    let okx = |sym: &str| InstrumentKey::new(ExchangeId::OKX, MarketType::Spot, Symbol::new(sym));
     let bbo = events
         .iter()
-        .find(|e| matches!(e, MarketEvent::Bbo(b) if b.exchange == Exchange::Okx));
+        .find(|e| matches!(e, MarketEvent::Bbo(b) if b.exchange == ExchangeId::OKX));
     assert_eq!(
         env.redis
             .latest(EventKind::Bbo, &okx("BTC-USDT-PERP"))

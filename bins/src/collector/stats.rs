@@ -139,6 +139,12 @@ impl MarketStats {
                     "exchange" => self.exchange.clone(), "market" => self.market.clone())
                 .increment(1);
             }
+            // A status kind newer than these counters: still visible in the event stream.
+            other => tracing::debug!(
+                status = other.as_str(),
+                exchange = %self.exchange,
+                "status event without a collector counter"
+            ),
         }
     }
 }
@@ -157,7 +163,7 @@ impl Stats {
             let key = (
                 event.exchange().as_str(),
                 event.market().as_str(),
-                event.kind(),
+                event.kind().as_str(),
             );
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,

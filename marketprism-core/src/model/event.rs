@@ -2,7 +2,7 @@ use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Exchange, MarketType, Side, Status, Symbol, TimestampNs};
+use super::{EventKind, ExchangeId, MarketType, Side, Status, Symbol, TimestampNs};
 
 /// Every normalized event. Serialized as JSON with a `type` tag:
 ///
@@ -22,6 +22,7 @@ use super::{Exchange, MarketType, Side, Status, Symbol, TimestampNs};
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum MarketEvent {
     /// A public trade.
     Trade(Trade),
@@ -57,7 +58,7 @@ macro_rules! header_accessors {
     ($($variant:ident),*) => {
         impl MarketEvent {
             /// Exchange the event came from.
-            pub fn exchange(&self) -> Exchange {
+            pub fn exchange(&self) -> ExchangeId {
                 match self { $(MarketEvent::$variant(e) => e.exchange,)* }
             }
             /// Market type of the instrument.
@@ -94,24 +95,24 @@ header_accessors!(
 );
 
 impl MarketEvent {
-    /// The `type` tag, which is also the first token of the event's subject
+    /// The event's type: its `type` tag, which is also the first token of the event's subject
     /// (book snapshots and deltas share `book`, see [`crate::subject`]).
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EventKind {
         match self {
-            MarketEvent::Trade(_) => "trade",
-            MarketEvent::BookSnapshot(_) => "book_snapshot",
-            MarketEvent::BookDelta(_) => "book_delta",
-            MarketEvent::Bbo(_) => "bbo",
-            MarketEvent::Ticker(_) => "ticker",
-            MarketEvent::FundingRate(_) => "funding_rate",
-            MarketEvent::MarkPrice(_) => "mark_price",
-            MarketEvent::OpenInterest(_) => "open_interest",
-            MarketEvent::Liquidation(_) => "liquidation",
-            MarketEvent::LongShortRatio(_) => "long_short_ratio",
-            MarketEvent::OptionSummary(_) => "option_summary",
-            MarketEvent::VolatilityIndex(_) => "volatility_index",
-            MarketEvent::Kline(_) => "kline",
-            MarketEvent::Status(_) => "status",
+            MarketEvent::Trade(_) => EventKind::Trade,
+            MarketEvent::BookSnapshot(_) => EventKind::BookSnapshot,
+            MarketEvent::BookDelta(_) => EventKind::BookDelta,
+            MarketEvent::Bbo(_) => EventKind::Bbo,
+            MarketEvent::Ticker(_) => EventKind::Ticker,
+            MarketEvent::FundingRate(_) => EventKind::FundingRate,
+            MarketEvent::MarkPrice(_) => EventKind::MarkPrice,
+            MarketEvent::OpenInterest(_) => EventKind::OpenInterest,
+            MarketEvent::Liquidation(_) => EventKind::Liquidation,
+            MarketEvent::LongShortRatio(_) => EventKind::LongShortRatio,
+            MarketEvent::OptionSummary(_) => EventKind::OptionSummary,
+            MarketEvent::VolatilityIndex(_) => EventKind::VolatilityIndex,
+            MarketEvent::Kline(_) => EventKind::Kline,
+            MarketEvent::Status(_) => EventKind::Status,
         }
     }
 
@@ -168,7 +169,7 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -191,7 +192,7 @@ pub struct Trade {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookSnapshot {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -212,7 +213,7 @@ pub struct BookSnapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookDelta {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -235,7 +236,7 @@ pub struct BookDelta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bbo {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -260,7 +261,7 @@ pub struct Bbo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticker {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -291,7 +292,7 @@ pub struct Ticker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FundingRate {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -316,7 +317,7 @@ pub struct FundingRate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkPrice {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type ([`MarketType::Index`] for a pure index).
     pub market: MarketType,
     /// Normalized symbol.
@@ -335,7 +336,7 @@ pub struct MarkPrice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenInterest {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -354,7 +355,7 @@ pub struct OpenInterest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Liquidation {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -374,6 +375,7 @@ pub struct Liquidation {
 /// Which population a long/short ratio describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RatioKind {
     /// Top traders, by position size.
     TopTraderPositions,
@@ -383,11 +385,27 @@ pub enum RatioKind {
     AllAccounts,
 }
 
+impl RatioKind {
+    /// The snake_case name, as in JSON.
+    ///
+    /// ```
+    /// use marketprism_core::model::RatioKind;
+    /// assert_eq!(RatioKind::AllAccounts.as_str(), "all_accounts");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RatioKind::TopTraderPositions => "top_trader_positions",
+            RatioKind::TopTraderAccounts => "top_trader_accounts",
+            RatioKind::AllAccounts => "all_accounts",
+        }
+    }
+}
+
 /// Long/short ratio statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LongShortRatio {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol (or the underlying, for exchanges that report per currency).
@@ -412,7 +430,7 @@ pub struct LongShortRatio {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionSummary {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.
@@ -451,7 +469,7 @@ pub struct OptionSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolatilityIndex {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type ([`MarketType::Index`]).
     pub market: MarketType,
     /// Index symbol, e.g. `BTC-DVOL`.
@@ -468,7 +486,7 @@ pub struct VolatilityIndex {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kline {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// Normalized symbol.

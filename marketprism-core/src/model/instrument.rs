@@ -1,7 +1,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Exchange, MarketType, Symbol, TimestampNs, normalized_symbol};
+use super::{ExchangeId, MarketType, Symbol, TimestampNs, normalized_symbol};
 
 /// Call or put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,9 +19,9 @@ pub enum OptionType {
 /// symbol tables. [`Instrument::new`] derives the normalized symbol from the parts.
 ///
 /// ```
-/// use marketprism_core::model::{Exchange, Instrument, MarketType};
+/// use marketprism_core::model::{ExchangeId, Instrument, MarketType};
 /// use rust_decimal::Decimal;
-/// let btc = Instrument::new(Exchange::Okx, MarketType::Perpetual, "BTC-USDT-SWAP", "BTC", "USDT")
+/// let btc = Instrument::new(ExchangeId::OKX, MarketType::Perpetual, "BTC-USDT-SWAP", "BTC", "USDT")
 ///     .with_settle("USDT")
 ///     .with_tick_size(Decimal::new(1, 1))
 ///     .with_contract_size(Decimal::new(1, 2));
@@ -31,7 +31,7 @@ pub enum OptionType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instrument {
     /// Exchange that lists it.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type (spot, perpetual, future, option, index).
     pub market: MarketType,
     /// The exchange's own name (`BTCUSDT`, `BTC-USDT-SWAP`, `BTC-PERPETUAL`).
@@ -62,12 +62,12 @@ impl Instrument {
     /// A new instrument with the normalized symbol derived from its parts.
     ///
     /// ```
-    /// use marketprism_core::model::{Exchange, Instrument, MarketType};
-    /// let i = Instrument::new(Exchange::Binance, MarketType::Spot, "BTCUSDT", "BTC", "USDT");
+    /// use marketprism_core::model::{ExchangeId, Instrument, MarketType};
+    /// let i = Instrument::new(ExchangeId::BINANCE, MarketType::Spot, "BTCUSDT", "BTC", "USDT");
     /// assert_eq!(i.symbol.as_str(), "BTC-USDT");
     /// ```
     pub fn new(
-        exchange: Exchange,
+        exchange: ExchangeId,
         market: MarketType,
         native_symbol: impl Into<String>,
         base: impl Into<String>,
@@ -108,8 +108,8 @@ impl Instrument {
     /// Sets the settlement asset.
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType};
-    /// let i = Instrument::new(Exchange::Binance, MarketType::Perpetual, "BTCUSD_PERP", "BTC", "USD").with_settle("BTC");
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType};
+    /// let i = Instrument::new(ExchangeId::BINANCE, MarketType::Perpetual, "BTCUSD_PERP", "BTC", "USD").with_settle("BTC");
     /// assert_eq!(i.settle.as_deref(), Some("BTC"));
     /// ```
     pub fn with_settle(mut self, settle: impl Into<String>) -> Self {
@@ -120,9 +120,9 @@ impl Instrument {
     /// Sets the tick size.
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType};
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType};
     /// # use rust_decimal::Decimal;
-    /// let i = Instrument::new(Exchange::Binance, MarketType::Spot, "BTCUSDT", "BTC", "USDT").with_tick_size(Decimal::new(1, 2));
+    /// let i = Instrument::new(ExchangeId::BINANCE, MarketType::Spot, "BTCUSDT", "BTC", "USDT").with_tick_size(Decimal::new(1, 2));
     /// assert_eq!(i.tick_size, Some(Decimal::new(1, 2)));
     /// ```
     pub fn with_tick_size(mut self, tick: Decimal) -> Self {
@@ -133,9 +133,9 @@ impl Instrument {
     /// Sets the lot (size increment).
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType};
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType};
     /// # use rust_decimal::Decimal;
-    /// let i = Instrument::new(Exchange::Binance, MarketType::Spot, "BTCUSDT", "BTC", "USDT").with_lot_size(Decimal::new(1, 5));
+    /// let i = Instrument::new(ExchangeId::BINANCE, MarketType::Spot, "BTCUSDT", "BTC", "USDT").with_lot_size(Decimal::new(1, 5));
     /// assert_eq!(i.lot_size, Some(Decimal::new(1, 5)));
     /// ```
     pub fn with_lot_size(mut self, lot: Decimal) -> Self {
@@ -146,9 +146,9 @@ impl Instrument {
     /// Sets the contract size (multiplier).
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType};
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType};
     /// # use rust_decimal::Decimal;
-    /// let i = Instrument::new(Exchange::Okx, MarketType::Perpetual, "BTC-USD-SWAP", "BTC", "USD").with_contract_size(Decimal::new(100, 0));
+    /// let i = Instrument::new(ExchangeId::OKX, MarketType::Perpetual, "BTC-USD-SWAP", "BTC", "USD").with_contract_size(Decimal::new(100, 0));
     /// assert_eq!(i.contract_size, Some(Decimal::new(100, 0)));
     /// ```
     pub fn with_contract_size(mut self, size: Decimal) -> Self {
@@ -159,8 +159,8 @@ impl Instrument {
     /// Sets the expiry (ns) and re-derives the normalized symbol.
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType};
-    /// let i = Instrument::new(Exchange::Deribit, MarketType::Future, "BTC-25DEC26", "BTC", "USD")
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType};
+    /// let i = Instrument::new(ExchangeId::DERIBIT, MarketType::Future, "BTC-25DEC26", "BTC", "USD")
     ///     .with_expiry(Instrument::date_ns(2026, 12, 25) + 8 * 3_600_000_000_000);
     /// assert_eq!(i.symbol.as_str(), "BTC-USD-20261225");
     /// ```
@@ -172,9 +172,9 @@ impl Instrument {
     /// Sets strike and option type and re-derives the normalized symbol.
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType, OptionType};
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType, OptionType};
     /// # use rust_decimal::Decimal;
-    /// let i = Instrument::new(Exchange::Okx, MarketType::Option, "BTC-USD-261225-60000-C", "BTC", "USD")
+    /// let i = Instrument::new(ExchangeId::OKX, MarketType::Option, "BTC-USD-261225-60000-C", "BTC", "USD")
     ///     .with_expiry(Instrument::date_ns(2026, 12, 25))
     ///     .with_option(Decimal::new(60000, 0), OptionType::Call);
     /// assert_eq!(i.symbol.as_str(), "BTC-USD-20261225-60000-C");
@@ -198,8 +198,8 @@ impl Instrument {
     /// True when the instrument has expired at `now` (ns).
     ///
     /// ```
-    /// # use marketprism_core::model::{Exchange, Instrument, MarketType};
-    /// let i = Instrument::new(Exchange::Deribit, MarketType::Future, "BTC-1JAN70", "BTC", "USD").with_expiry(0);
+    /// # use marketprism_core::model::{ExchangeId, Instrument, MarketType};
+    /// let i = Instrument::new(ExchangeId::DERIBIT, MarketType::Future, "BTC-1JAN70", "BTC", "USD").with_expiry(0);
     /// assert!(i.is_expired(1));
     /// ```
     pub fn is_expired(&self, now: TimestampNs) -> bool {

@@ -5,7 +5,9 @@
 //! epoch: `exchange_ts` (what the exchange stamped) and `local_ts` (when we received it).
 
 mod event;
+mod exchange;
 mod instrument;
+mod kind;
 mod status;
 mod symbol;
 
@@ -13,7 +15,9 @@ pub use event::{
     Bbo, BookDelta, BookSnapshot, FundingRate, Kline, Level, Liquidation, LongShortRatio,
     MarkPrice, MarketEvent, OpenInterest, OptionSummary, RatioKind, Ticker, Trade, VolatilityIndex,
 };
+pub use exchange::ExchangeId;
 pub use instrument::{Instrument, OptionType};
+pub use kind::EventKind;
 pub use status::{Status, StatusKind};
 pub use symbol::{Symbol, normalized_symbol, utc_date};
 
@@ -47,54 +51,10 @@ pub const fn us_to_ns(us: i64) -> TimestampNs {
     us.saturating_mul(1_000)
 }
 
-/// The exchanges MarketPrism speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Exchange {
-    /// Binance (spot, USDⓈ-M futures, COIN-M futures).
-    Binance,
-    /// OKX v5 (spot, swap, futures, options).
-    Okx,
-    /// Deribit v2 (futures, perpetuals, options).
-    Deribit,
-}
-
-impl Exchange {
-    /// All exchanges, in a stable order.
-    pub const ALL: [Exchange; 3] = [Exchange::Binance, Exchange::Okx, Exchange::Deribit];
-
-    /// The lowercase name used in subjects, config and JSON.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Exchange::Binance => "binance",
-            Exchange::Okx => "okx",
-            Exchange::Deribit => "deribit",
-        }
-    }
-}
-
-impl std::fmt::Display for Exchange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Exchange {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Exchange::ALL
-            .into_iter()
-            .find(|e| e.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| crate::Error::UnknownName {
-                what: "exchange",
-                name: s.to_owned(),
-            })
-    }
-}
-
 /// The kind of market an instrument trades in; the `{market}` token of a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum MarketType {
     /// Spot pair.
     Spot,

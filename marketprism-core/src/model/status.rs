@@ -1,20 +1,23 @@
 use serde::{Deserialize, Serialize};
 
-use super::{Exchange, MarketType, Symbol, TimestampNs};
+use super::{ExchangeId, MarketType, Symbol, TimestampNs};
 
 /// A discontinuity or connection change. Consumers must see every one of these: a silent gap is
 /// the worst bug in market data.
 ///
 /// ```
-/// use marketprism_core::model::{Exchange, MarketType, Status, StatusKind, Symbol};
-/// let s = Status::new(Exchange::Okx, MarketType::Spot, Some(Symbol::new("BTC-USDT")), 7,
+/// use marketprism_core::model::{ExchangeId, MarketType, Status, StatusKind, Symbol};
+/// let s = Status::new(ExchangeId::OKX, MarketType::Spot, Some(Symbol::new("BTC-USDT")), 7,
 ///     StatusKind::Gap { expected: 10, received: 12 });
 /// assert!(s.kind.is_discontinuity());
 /// ```
+///
+/// New fields may be added: build one with [`Status::new`] (and [`Status::with_local_ts`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Status {
     /// Exchange.
-    pub exchange: Exchange,
+    pub exchange: ExchangeId,
     /// Market type.
     pub market: MarketType,
     /// The instrument concerned; `None` for a whole connection.
@@ -30,7 +33,7 @@ pub struct Status {
 impl Status {
     /// A status event stamped `ts` for both timestamps.
     pub fn new(
-        exchange: Exchange,
+        exchange: ExchangeId,
         market: MarketType,
         symbol: Option<Symbol>,
         ts: TimestampNs,
@@ -45,11 +48,26 @@ impl Status {
             local_ts: ts,
         }
     }
+
+    /// Sets the local receive time, for events the exchange stamped itself.
+    ///
+    /// ```
+    /// use marketprism_core::model::{ExchangeId, MarketType, Status, StatusKind};
+    /// let s = Status::new(ExchangeId::OKX, MarketType::Spot, None, 7,
+    ///     StatusKind::Gap { expected: 1, received: 3 }).with_local_ts(9);
+    /// assert_eq!((s.exchange_ts, s.local_ts), (7, 9));
+    /// ```
+    #[must_use]
+    pub fn with_local_ts(mut self, local_ts: TimestampNs) -> Self {
+        self.local_ts = local_ts;
+        self
+    }
 }
 
 /// The kinds of status event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StatusKind {
     /// A connection is up and subscribed.
     Connected {

@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use marketprism_core::model::{Exchange, Instrument, MarketType, ms_to_ns};
+use marketprism_core::model::{ExchangeId, Instrument, MarketType, ms_to_ns};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -75,7 +75,7 @@ pub(crate) fn parse_exchange_info(
 ) -> Result<Vec<Instrument>, ExchangeError> {
     let info: ExchangeInfo<'_> =
         serde_json::from_str(body).map_err(|source| ExchangeError::Malformed {
-            exchange: Exchange::Binance,
+            exchange: ExchangeId::BINANCE,
             what: "exchangeInfo",
             source,
         })?;
@@ -102,7 +102,7 @@ fn instrument(venue: Venue, s: &SymbolInfo<'_>) -> Option<Instrument> {
         },
     };
     let mut inst = Instrument::new(
-        Exchange::Binance,
+        ExchangeId::BINANCE,
         market,
         s.symbol.as_ref(),
         s.base.as_ref(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
-    model::{BookSnapshot, Exchange, Instrument, Level, MarketEvent, TimestampNs, ms_to_ns},
+    model::{BookSnapshot, ExchangeId, Instrument, Level, MarketEvent, TimestampNs, ms_to_ns},
 };
 use serde::Deserialize;
 
@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{Action, ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, RestKind, Venue};
 
-pub(super) const EX: Exchange = Exchange::Binance;
+pub(super) const EX: ExchangeId = ExchangeId::BINANCE;
 
 /// What a payload is, from its `e` field (and, for depth, the stream name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

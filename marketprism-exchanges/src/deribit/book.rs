@@ -21,7 +21,7 @@ use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{
-        BookDelta, BookSnapshot, Exchange, Instrument, MarketEvent, Status, StatusKind,
+        BookDelta, BookSnapshot, ExchangeId, Instrument, MarketEvent, Status, StatusKind,
         TimestampNs, ms_to_ns,
     },
 };
@@ -112,7 +112,7 @@ impl Books {
             st.state = SyncState::Live;
             let (bids, asks) = st.book.top(depth.unwrap_or(usize::MAX));
             out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
-                exchange: Exchange::Deribit,
+                exchange: ExchangeId::DERIBIT,
                 market: st.instrument.market,
                 symbol: st.instrument.symbol.clone(),
                 sequence: data.change_id,
@@ -156,7 +156,7 @@ impl Books {
                     return Ok(());
                 }
                 out.events.push(MarketEvent::BookDelta(BookDelta {
-                    exchange: Exchange::Deribit,
+                    exchange: ExchangeId::DERIBIT,
                     market: st.instrument.market,
                     symbol: st.instrument.symbol.clone(),
                     prev_sequence: prev,
@@ -178,7 +178,7 @@ impl Books {
         for st in self.books.values().filter(|st| st.state == SyncState::Live) {
             let (bids, asks) = st.book.top(self.depth.unwrap_or(usize::MAX));
             out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
-                exchange: Exchange::Deribit,
+                exchange: ExchangeId::DERIBIT,
                 market: st.instrument.market,
                 symbol: st.instrument.symbol.clone(),
                 sequence: st.book.sequence(),
@@ -233,7 +233,7 @@ fn resync(
 
 fn status(instrument: &Instrument, local_ts: TimestampNs, kind: StatusKind) -> MarketEvent {
     MarketEvent::Status(Status::new(
-        Exchange::Deribit,
+        ExchangeId::DERIBIT,
         instrument.market,
         Some(instrument.symbol.clone()),
         local_ts,

@@ -14,7 +14,7 @@
 //! whose `quote_currency` is the coin itself (their strikes are in USD). Combos
 //! (`future_combo`, `option_combo`) have no normalized form and are skipped.
 
-use marketprism_core::model::{Exchange, Instrument, MarketType, OptionType, ms_to_ns};
+use marketprism_core::model::{ExchangeId, Instrument, MarketType, OptionType, ms_to_ns};
 
 use super::wire::rest::{InstrumentData, Response};
 use crate::ExchangeError;
@@ -33,13 +33,13 @@ use crate::ExchangeError;
 pub fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
     let response: Response<'_, Vec<InstrumentData<'_>>> =
         serde_json::from_str(body).map_err(|source| ExchangeError::Malformed {
-            exchange: Exchange::Deribit,
+            exchange: ExchangeId::DERIBIT,
             what: "get_instruments",
             source,
         })?;
     if let Some(e) = response.error {
         return Err(ExchangeError::Invalid {
-            exchange: Exchange::Deribit,
+            exchange: ExchangeId::DERIBIT,
             what: "get_instruments",
             detail: format!("error {}: {}", e.code, e.message),
         });
@@ -69,7 +69,7 @@ fn to_instrument(d: &InstrumentData<'_>) -> Result<Option<Instrument>, ExchangeE
         None => d.quote_currency,
     };
     let mut i = Instrument::new(
-        Exchange::Deribit,
+        ExchangeId::DERIBIT,
         market,
         d.instrument_name,
         d.base_currency,
@@ -109,7 +109,7 @@ fn to_instrument(d: &InstrumentData<'_>) -> Result<Option<Instrument>, ExchangeE
 
 fn invalid(d: &InstrumentData<'_>, why: &str) -> ExchangeError {
     ExchangeError::Invalid {
-        exchange: Exchange::Deribit,
+        exchange: ExchangeId::DERIBIT,
         what: "instrument",
         detail: format!("{}: {why}", d.instrument_name),
     }

@@ -5,7 +5,7 @@ use compact_str::CompactString;
 use marketprism_core::{
     book::OrderBook,
     model::{
-        Bbo, BookSnapshot, Exchange, FundingRate, Instrument, Kline, Liquidation, MarkPrice,
+        Bbo, BookSnapshot, ExchangeId, FundingRate, Instrument, Kline, Liquidation, MarkPrice,
         MarketEvent, MarketType, OpenInterest, OptionSummary, Side, Status, StatusKind, Symbol,
         Ticker, TimestampNs, Trade, VolatilityIndex, ms_to_ns,
     },
@@ -18,7 +18,7 @@ use super::wire::{
 };
 use crate::ExchangeError;
 
-const EX: Exchange = Exchange::Deribit;
+const EX: ExchangeId = ExchangeId::DERIBIT;
 
 /// `buy`/`sell` → side.
 pub(crate) fn side(direction: &str) -> Result<Side, ExchangeError> {

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use marketprism_core::{
     book::OrderBook,
-    model::{Exchange, Instrument, MarketType, Symbol, TimestampNs},
+    model::{ExchangeId, Instrument, MarketType, Symbol, TimestampNs},
 };
 
 use super::{
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, RestKind};
 
-const EX: Exchange = Exchange::Deribit;
+const EX: ExchangeId = ExchangeId::DERIBIT;
 
 /// The fast path handles book and trades data, whose handling needs no channel name.
 const FAST_PATH_CHANNEL: &str = "";
@@ -29,10 +29,10 @@ const FIRST_TEST_REQUEST_ID: u64 = 1 << 40;
 /// Normalizes Deribit v2 frames and REST bodies; keeps the per-instrument book chains.
 ///
 /// ```
-/// use marketprism_core::model::{Exchange, Instrument, MarketEvent, MarketType};
+/// use marketprism_core::model::{ExchangeId, Instrument, MarketEvent, MarketType};
 /// use marketprism_exchanges::{deribit::DeribitNormalizer, InstrumentMap, Normalizer, Output, FrameKind};
 /// let map = InstrumentMap::from_iter([
-///     Instrument::new(Exchange::Deribit, MarketType::Perpetual, "BTC-PERPETUAL", "BTC", "USD"),
+///     Instrument::new(ExchangeId::DERIBIT, MarketType::Perpetual, "BTC-PERPETUAL", "BTC", "USD"),
 /// ]);
 /// let mut n = DeribitNormalizer::new(map, None);
 /// let mut out = Output::new();

@@ -33,8 +33,8 @@ use crate::instruments::FastMap;
 use marketprism_core::{
     book::OrderBook,
     model::{
-        BookDelta, BookSnapshot, Exchange, Instrument, MarketEvent, MarketType, Status, StatusKind,
-        Symbol, TimestampNs, ms_to_ns,
+        BookDelta, BookSnapshot, ExchangeId, Instrument, MarketEvent, MarketType, Status,
+        StatusKind, Symbol, TimestampNs, ms_to_ns,
     },
 };
 
@@ -162,7 +162,7 @@ impl Books {
         }
         let (bids, asks) = ib.book.top(depth.unwrap_or(usize::MAX));
         out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
-            exchange: Exchange::Okx,
+            exchange: ExchangeId::OKX,
             market: ib.market,
             symbol: ib.symbol.clone(),
             sequence,
@@ -236,7 +236,7 @@ impl Books {
             None => ib.counter = sequence,
         }
         out.events.push(MarketEvent::BookDelta(BookDelta {
-            exchange: Exchange::Okx,
+            exchange: ExchangeId::OKX,
             market: ib.market,
             symbol: ib.symbol.clone(),
             prev_sequence,
@@ -255,7 +255,7 @@ impl Books {
         for ib in self.books.values().filter(|b| b.synced) {
             let (bids, asks) = ib.book.top(self.depth.unwrap_or(usize::MAX));
             out.events.push(MarketEvent::BookSnapshot(BookSnapshot {
-                exchange: Exchange::Okx,
+                exchange: ExchangeId::OKX,
                 market: ib.market,
                 symbol: ib.symbol.clone(),
                 sequence: ib.book.sequence(),
@@ -273,7 +273,7 @@ impl Books {
             ib.last_seq_id = None;
             ib.book.replace(ib.counter, &[], &[]);
             out.events.push(MarketEvent::Status(Status::new(
-                Exchange::Okx,
+                ExchangeId::OKX,
                 ib.market,
                 Some(ib.symbol.clone()),
                 local_ts,
@@ -296,7 +296,7 @@ fn verify(
     let computed = checksum(book, buf);
     (computed != expected).then(|| {
         ExchangeError::Checksum {
-            exchange: Exchange::Okx,
+            exchange: ExchangeId::OKX,
             native_symbol: inst_id.to_owned(),
             expected,
             computed,
@@ -319,7 +319,7 @@ fn resync(
     ib.book.replace(ib.counter, &[], &[]);
     let status = |kind| {
         MarketEvent::Status(Status::new(
-            Exchange::Okx,
+            ExchangeId::OKX,
             ib.market,
             Some(ib.symbol.clone()),
             local_ts,

@@ -15,7 +15,7 @@
 //! `BTC-USDT-SWAP` → `BTC-USDT-PERP`, `BTC-USD-220527` → `BTC-USD-20220527`,
 //! `BTC-USD-261225-60000-C` → `BTC-USD-20261225-60000-C`.
 
-use marketprism_core::model::{Exchange, Instrument, MarketType, OptionType, ms_to_ns};
+use marketprism_core::model::{ExchangeId, Instrument, MarketType, OptionType, ms_to_ns};
 
 use super::wire::rest::{InstrumentData, RestResponse};
 use crate::ExchangeError;
@@ -26,13 +26,13 @@ use crate::ExchangeError;
 pub(crate) fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeError> {
     let resp: RestResponse<'_, InstrumentData<'_>> =
         serde_json::from_str(body).map_err(|source| ExchangeError::Malformed {
-            exchange: Exchange::Okx,
+            exchange: ExchangeId::OKX,
             what: "instruments",
             source,
         })?;
     if resp.code != "0" {
         return Err(ExchangeError::Invalid {
-            exchange: Exchange::Okx,
+            exchange: ExchangeId::OKX,
             what: "instruments",
             detail: format!("code {}: {}", resp.code, resp.msg),
         });
@@ -50,7 +50,7 @@ pub(crate) fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ExchangeE
 
 fn invalid(d: &InstrumentData<'_>, detail: &str) -> ExchangeError {
     ExchangeError::Invalid {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         what: "instrument",
         detail: format!("{}: {detail}", d.inst_id),
     }
@@ -68,7 +68,7 @@ fn instrument(d: &InstrumentData<'_>) -> Result<Option<Instrument>, ExchangeErro
         if d.base_ccy.is_empty() || d.quote_ccy.is_empty() {
             return Err(invalid(d, "spot instrument without baseCcy/quoteCcy"));
         }
-        Instrument::new(Exchange::Okx, market, d.inst_id, d.base_ccy, d.quote_ccy)
+        Instrument::new(ExchangeId::OKX, market, d.inst_id, d.base_ccy, d.quote_ccy)
     } else {
         let family = [d.inst_family, d.uly]
             .into_iter()
@@ -79,7 +79,7 @@ fn instrument(d: &InstrumentData<'_>) -> Result<Option<Instrument>, ExchangeErro
             .split_once('-')
             .filter(|(b, q)| !b.is_empty() && !q.is_empty())
             .ok_or_else(|| invalid(d, "family is not BASE-QUOTE"))?;
-        let mut i = Instrument::new(Exchange::Okx, market, d.inst_id, base, quote);
+        let mut i = Instrument::new(ExchangeId::OKX, market, d.inst_id, base, quote);
         if !d.settle_ccy.is_empty() {
             i = i.with_settle(d.settle_ccy);
         }

@@ -3,7 +3,7 @@
 
 use compact_str::CompactString;
 use marketprism_core::model::{
-    Bbo, BookSnapshot, Exchange, FundingRate, Instrument, Kline, Level, Liquidation,
+    Bbo, BookSnapshot, ExchangeId, FundingRate, Instrument, Kline, Level, Liquidation,
     LongShortRatio, MarkPrice, MarketType, OpenInterest, RatioKind, Symbol, Ticker, TimestampNs,
     Trade, ms_to_ns,
 };
@@ -21,7 +21,7 @@ use crate::ExchangeError;
 
 fn invalid(what: &'static str, inst_id: &str, detail: &str) -> ExchangeError {
     ExchangeError::Invalid {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         what,
         detail: format!("{inst_id}: {detail}"),
     }
@@ -30,7 +30,7 @@ fn invalid(what: &'static str, inst_id: &str, detail: &str) -> ExchangeError {
 /// A `trades` element; `side` is the taker side as OKX reports it.
 pub(crate) fn trade(inst: &Instrument, t: &TradeData<'_>, local_ts: TimestampNs) -> Trade {
     Trade {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         trade_id: CompactString::new(t.trade_id),
@@ -54,7 +54,7 @@ pub(crate) fn ticker(
         .last
         .ok_or_else(|| invalid("ticker", t.inst_id, "no last price"))?;
     Ok(Ticker {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         last_price,
@@ -93,7 +93,7 @@ pub(crate) fn funding(
         )
     })?;
     Ok(FundingRate {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         rate,
@@ -114,7 +114,7 @@ pub(crate) fn open_interest(
     local_ts: TimestampNs,
 ) -> OpenInterest {
     OpenInterest {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         open_interest: o.oi,
@@ -131,7 +131,7 @@ pub(crate) fn mark_price(
     local_ts: TimestampNs,
 ) -> MarkPrice {
     MarkPrice {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         mark_price: Some(m.mark_px),
@@ -149,7 +149,7 @@ pub(crate) fn index_price(
     local_ts: TimestampNs,
 ) -> MarkPrice {
     MarkPrice {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: MarketType::Index,
         symbol,
         mark_price: None,
@@ -167,7 +167,7 @@ pub(crate) fn liquidation(
     local_ts: TimestampNs,
 ) -> Liquidation {
     Liquidation {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         side: d.side.into(),
@@ -193,7 +193,7 @@ pub(crate) fn kline(
         None
     });
     Kline {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         interval: CompactString::new(interval),
@@ -224,7 +224,7 @@ pub(crate) fn book_image(
         b.asks.truncate(d);
     }
     BookSnapshot {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         sequence,
@@ -242,7 +242,7 @@ pub(crate) fn bbo(inst: &Instrument, b: &BookData, local_ts: TimestampNs) -> Bbo
     let bid = b.bids.first().copied().unwrap_or(empty);
     let ask = b.asks.first().copied().unwrap_or(empty);
     Bbo {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: inst.market,
         symbol: inst.symbol.clone(),
         bid_price: bid.price,
@@ -265,7 +265,7 @@ pub(crate) fn ratio(
     local_ts: TimestampNs,
 ) -> LongShortRatio {
     LongShortRatio {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market,
         symbol,
         kind,

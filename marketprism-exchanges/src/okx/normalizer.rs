@@ -2,7 +2,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use marketprism_core::model::{Exchange, Instrument, MarketEvent, MarketType, Symbol, TimestampNs};
+use marketprism_core::model::{
+    ExchangeId, Instrument, MarketEvent, MarketType, Symbol, TimestampNs,
+};
 use serde::Deserialize;
 
 use super::{
@@ -34,7 +36,7 @@ pub struct OkxNormalizer {
 
 fn parse<'a, T: Deserialize<'a>>(s: &'a str, what: &'static str) -> Result<T, ExchangeError> {
     serde_json::from_str(s).map_err(|source| ExchangeError::Malformed {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         what,
         source,
     })
@@ -42,7 +44,7 @@ fn parse<'a, T: Deserialize<'a>>(s: &'a str, what: &'static str) -> Result<T, Ex
 
 fn unsupported(detail: impl Into<String>) -> ExchangeError {
     ExchangeError::Unsupported {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         detail: detail.into(),
     }
 }
@@ -83,7 +85,7 @@ impl OkxNormalizer {
         self.instruments
             .by_native(inst_id)
             .ok_or_else(|| ExchangeError::UnknownInstrument {
-                exchange: Exchange::Okx,
+                exchange: ExchangeId::OKX,
                 native_symbol: inst_id.to_owned(),
             })
     }
@@ -173,7 +175,7 @@ impl OkxNormalizer {
                     }
                     other => {
                         return Err(ExchangeError::Invalid {
-                            exchange: Exchange::Okx,
+                            exchange: ExchangeId::OKX,
                             what: "books",
                             detail: format!("action {other:?}"),
                         });
@@ -272,7 +274,7 @@ impl OkxNormalizer {
         let r: RestResponse<'_, D> = parse(body, what)?;
         if r.code != "0" {
             return Err(ExchangeError::Invalid {
-                exchange: Exchange::Okx,
+                exchange: ExchangeId::OKX,
                 what,
                 detail: format!("code {}: {}", r.code, r.msg),
             });

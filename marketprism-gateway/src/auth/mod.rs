@@ -68,6 +68,7 @@ impl Role {
 /// How a principal authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// An API key.
     ApiKey,

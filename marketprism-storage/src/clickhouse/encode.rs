@@ -8,15 +8,16 @@ use marketprism_core::model::MarketEvent;
 use super::{rows::EventRow, with_row};
 use crate::{EventKind, Result};
 
-/// The kinds present in `batch`, in [`EventKind::ALL`] order.
+/// The kinds present in `batch`, in [`EventKind::ALL`] (tag) order. `ALL` lists every kind,
+/// so none is skipped: a kind without a table fails the insert in `with_row!`.
 pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = EventKind> {
-    let mut present = [false; 14];
+    let mut present = [false; 256];
     for e in batch {
-        present[EventKind::of(e) as usize] = true;
+        present[usize::from(e.kind().tag())] = true;
     }
     EventKind::ALL
         .into_iter()
-        .filter(move |k| present[*k as usize])
+        .filter(move |k| present[usize::from(k.tag())])
 }
 
 /// `batch`'s events of `R`'s kind as rows (decimals scaled to `Decimal(38, 18)` integers);

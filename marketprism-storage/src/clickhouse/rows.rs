@@ -24,7 +24,7 @@ pub(crate) trait EventRow:
     fn into_event(self) -> Result<MarketEvent>;
 }
 
-pub(crate) fn exchange(s: &str) -> Result<Exchange> {
+pub(crate) fn exchange(s: &str) -> Result<ExchangeId> {
     s.parse().map_err(|_| corrupt("exchange", s))
 }
 pub(crate) fn market(s: &str) -> Result<MarketType> {

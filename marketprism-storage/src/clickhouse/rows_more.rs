@@ -327,13 +327,15 @@ impl EventRow for StatusRow {
         }))
     }
     fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::Status(Status {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: (!self.symbol.is_empty()).then(|| Symbol::from(self.symbol)),
-            kind: serde_json::from_str(&self.detail)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+        Ok(MarketEvent::Status(
+            Status::new(
+                exchange(&self.exchange)?,
+                market(&self.market)?,
+                (!self.symbol.is_empty()).then(|| Symbol::from(self.symbol)),
+                self.exchange_ts,
+                serde_json::from_str(&self.detail)?,
+            )
+            .with_local_ts(self.local_ts),
+        ))
     }
 }

@@ -125,10 +125,12 @@ pub const TABLES: [TableDef; 14] = [
     },
 ];
 
-/// The definition of `kind`'s table.
-pub fn table_def(kind: EventKind) -> &'static TableDef {
-    // TABLES is in EventKind::ALL order, and the discriminants are 0..14.
-    &TABLES[kind as usize]
+/// The definition of `kind`'s table; `None` for a kind this version has no table for.
+pub fn table_def(kind: EventKind) -> Option<&'static TableDef> {
+    // TABLES is in EventKind::ALL order, which is tag order.
+    TABLES
+        .get(usize::from(kind.tag()))
+        .filter(|def| def.kind == kind)
 }
 
 /// The partition expression: the UTC day of `exchange_ts` as `YYYYMMDD`.
@@ -138,7 +140,8 @@ pub const PARTITION_BY: &str = "toYYYYMMDD(toDateTime(intDiv(exchange_ts, 100000
 ///
 /// ```
 /// use marketprism_storage::{EventKind, clickhouse::schema::{create_table_sql, table_def}};
-/// let sql = create_table_sql("md", "trade", table_def(EventKind::Trade));
+/// let def = table_def(EventKind::Trade).expect("every built-in kind has a table");
+/// let sql = create_table_sql("md", "trade", def);
 /// assert!(sql.contains("ReplacingMergeTree"));
 /// assert!(sql.contains("ORDER BY (`exchange`, `market`, `symbol`, `exchange_ts`, `trade_id`)"));
 /// ```
@@ -169,7 +172,7 @@ mod tests {
     fn tables_follow_kind_order() {
         for (i, kind) in EventKind::ALL.into_iter().enumerate() {
             assert_eq!(TABLES[i].kind, kind);
-            assert_eq!(table_def(kind).kind, kind);
+            assert_eq!(table_def(kind).map(|d| d.kind), Some(kind));
         }
     }
 }

@@ -12,10 +12,10 @@ use super::{now_s_ns, one_of_each, trades};
 /// History: exact round trip of every kind, dedup of redeliveries, filters, order, limit.
 pub async fn history(store: &dyn HistoryStore, sink: &dyn Sink) {
     let base = now_s_ns();
-    let each = one_of_each(Exchange::Okx, "BTC-USDT", base);
-    let btc = trades(Exchange::Binance, "BTC-USDT", 50, base);
-    let eth = trades(Exchange::Binance, "ETH-USDT", 5, base);
-    let okx = trades(Exchange::Okx, "BTC-USDT", 5, base + 1);
+    let each = one_of_each(ExchangeId::OKX, "BTC-USDT", base);
+    let btc = trades(ExchangeId::BINANCE, "BTC-USDT", 50, base);
+    let eth = trades(ExchangeId::BINANCE, "ETH-USDT", 5, base);
+    let okx = trades(ExchangeId::OKX, "BTC-USDT", 5, base + 1);
     let mut all: Vec<MarketEvent> = each.clone();
     all.extend(btc.iter().cloned());
     all.extend(eth.iter().cloned());
@@ -32,7 +32,7 @@ pub async fn history(store: &dyn HistoryStore, sink: &dyn Sink) {
     assert_eq!(store.count(&q).await.expect("count"), 61);
     let bq = q
         .clone()
-        .exchange(Exchange::Binance)
+        .exchange(ExchangeId::BINANCE)
         .symbol(Symbol::new("BTC-USDT"));
     assert_eq!(store.query(&bq).await.expect("by symbol"), btc);
     let spot = bq.clone().market(MarketType::Spot);
@@ -50,7 +50,7 @@ pub async fn history(store: &dyn HistoryStore, sink: &dyn Sink) {
         .expect("newest");
     assert_eq!(newest, vec![btc[49].clone(), btc[48].clone()]);
     let by_exchange = store
-        .query(&q.clone().exchange(Exchange::Okx))
+        .query(&q.clone().exchange(ExchangeId::OKX))
         .await
         .expect("okx");
     let mut expected: Vec<MarketEvent> = okx.clone();
@@ -75,7 +75,7 @@ pub async fn history(store: &dyn HistoryStore, sink: &dyn Sink) {
 
 fn bbo(ts: i64, bid: &str) -> MarketEvent {
     MarketEvent::Bbo(Bbo {
-        exchange: Exchange::Binance,
+        exchange: ExchangeId::BINANCE,
         market: MarketType::Spot,
         symbol: Symbol::new("BTC-USDT"),
         bid_price: bid.parse().expect("decimal"),
@@ -95,7 +95,11 @@ fn lv(p: &str, s: &str) -> Level {
 /// Hot: latest values never go back in time, recent trades are unique and newest first, the
 /// book follows snapshots and deltas.
 pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
-    let key = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("BTC-USDT"));
+    let key = InstrumentKey::new(
+        ExchangeId::BINANCE,
+        MarketType::Spot,
+        Symbol::new("BTC-USDT"),
+    );
     let base = now_s_ns();
     sink.write_batch(&[bbo(base + 2, "69000.5")])
         .await
@@ -114,7 +118,7 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         store.latest(EventKind::Bbo, &key).await.expect("latest"),
         Some(bbo(base + 4, "69002"))
     );
-    let each = one_of_each(Exchange::Binance, "BTC-USDT", base);
+    let each = one_of_each(ExchangeId::BINANCE, "BTC-USDT", base);
     sink.write_batch(&each).await.expect("write each");
     let ticker = each
         .iter()
@@ -132,18 +136,22 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         err,
         StorageError::InvalidInput { field: "type", .. }
     ));
-    let absent = InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new("NONE-USDT"));
+    let absent = InstrumentKey::new(ExchangeId::OKX, MarketType::Spot, Symbol::new("NONE-USDT"));
     assert_eq!(
         store.latest(EventKind::Bbo, &absent).await.expect("absent"),
         None
     );
 
-    let t = trades(Exchange::Binance, "ETH-USDT", 30, base);
+    let t = trades(ExchangeId::BINANCE, "ETH-USDT", 30, base);
     sink.write_batch(&t).await.expect("trades");
     sink.write_batch(&t[20..])
         .await
         .expect("redelivered trades");
-    let eth = InstrumentKey::new(Exchange::Binance, MarketType::Spot, Symbol::new("ETH-USDT"));
+    let eth = InstrumentKey::new(
+        ExchangeId::BINANCE,
+        MarketType::Spot,
+        Symbol::new("ETH-USDT"),
+    );
     let recent = store.recent_trades(&eth, 10).await.expect("recent");
     let expected: Vec<Trade> = t[20..]
         .iter()
@@ -155,9 +163,9 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         .collect();
     assert_eq!(recent, expected);
 
-    let sol = InstrumentKey::new(Exchange::Okx, MarketType::Spot, Symbol::new("SOL-USDT"));
+    let sol = InstrumentKey::new(ExchangeId::OKX, MarketType::Spot, Symbol::new("SOL-USDT"));
     let snap = BookSnapshot {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: MarketType::Spot,
         symbol: Symbol::new("SOL-USDT"),
         sequence: 10,
@@ -167,7 +175,7 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         local_ts: base,
     };
     let delta = BookDelta {
-        exchange: Exchange::Okx,
+        exchange: ExchangeId::OKX,
         market: MarketType::Spot,
         symbol: Symbol::new("SOL-USDT"),
         prev_sequence: 10,
@@ -189,4 +197,41 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
     assert_eq!(book.sequence, 11);
     assert_eq!(book.bids, vec![lv("99.5", "5"), lv("99", "2")]);
     assert_eq!(book.asks, vec![lv("101", "3"), lv("102", "4")]);
+}
+
+/// A user's own exchange (`bybit`, not built in) is stored and read back exactly, and the
+/// exchange filter tells it apart from the built-ins.
+pub async fn user_exchange_history(store: &dyn HistoryStore, sink: &dyn Sink) {
+    let bybit = ExchangeId::new("bybit").expect("a valid exchange name");
+    let base = now_s_ns();
+    let each = one_of_each(bybit, "BTC-USDT", base);
+    sink.write_batch(&each).await.expect("write bybit");
+    sink.write_batch(&trades(ExchangeId::BINANCE, "BTC-USDT", 3, base))
+        .await
+        .expect("write binance");
+    for original in &each {
+        let kind = original.kind();
+        let got = store
+            .query(&EventQuery::new(kind).exchange(bybit))
+            .await
+            .expect("query bybit");
+        assert_eq!(got, vec![original.clone()], "{kind}");
+        assert_eq!(got[0].exchange().as_str(), "bybit");
+    }
+    let q = EventQuery::new(EventKind::Trade);
+    assert_eq!(store.count(&q).await.expect("count"), 4);
+}
+
+/// The hot view of a user's own exchange.
+pub async fn user_exchange_hot(store: &dyn HotStore, sink: &dyn Sink) {
+    let bybit = ExchangeId::new("bybit").expect("a valid exchange name");
+    let each = one_of_each(bybit, "ETH-USDT", now_s_ns());
+    sink.write_batch(&each).await.expect("write bybit");
+    let key = InstrumentKey::new(bybit, MarketType::Spot, Symbol::new("ETH-USDT"));
+    let bbo = each.iter().find(|e| e.kind() == EventKind::Bbo).cloned();
+    assert!(bbo.is_some());
+    assert_eq!(
+        store.latest(EventKind::Bbo, &key).await.expect("latest"),
+        bbo
+    );
 }

@@ -21,7 +21,7 @@ pub fn now_s_ns() -> i64 {
 }
 
 /// `n` trades on one symbol, 1 ms apart from `base`, with ids `0..n`.
-pub fn trades(exchange: Exchange, symbol: &str, n: usize, base: i64) -> Vec<MarketEvent> {
+pub fn trades(exchange: ExchangeId, symbol: &str, n: usize, base: i64) -> Vec<MarketEvent> {
     (0..n)
         .map(|i| {
             MarketEvent::Trade(Trade {
@@ -40,7 +40,7 @@ pub fn trades(exchange: Exchange, symbol: &str, n: usize, base: i64) -> Vec<Mark
 }
 
 /// One event of every kind (14), at `base + k` ns, with awkward exact decimals.
-pub fn one_of_each(exchange: Exchange, symbol: &str, base: i64) -> Vec<MarketEvent> {
+pub fn one_of_each(exchange: ExchangeId, symbol: &str, base: i64) -> Vec<MarketEvent> {
     let sym = Symbol::new(symbol);
     let lv = |p: &str, s: &str| Level::new(d(p), d(s));
     vec![

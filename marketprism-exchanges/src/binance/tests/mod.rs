@@ -64,7 +64,7 @@ pub(super) struct Tally {
 pub(super) fn event_name(e: &MarketEvent) -> String {
     match e {
         MarketEvent::Status(s) => format!("status:{}", s.kind.as_str()),
-        other => other.kind().to_owned(),
+        other => other.kind().as_str().to_owned(),
     }
 }
 

@@ -105,7 +105,7 @@ fn book_summary_corpus() {
         .collect();
     let kinds: Vec<Vec<&str>> = events
         .iter()
-        .map(|e| e.iter().map(MarketEvent::kind).collect())
+        .map(|e| e.iter().map(|e| e.kind().as_str()).collect())
         .collect();
     assert_eq!(
         kinds,

@@ -168,7 +168,7 @@ fn unverifiable_book_samples() {
     // 5, 6) follow no snapshot of theirs and are dropped without events.
     let kinds: Vec<Vec<&str>> = got
         .iter()
-        .map(|l| l.events.iter().map(MarketEvent::kind).collect())
+        .map(|l| l.events.iter().map(|e| e.kind().as_str()).collect())
         .collect();
     assert_eq!(
         kinds,

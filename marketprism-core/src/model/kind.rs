@@ -1,21 +1,25 @@
-//! [`EventKind`]: the event types as a closed enum, one table / key space each.
+//! [`EventKind`]: the type of a [`MarketEvent`] without its payload.
 
-use marketprism_core::model::MarketEvent;
+use serde::{Deserialize, Serialize};
 
-use crate::StorageError;
+use super::MarketEvent;
 
-/// The type of a [`MarketEvent`], as stored: one ClickHouse table, one embedded key range and
-/// (for hot types) one Redis key family per kind. The string form equals [`MarketEvent::kind`].
+/// The type of a [`MarketEvent`]: its JSON `type` tag, one storage table / key space each.
+/// New kinds may be added, so matches need a wildcard arm.
 ///
 /// ```
-/// use marketprism_storage::EventKind;
+/// use marketprism_core::model::{EventKind, MarketEvent};
 /// let k: EventKind = "book_delta".parse()?;
 /// assert_eq!(k, EventKind::BookDelta);
 /// assert_eq!(k.as_str(), "book_delta");
+/// assert_eq!(k, "book_delta");
 /// assert!("nonsense".parse::<EventKind>().is_err());
-/// # Ok::<_, marketprism_storage::StorageError>(())
+/// assert_eq!(EventKind::ALL.len(), 14);
+/// # Ok::<_, marketprism_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
     /// [`MarketEvent::Trade`].
     Trade,
@@ -48,7 +52,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind, in a stable order.
+    /// Every kind, in a stable order (that of [`EventKind::tag`]).
     pub const ALL: [EventKind; 14] = [
         EventKind::Trade,
         EventKind::BookSnapshot,
@@ -66,27 +70,12 @@ impl EventKind {
         EventKind::Status,
     ];
 
-    /// The kind of `event`.
+    /// The kind of `event`; the same as [`MarketEvent::kind`].
     pub fn of(event: &MarketEvent) -> EventKind {
-        match event {
-            MarketEvent::Trade(_) => EventKind::Trade,
-            MarketEvent::BookSnapshot(_) => EventKind::BookSnapshot,
-            MarketEvent::BookDelta(_) => EventKind::BookDelta,
-            MarketEvent::Bbo(_) => EventKind::Bbo,
-            MarketEvent::Ticker(_) => EventKind::Ticker,
-            MarketEvent::FundingRate(_) => EventKind::FundingRate,
-            MarketEvent::MarkPrice(_) => EventKind::MarkPrice,
-            MarketEvent::OpenInterest(_) => EventKind::OpenInterest,
-            MarketEvent::Liquidation(_) => EventKind::Liquidation,
-            MarketEvent::LongShortRatio(_) => EventKind::LongShortRatio,
-            MarketEvent::OptionSummary(_) => EventKind::OptionSummary,
-            MarketEvent::VolatilityIndex(_) => EventKind::VolatilityIndex,
-            MarketEvent::Kline(_) => EventKind::Kline,
-            MarketEvent::Status(_) => EventKind::Status,
-        }
+        event.kind()
     }
 
-    /// The name, equal to [`MarketEvent::kind`].
+    /// The name: the JSON `type` tag of [`MarketEvent`].
     pub const fn as_str(self) -> &'static str {
         match self {
             EventKind::Trade => "trade",
@@ -106,7 +95,13 @@ impl EventKind {
         }
     }
 
-    /// A stable one-byte tag (embedded store key prefix).
+    /// A stable one-byte tag: the position in [`EventKind::ALL`] (storage key prefixes, table
+    /// indexes). New kinds get new tags; existing tags never change.
+    ///
+    /// ```
+    /// use marketprism_core::model::EventKind;
+    /// assert!(EventKind::ALL.iter().enumerate().all(|(i, k)| usize::from(k.tag()) == i));
+    /// ```
     pub const fn tag(self) -> u8 {
         self as u8
     }
@@ -119,22 +114,27 @@ impl std::fmt::Display for EventKind {
 }
 
 impl std::str::FromStr for EventKind {
-    type Err = StorageError;
+    type Err = crate::Error;
+    /// The exact name, as [`EventKind::as_str`] gives it.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Plural and legacy aliases used by the storage HTTP API.
-        let s = match s {
-            "trades" => "trade",
-            "tickers" => "ticker",
-            "funding" | "funding_rates" => "funding_rate",
-            "orderbook" | "orderbooks" | "book" => "book_snapshot",
-            other => other,
-        };
         EventKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| StorageError::InvalidInput {
-                field: "type",
-                message: format!("unknown event type `{s}`"),
+            .ok_or_else(|| crate::Error::UnknownName {
+                what: "event type",
+                name: s.chars().take(64).collect(),
             })
+    }
+}
+
+impl PartialEq<str> for EventKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
