@@ -110,7 +110,7 @@ pub enum Source {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use marketprism_core::model::{Exchange as ExchangeId, Instrument};
+/// use marketprism_core::model::{ExchangeId, Instrument};
 /// use marketprism_exchanges::{
 ///     Channel, Exchange, ExchangeError, InstrumentMap, Normalizer, RestRequest, Source,
 ///     Subscription, Venue,
@@ -156,7 +156,7 @@ pub trait Exchange: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// The exchange identity carried by this venue's normalized events.
-    fn exchange_id(&self) -> marketprism_core::model::Exchange;
+    fn exchange_id(&self) -> marketprism_core::model::ExchangeId;
 
     /// Default WebSocket base URL (a [`MarketStreamBuilder`](crate::MarketStreamBuilder) may
     /// override it, e.g. to point at a simulator).

@@ -19,7 +19,7 @@ use std::{
 use futures::StreamExt;
 use marketprism_core::{
     book::OrderBook,
-    model::{Exchange as ExchangeId, Instrument, MarketEvent, StatusKind},
+    model::{ExchangeId, Instrument, MarketEvent, StatusKind},
 };
 use marketprism_exchanges::{
     Channel, Exchange, ExchangeError, InstrumentMap, Keepalive, MarketStream, Normalizer, RestKind,

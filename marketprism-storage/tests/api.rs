@@ -369,7 +369,7 @@ async fn invalid_input_is_400_naming_the_field() {
 async fn huge_day_counts_are_refused_and_delete_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(&dir);
-    let trades = common::trades(Exchange::Okx, "BTC-USDT-PERP", 10, common::now_s_ns());
+    let trades = common::trades(ExchangeId::OKX, "BTC-USDT-PERP", 10, common::now_s_ns());
     let (code, _) = call(
         &app,
         "POST",

@@ -87,7 +87,7 @@ macro_rules! binance_venue {
                 Self::VENUE.as_str()
             }
 
-            fn exchange_id(&self) -> marketprism_core::model::Exchange {
+            fn exchange_id(&self) -> marketprism_core::model::ExchangeId {
                 Self::VENUE.exchange()
             }
 

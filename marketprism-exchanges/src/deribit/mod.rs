@@ -86,7 +86,7 @@ impl Exchange for Deribit {
         Venue::Deribit.as_str()
     }
 
-    fn exchange_id(&self) -> marketprism_core::model::Exchange {
+    fn exchange_id(&self) -> marketprism_core::model::ExchangeId {
         Venue::Deribit.exchange()
     }
 

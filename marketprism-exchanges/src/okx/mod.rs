@@ -74,7 +74,7 @@ impl Exchange for Okx {
         Venue::Okx.as_str()
     }
 
-    fn exchange_id(&self) -> marketprism_core::model::Exchange {
+    fn exchange_id(&self) -> marketprism_core::model::ExchangeId {
         Venue::Okx.exchange()
     }
 
