@@ -12,7 +12,7 @@ use marketprism_core::bus::Bus;
 use marketprism_discovery::{InstanceStatus, Registry};
 use marketprism_gateway::{
     BusEventSource, EventSource, GatewayError, NatsEventSource, Upstream, Upstreams,
-    config::GatewayConfig,
+    config::{GatewayConfig, Secret},
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -116,6 +116,20 @@ impl Upstreams for DiscoveryUpstreams {
     }
 }
 
+/// Fills `gateway.proxy.service_token` from `service.tokens` (the first, the one this
+/// service sends) when it is not set: the services behind the gateway require it.
+pub fn apply_service_token(config: &mut GatewayServiceConfig) {
+    let unset = config
+        .gateway
+        .proxy
+        .service_token
+        .as_ref()
+        .is_none_or(|t| t.expose().is_empty());
+    if unset && let Some(token) = config.service.tokens.current() {
+        config.gateway.proxy.service_token = Some(Secret::new(token));
+    }
+}
+
 /// Runs the gateway (standalone).
 pub async fn run(
     config: GatewayServiceConfig,
@@ -134,6 +148,7 @@ pub async fn run_with_bus(
 ) -> Result<()> {
     let stop = common::shutdown_token(shutdown);
     config.gateway.name = config.service.name.clone();
+    apply_service_token(&mut config);
     let events: Arc<dyn EventSource> = match &config.nats.url {
         Some(url) => {
             let mut source = NatsEventSource::new(common::connect_nats(url, "api-gateway").await?);
@@ -168,4 +183,33 @@ pub async fn run_with_bus(
     server_stop.cancel();
     server.await??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_token_defaults_to_the_current_service_token() {
+        let mut c = GatewayServiceConfig::default();
+        apply_service_token(&mut c);
+        assert!(c.gateway.proxy.service_token.is_none());
+        c.service.tokens = common::ServiceTokenList(vec![
+            "new-token-0123456789".into(),
+            "old-token-0123456789".into(),
+        ]);
+        apply_service_token(&mut c);
+        let sent = c
+            .gateway
+            .proxy
+            .service_token
+            .clone()
+            .map(|t| t.expose().to_owned());
+        assert_eq!(sent.as_deref(), Some("new-token-0123456789"));
+        // An explicit one wins.
+        c.gateway.proxy.service_token = Some(Secret::new("explicit-token-0123456789"));
+        apply_service_token(&mut c);
+        let sent = c.gateway.proxy.service_token.map(|t| t.expose().to_owned());
+        assert_eq!(sent.as_deref(), Some("explicit-token-0123456789"));
+    }
 }

@@ -3,7 +3,9 @@
 //! events go collector → JetStream → storage → ClickHouse + Redis and are served through the
 //! gateway (REST and WebSocket). The storage service is SIGKILLed mid-stream and restarted;
 //! afterwards ClickHouse holds exactly the trades the simulator produced — none lost, none
-//! twice.
+//! twice. Every service runs with a service credential (`MARKETPRISM_SERVICE__TOKENS`): a
+//! direct call without it is refused while the same data flows through the gateway, and
+//! monitoring still scrapes `/health` and `/metrics`.
 
 mod platform;
 
@@ -17,6 +19,12 @@ use serde_json::Value;
 /// `printf %s e2e-read-key | sha256sum`
 const API_KEY: &str = "e2e-read-key";
 const API_KEY_SHA256: &str = "366c6adfb8e580cd014f081a70eb1596c6861eb8dfa6fdfa8c323084c47a0e14";
+
+/// The shared service credential of all six processes, from the environment.
+const SERVICE_TOKENS: (&str, &str) = (
+    "MARKETPRISM_SERVICE__TOKENS",
+    "e2e-service-token-0123456789abcdef",
+);
 
 const SYMBOLS: [(&str, &str); 2] = [("BTCUSDT", "BTC-USDT"), ("ETHUSDT", "ETH-USDT")];
 
@@ -108,7 +116,8 @@ async fn six_processes_survive_a_storage_sigkill_with_every_trade_stored_once() 
         wait_healthy(&http, p).await;
     }
 
-    // Discovery through etcd: monitoring found every other service, healthy.
+    // Discovery through etcd: monitoring found every other service, healthy (it scrapes the
+    // public /health and /metrics, which need no service credential).
     let gateway = format!("http://127.0.0.1:{gw}");
     wait_for(
         "monitoring sees five healthy services",
@@ -184,6 +193,49 @@ async fn six_processes_survive_a_storage_sigkill_with_every_trade_stored_once() 
         (Some(newest) > before["BTCUSDT"].1).then_some(())
     })
     .await;
+
+    // The services refuse direct calls without the service credential (the read API key is
+    // no credential for them); the same data comes through the gateway, which sends it.
+    let direct_hot =
+        format!("http://127.0.0.1:{sto}/api/v1/storage/hot/trades/binance/BTC-USDT?limit=5");
+    assert_eq!(
+        status_of(http.get(&direct_hot)).await,
+        401,
+        "direct storage read"
+    );
+    assert_eq!(
+        status_of(http.get(&hot)).await,
+        200,
+        "storage read through the gateway"
+    );
+    let direct_stop = format!("http://127.0.0.1:{sch}/api/v1/scheduler/stop");
+    assert_eq!(
+        status_of(http.post(&direct_stop)).await,
+        401,
+        "direct scheduler stop"
+    );
+    let forged = http.post(&direct_stop).header(
+        "x-marketprism-service-token",
+        "guessed-token-0123456789abcdef",
+    );
+    assert_eq!(status_of(forged).await, 401, "a wrong service token");
+    let status = "/api/v1/scheduler/status";
+    assert_eq!(
+        status_of(http.get(format!("http://127.0.0.1:{sch}{status}"))).await,
+        401,
+        "direct scheduler status"
+    );
+    assert_eq!(
+        status_of(http.get(format!("{gateway}{status}"))).await,
+        200,
+        "scheduler status through the gateway"
+    );
+    for port in [sto, sch, bro, col, mon] {
+        for path in ["/health", "/metrics"] {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            assert_eq!(status_of(http.get(&url)).await, 200, "{url} stays public");
+        }
+    }
 
     // SIGKILL storage mid-stream; the collector keeps publishing into JetStream meanwhile.
     tokio::time::sleep(secs(2)).await;
@@ -267,8 +319,15 @@ async fn six_processes_survive_a_storage_sigkill_with_every_trade_stored_once() 
 struct Procs(Vec<Proc>);
 
 impl Procs {
+    /// Starts a service with the shared service credential.
     fn start(&mut self, name: &'static str, port: u16, config: &str, dir: &std::path::Path) {
-        self.0.push(Proc::service(name, port, config, dir));
+        self.0.push(Proc::service_with_env(
+            name,
+            port,
+            config,
+            dir,
+            &[SERVICE_TOKENS],
+        ));
     }
     fn get(&mut self, name: &str) -> &mut Proc {
         self.0.iter_mut().find(|p| p.name == name).expect("started")
@@ -304,6 +363,10 @@ async fn wait_healthy(http: &reqwest::Client, proc: &mut Proc) {
         assert!(started.elapsed() < secs(60), "{url} does not answer");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn status_of(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.expect("send").status().as_u16()
 }
 
 async fn post(http: &reqwest::Client, url: &str) {

@@ -87,7 +87,7 @@ where
                     method: req.method().clone(),
                     uri: req.uri().clone(),
                     request_id: req.headers().get("x-request-id").cloned(),
-                    client_ip: client_ip(&req, self.state.config.limits.trust_forwarded_for),
+                    client_ip: client_ip(&req, &self.state.trusted_proxies),
                     principal,
                 }
             });

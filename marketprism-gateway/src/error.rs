@@ -113,6 +113,12 @@ pub enum GatewayError {
         /// The configured limit.
         limit: usize,
     },
+    /// One client IP holds too many live WebSocket connections.
+    #[error("too many live connections from this address (limit {limit} per IP)")]
+    TooManyConnectionsPerIp {
+        /// The configured limit (`ws.max_connections_per_ip`).
+        limit: usize,
+    },
     /// An I/O error (listener).
     #[error("I/O error")]
     Io(#[from] std::io::Error),
@@ -141,7 +147,9 @@ impl GatewayError {
             GatewayError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             GatewayError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::RateLimited { .. } | GatewayError::TooManyConnectionsPerIp { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             GatewayError::Config { .. } | GatewayError::Io(_) | GatewayError::Core(_) => {

@@ -111,6 +111,12 @@ pub(crate) struct GatewayState {
     /// Per-instance breaker and metric handles, resolved once.
     pub(crate) instances: proxy::Instances,
     pub(crate) client: proxy::UpstreamClient,
+    /// `proxy.service_token` as a (sensitive) header value.
+    pub(crate) service_token: Option<HeaderValue>,
+    /// Whose `X-Forwarded-For` names the client (`limits.trusted_proxies`).
+    pub(crate) trusted_proxies: ratelimit::TrustedProxies,
+    /// Live WebSocket connections per client IP (`ws.max_connections_per_ip`).
+    pub(crate) ws_per_ip: ws::PerIp,
     pub(crate) started: Instant,
     pub(crate) stats: Stats,
     /// Set to true when the server shuts down: live clients are closed with 1001.
@@ -151,7 +157,8 @@ pub fn router(
 
 impl GatewayConfig {
     /// Checks everything [`serve`] would build from this config (API-key hashes, JWT keys,
-    /// CORS origins, the upstream client), so a bad value fails before anything listens.
+    /// CORS origins, trusted-proxy CIDRs, the service token, the upstream client), so a bad
+    /// value fails before anything listens.
     ///
     /// ```
     /// let mut c = marketprism_gateway::config::GatewayConfig::default();
@@ -163,6 +170,8 @@ impl GatewayConfig {
         Authenticator::new(&self.auth)?;
         cors_layer(&self.cors)?;
         proxy::UpstreamClient::new(&self.proxy)?;
+        proxy::service_token(&self.proxy)?;
+        ratelimit::TrustedProxies::from_config(&self.limits)?;
         Ok(())
     }
 }
@@ -175,10 +184,12 @@ fn build(
     let auth = Authenticator::new(&config.auth)?;
     let cors = cors_layer(&config.cors)?;
     let client = proxy::UpstreamClient::new(&config.proxy)?;
+    let service_token = proxy::service_token(&config.proxy)?;
+    let trusted_proxies = ratelimit::TrustedProxies::from_config(&config.limits)?;
     let per_ip = config
         .limits
         .per_ip
-        .map(|r| RateLimitLayer::per_ip(r, config.limits.trust_forwarded_for));
+        .map(|r| RateLimitLayer::per_ip(r, trusted_proxies.clone()));
     let per_key = config.limits.per_key.map(RateLimitLayer::per_key);
     let body_limit = config.limits.body_bytes;
     let state = Arc::new(GatewayState {
@@ -189,6 +200,9 @@ fn build(
         events,
         balancer: Balancer::new(),
         client,
+        service_token,
+        trusted_proxies,
+        ws_per_ip: ws::PerIp::default(),
         started: Instant::now(),
         stats: Stats::default(),
         shutdown: tokio::sync::watch::Sender::new(false),

@@ -25,21 +25,39 @@ pub(crate) struct Proc {
     child: Child,
     config: PathBuf,
     log: PathBuf,
+    /// Extra environment (e.g. `MARKETPRISM_SERVICE__TOKENS`), kept for restarts.
+    env: Vec<(String, String)>,
 }
 
 impl Proc {
     /// Starts the service binary `name` with `config` (TOML), logging to `dir/<name>.log`.
     pub(crate) fn service(name: &'static str, port: u16, config: &str, dir: &Path) -> Proc {
+        Self::service_with_env(name, port, config, dir, &[])
+    }
+
+    /// [`Proc::service`] with extra environment variables (kept for restarts).
+    pub(crate) fn service_with_env(
+        name: &'static str,
+        port: u16,
+        config: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, config).expect("write config");
         let log = dir.join(format!("{name}.log"));
-        let child = spawn_service(name, &path, &log);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn_service(name, &path, &log, &env);
         Proc {
             name,
             port,
             child,
             config: path,
             log,
+            env,
         }
     }
 
@@ -61,7 +79,7 @@ impl Proc {
 
     /// Starts the same binary again with the same config (the log is appended to).
     pub(crate) fn restart(&mut self) {
-        self.child = spawn_service(self.name, &self.config, &self.log);
+        self.child = spawn_service(self.name, &self.config, &self.log, &self.env);
     }
 
     /// SIGTERM, then the exit status within `limit`.
@@ -99,7 +117,7 @@ fn binary(name: &str) -> &'static str {
     }
 }
 
-fn spawn_service(name: &str, config: &Path, log: &Path) -> Child {
+fn spawn_service(name: &str, config: &Path, log: &Path, env: &[(String, String)]) -> Child {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -114,6 +132,7 @@ fn spawn_service(name: &str, config: &Path, log: &Path) -> Child {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

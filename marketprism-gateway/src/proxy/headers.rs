@@ -1,7 +1,9 @@
 //! Header rewriting both ways: hop-by-hop headers removed (RFC 9110 §7.6.1), client
-//! credentials replaced by the authenticated identity, `X-Forwarded-*` added.
+//! credentials replaced by the authenticated identity and the gateway's service credential,
+//! `X-Forwarded-*` added.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use marketprism_core::runtime::SERVICE_TOKEN_HEADER;
 
 use crate::auth::{AuthMethod, Principal};
 
@@ -47,11 +49,14 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Turns the client's request headers into the upstream's, in place (the request is owned,
 /// so nothing is copied): hop-by-hop, `Host`, `Content-Length` (the client sets it from the
-/// body) and credentials removed; identity and `X-Forwarded-*` set by the gateway.
+/// body) and credentials removed; identity, the service credential (`service_token`, sent
+/// instead of any the client put in that header) and `X-Forwarded-*` set by the gateway.
+/// `peer_ip` is the address of the TCP peer, appended to `X-Forwarded-For`.
 pub(crate) fn upstream_headers(
     mut headers: HeaderMap,
     principal: Option<&Principal>,
-    client_ip: Option<std::net::IpAddr>,
+    peer_ip: Option<std::net::IpAddr>,
+    service_token: Option<&HeaderValue>,
 ) -> HeaderMap {
     // Read before stripping: a `Connection` header must not hide them.
     let host = headers.get(header::HOST).cloned();
@@ -64,11 +69,16 @@ pub(crate) fn upstream_headers(
     // The client may not set these itself: only the gateway does.
     headers.remove(X_PRINCIPAL);
     headers.remove(X_ROLES);
+    // Only the gateway's own credential reaches the services, never a client's guess.
+    headers.remove(SERVICE_TOKEN_HEADER);
+    if let Some(token) = service_token {
+        headers.insert(SERVICE_TOKEN_HEADER, token.clone());
+    }
     if let Some(host) = host {
         headers.insert(X_FORWARDED_HOST, host);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    if let Some(ip) = client_ip {
+    if let Some(ip) = peer_ip {
         let value = match prior_forwarded_for.as_ref().and_then(|v| v.to_str().ok()) {
             Some(prior) => format!("{prior}, {ip}"),
             None => ip.to_string(),
@@ -118,7 +128,11 @@ mod tests {
         h.insert("x-marketprism-principal", HeaderValue::from_static("root"));
         h.insert("x-request-id", HeaderValue::from_static("abc"));
         h.insert(header::HOST, HeaderValue::from_static("gw:8080"));
-        let out = upstream_headers(h, None, "10.0.0.1".parse().ok());
+        h.insert(
+            "x-marketprism-service-token",
+            HeaderValue::from_static("client-guess"),
+        );
+        let out = upstream_headers(h, None, "10.0.0.1".parse().ok(), None);
         for gone in [
             "connection",
             "x-custom-hop",
@@ -126,6 +140,7 @@ mod tests {
             "authorization",
             "x-api-key",
             "x-marketprism-principal",
+            "x-marketprism-service-token",
             "host",
         ] {
             assert!(!out.contains_key(gone), "{gone} should be removed");
@@ -149,7 +164,16 @@ mod tests {
             roles: vec![Role::Read, Role::Admin],
             method: AuthMethod::ApiKey,
         };
-        let out = upstream_headers(h, Some(&p), "10.0.0.1".parse().ok());
+        h.insert(
+            "x-marketprism-service-token",
+            HeaderValue::from_static("client-guess"),
+        );
+        let token = HeaderValue::from_static("configured-service-token");
+        let out = upstream_headers(h, Some(&p), "10.0.0.1".parse().ok(), Some(&token));
+        assert_eq!(
+            out["x-marketprism-service-token"],
+            "configured-service-token"
+        );
         assert_eq!(out["x-forwarded-for"], "1.2.3.4, 10.0.0.1");
         assert_eq!(out["x-marketprism-principal"], "ops");
         assert_eq!(out["x-marketprism-roles"], "read,admin");

@@ -12,8 +12,10 @@
 //! Every attempt reports to the instance's breaker: transport errors, timeouts and 5xx are
 //! failures, everything else a success. Hop-by-hop headers are removed both ways; the
 //! client's credentials (`Authorization`, `X-API-Key`) are not forwarded — upstreams get
-//! `X-MarketPrism-Principal` and `X-MarketPrism-Roles` instead, plus `X-Forwarded-For`,
-//! `X-Forwarded-Host`, `X-Forwarded-Proto` and the request's `X-Request-Id`.
+//! `X-MarketPrism-Principal` and `X-MarketPrism-Roles` instead, plus `X-Forwarded-For` (the
+//! client's chain with the TCP peer appended), `X-Forwarded-Host`, `X-Forwarded-Proto`, the
+//! request's `X-Request-Id` and the service credential `X-MarketPrism-Service-Token` from
+//! `proxy.service_token` (a client-sent one is always dropped).
 
 mod client;
 mod headers;
@@ -34,7 +36,7 @@ pub(crate) use client::UpstreamClient;
 pub(crate) use instances::Instances;
 use instances::{Instance, Outcome};
 
-use crate::{GatewayError, GatewayState, auth::Principal, ratelimit::client_ip};
+use crate::{GatewayError, GatewayState, auth::Principal, config::ProxyConfig, ratelimit::peer_ip};
 
 /// Whether retrying `method` can not repeat a side effect.
 pub fn is_idempotent(method: &Method) -> bool {
@@ -42,6 +44,25 @@ pub fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     )
+}
+
+/// `proxy.service_token` as a header value marked sensitive (an empty token is none); the
+/// error never contains the token.
+pub(crate) fn service_token(
+    config: &ProxyConfig,
+) -> Result<Option<http::HeaderValue>, GatewayError> {
+    let Some(token) = config
+        .service_token
+        .as_ref()
+        .filter(|t| !t.expose().is_empty())
+    else {
+        return Ok(None);
+    };
+    let mut value = http::HeaderValue::from_str(token.expose()).map_err(|_| {
+        GatewayError::config("proxy.service_token: not a valid header value (printable ASCII only)")
+    })?;
+    value.set_sensitive(true);
+    Ok(Some(value))
 }
 
 /// The fallback handler: everything that is not a gateway route is proxied.
@@ -64,7 +85,7 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
             path: req.uri().path().to_owned(),
         });
     };
-    let client_ip = client_ip(&req, state.config.limits.trust_forwarded_for);
+    let peer_ip = peer_ip(&req);
     let (mut parts, body) = req.into_parts();
     let limit = state.config.limits.body_bytes;
     let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -79,7 +100,8 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
     let mut headers = headers::upstream_headers(
         std::mem::take(&mut parts.headers),
         parts.extensions.get::<Principal>(),
-        client_ip,
+        peer_ip,
+        state.service_token.as_ref(),
     );
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let idempotent = is_idempotent(&parts.method);

@@ -12,7 +12,7 @@ use axum::{
 };
 use tower::{Layer, Service};
 
-use super::{KeyedLimiter, LimitKey, Scope, client_ip};
+use super::{KeyedLimiter, LimitKey, Scope, TrustedProxies, client_ip};
 use crate::{
     GatewayError,
     auth::{AuthMethod, Principal},
@@ -23,27 +23,27 @@ use crate::{
 /// Rejects requests over a per-IP or per-key token bucket with 429 and `Retry-After`.
 ///
 /// ```
-/// use marketprism_gateway::{config::RateConfig, ratelimit::RateLimitLayer};
+/// use marketprism_gateway::{config::RateConfig, ratelimit::{RateLimitLayer, TrustedProxies}};
 /// use axum::{Router, routing::get};
 /// let app: Router = Router::new()
 ///     .route("/x", get(|| async { "ok" }))
-///     .layer(RateLimitLayer::per_ip(RateConfig { per_second: 10, burst: 20 }, false));
+///     .layer(RateLimitLayer::per_ip(RateConfig { per_second: 10, burst: 20 }, TrustedProxies::default()));
 /// # let _ = app;
 /// ```
 #[derive(Debug, Clone)]
 pub struct RateLimitLayer {
     limiter: Arc<KeyedLimiter>,
     scope: Scope,
-    trust_forwarded_for: bool,
+    trusted: TrustedProxies,
 }
 
 impl RateLimitLayer {
-    /// Limits per client IP (`trust_forwarded_for`: read `X-Forwarded-For` first).
-    pub fn per_ip(rate: RateConfig, trust_forwarded_for: bool) -> Self {
+    /// Limits per client IP ([`client_ip`]: `X-Forwarded-For` only from `trusted` peers).
+    pub fn per_ip(rate: RateConfig, trusted: TrustedProxies) -> Self {
         RateLimitLayer {
             limiter: Arc::new(KeyedLimiter::new(rate)),
             scope: Scope::Ip,
-            trust_forwarded_for,
+            trusted,
         }
     }
 
@@ -58,7 +58,7 @@ impl RateLimitLayer {
         RateLimitLayer {
             limiter: Arc::new(KeyedLimiter::new(rate)),
             scope: Scope::Key,
-            trust_forwarded_for: false,
+            trusted: TrustedProxies::default(),
         }
     }
 }
@@ -96,8 +96,7 @@ where
         let key = match self.layer.scope {
             // Requests without a peer address (in-process tests) share one bucket.
             Scope::Ip => Some(LimitKey::Ip(
-                client_ip(&req, self.layer.trust_forwarded_for)
-                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                client_ip(&req, &self.layer.trusted).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             )),
             Scope::Key => req
                 .extensions()

@@ -6,10 +6,11 @@
 //!
 //! [`Principal`]: crate::auth::Principal
 
+mod client_ip;
 mod layer;
 
 use std::{
-    net::{IpAddr, SocketAddr},
+    net::IpAddr,
     num::NonZeroU32,
     sync::{
         Arc,
@@ -18,12 +19,9 @@ use std::{
     time::Duration,
 };
 
-use axum::{
-    extract::{ConnectInfo, connect_info::MockConnectInfo},
-    http::Request,
-};
 use governor::{Quota, RateLimiter, clock::Clock as _, clock::DefaultClock};
 
+pub use client_ip::{TrustedProxies, client_ip, peer_ip};
 pub use layer::{RateLimitLayer, RateLimitService};
 
 use crate::config::RateConfig;
@@ -101,29 +99,4 @@ impl KeyedLimiter {
             .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
-}
-
-/// The client's IP: the first `X-Forwarded-For` entry when trusted, else the peer address
-/// (`ConnectInfo`, or `MockConnectInfo` in router tests), else `None` (e.g. in socket-less tests).
-pub fn client_ip<B>(req: &Request<B>, trust_forwarded_for: bool) -> Option<IpAddr> {
-    let forwarded = || {
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|s| s.trim().parse().ok())
-    };
-    if trust_forwarded_for && let Some(ip) = forwarded() {
-        return Some(ip);
-    }
-    let extensions = req.extensions();
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        // What axum's `ConnectInfo` extractor also falls back to (router tests).
-        .or_else(|| {
-            extensions
-                .get::<MockConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
 }

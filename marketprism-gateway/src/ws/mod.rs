@@ -3,7 +3,9 @@
 //! Protocol (any language; see `docs/gateway.md`):
 //! 1. Connect with credentials in `Authorization: Bearer …` or `X-API-Key` (role `read`).
 //!    `subjects` is a comma-separated list of NATS subject patterns (the parameter may also
-//!    repeat); at most `ws.max_subjects`.
+//!    repeat); at most `ws.max_subjects`. A subject with a control character, invalid UTF-8
+//!    (percent-encoded), an empty token or an empty entry is refused with 400 and the reason.
+//!    One client IP may hold `ws.max_connections_per_ip` connections; more get 429.
 //! 2. The first text frame is `{"type":"subscribed","subjects":[…]}`: from then on every event
 //!    published on a matching subject is delivered.
 //! 3. Each further text frame is one normalized `MarketEvent` as JSON (`type` tag: `trade`,
@@ -17,14 +19,18 @@
 //! `ws.close_timeout_ms`). Sources are never blocked by a client: deliveries use `try_send`.
 //! When the gateway shuts down, or the source ends, clients are closed with 1001.
 
+mod query;
+
 use std::{
-    sync::{Arc, atomic::Ordering},
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex, PoisonError, atomic::Ordering},
     time::Duration,
 };
 
 use axum::{
     extract::{
-        Query, State, WebSocketUpgrade,
+        FromRequestParts, Request, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code},
     },
     response::{IntoResponse, Response},
@@ -34,66 +40,89 @@ use futures::{SinkExt, StreamExt};
 use marketprism_core::subject::SubjectPattern;
 use tokio::sync::{Notify, mpsc};
 
-use crate::{GatewayError, GatewayState, events::EventStream};
+use crate::{GatewayError, GatewayState, events::EventStream, ratelimit::client_ip};
 
 /// The close reason sent to a client whose buffer overflowed.
 pub const TOO_SLOW_REASON: &str = "client too slow";
 
-/// Parses the `subjects` parameters: comma-separated, may repeat.
-fn patterns(query: &[(String, String)], max: usize) -> Result<Vec<SubjectPattern>, GatewayError> {
-    let mut out: Vec<SubjectPattern> = Vec::new();
-    for raw in query
-        .iter()
-        .filter(|(k, _)| k == "subjects" || k == "subject")
-        .flat_map(|(_, v)| v.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let p = SubjectPattern::new(raw).map_err(|e| GatewayError::BadRequest {
-            message: e.to_string(),
-        })?;
-        if !out.contains(&p) {
-            out.push(p);
+/// Live connections per client IP.
+#[derive(Debug, Default)]
+pub(crate) struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+impl PerIp {
+    /// Counts one more connection from `ip` unless it already holds `limit` (0: no limit).
+    fn acquire(&self, ip: IpAddr, limit: usize) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        if limit > 0 && *n >= limit {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release(&self, ip: IpAddr) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&ip);
+            }
         }
     }
-    if out.is_empty() {
-        return Err(GatewayError::BadRequest {
-            message: "`subjects` is required, e.g. ?subjects=trade.binance.*.BTC-USDT".to_owned(),
-        });
-    }
-    if out.len() > max {
-        return Err(GatewayError::BadRequest {
-            message: format!("at most {max} subject patterns per connection"),
-        });
-    }
-    Ok(out)
 }
 
-/// Decrements the live-client count when the connection ends, however it ends.
-struct ClientGuard(Arc<GatewayState>);
+/// Decrements the live-client counts when the connection ends, however it ends.
+struct ClientGuard {
+    state: Arc<GatewayState>,
+    /// The IP counted in [`PerIp`], once it was.
+    ip: Option<IpAddr>,
+}
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
-        self.0.stats.ws_clients.fetch_sub(1, Ordering::Relaxed);
+        self.state.stats.ws_clients.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge!("marketprism_gateway_ws_clients").decrement(1.0);
+        if let Some(ip) = self.ip {
+            self.state.ws_per_ip.release(ip);
+        }
     }
 }
 
 /// `GET /ws/v1/stream`.
 pub(crate) async fn handler(
     State(state): State<Arc<GatewayState>>,
-    Query(query): Query<Vec<(String, String)>>,
-    upgrade: WebSocketUpgrade,
+    req: Request,
 ) -> Result<Response, GatewayError> {
+    let ip = client_ip(&req, &state.trusted_proxies);
+    let (mut parts, _body) = req.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     let ws = &state.config.ws;
-    let patterns = patterns(&query, ws.max_subjects)?;
+    let patterns = query::patterns(parts.uri.query().unwrap_or_default(), ws.max_subjects)?;
     let previous = state.stats.ws_clients.fetch_add(1, Ordering::Relaxed);
     metrics::gauge!("marketprism_gateway_ws_clients").increment(1.0);
-    let guard = ClientGuard(Arc::clone(&state));
+    let mut guard = ClientGuard {
+        state: Arc::clone(&state),
+        ip: None,
+    };
     if previous >= ws.max_clients {
         return Err(GatewayError::TooManyClients {
             limit: ws.max_clients,
         });
+    }
+    // Without a peer address (socket-less tests) there is nothing to count by.
+    if let Some(ip) = ip {
+        if !state.ws_per_ip.acquire(ip, ws.max_connections_per_ip) {
+            metrics::counter!("marketprism_gateway_rate_limited_total", "scope" => "ws_ip")
+                .increment(1);
+            return Err(GatewayError::TooManyConnectionsPerIp {
+                limit: ws.max_connections_per_ip,
+            });
+        }
+        guard.ip = Some(ip);
     }
     // Subscribe before upgrading, so a failing source is an HTTP 503, and so the
     // subscription is live when the client reads the `subscribed` frame.
@@ -106,7 +135,7 @@ pub(crate) async fn handler(
     let hello = serde_json::json!({ "type": "subscribed", "subjects": names }).to_string();
     Ok(upgrade
         .on_upgrade(move |socket| async move {
-            run(socket, events, hello, &guard.0).await;
+            run(socket, events, hello, &guard.state).await;
             drop(guard);
         })
         .into_response())
@@ -209,26 +238,19 @@ async fn forward(mut events: EventStream, tx: mpsc::Sender<Bytes>, slow: Arc<Not
 mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
     #[test]
-    fn parses_comma_separated_and_repeated_subjects() {
-        let p = patterns(
-            &q(&[
-                ("subjects", "trade.binance.*.BTC-USDT, book.okx.>"),
-                ("subjects", "trade.binance.*.BTC-USDT"),
-            ]),
-            4,
-        )
-        .expect("valid");
-        assert_eq!(p.len(), 2);
-        assert!(patterns(&q(&[]), 4).is_err());
-        assert!(patterns(&q(&[("subjects", "a..b")]), 4).is_err());
-        assert!(patterns(&q(&[("subjects", "a,b,c")]), 2).is_err());
+    fn per_ip_counts_and_releases() {
+        let per_ip = PerIp::default();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        assert!(per_ip.acquire(a, 2));
+        assert!(per_ip.acquire(a, 2));
+        assert!(!per_ip.acquire(a, 2));
+        assert!(per_ip.acquire(b, 2));
+        per_ip.release(a);
+        assert!(per_ip.acquire(a, 2));
+        per_ip.release(b);
+        assert!(!per_ip.0.lock().expect("lock").contains_key(&b));
+        assert!(per_ip.acquire(b, 0), "0 is no limit");
     }
 }

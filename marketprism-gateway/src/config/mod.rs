@@ -11,9 +11,13 @@
 //! assert_eq!(config.service_for("/api/v1/storagex"), None);
 //! ```
 
-use std::{collections::BTreeMap, fmt, time::Duration};
+mod secret;
+
+use std::{collections::BTreeMap, time::Duration};
 
 use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
 
 use crate::auth::{Role, sha256_hex};
 
@@ -207,6 +211,9 @@ pub struct ProxyConfig {
     pub max_retries: u32,
     /// Idle pooled connections kept per upstream host (default 64).
     pub pool_max_idle_per_host: usize,
+    /// The service credential sent to upstreams in `X-MarketPrism-Service-Token` (a secret,
+    /// never printed); whatever a client sent in that header is dropped (default none).
+    pub service_token: Option<Secret>,
 }
 
 impl Default for ProxyConfig {
@@ -216,6 +223,7 @@ impl Default for ProxyConfig {
             connect_timeout_ms: 1_000,
             max_retries: 1,
             pool_max_idle_per_host: 64,
+            service_token: None,
         }
     }
 }
@@ -248,36 +256,6 @@ impl BreakerConfig {
     }
     pub(crate) fn cooldown(&self) -> Duration {
         Duration::from_millis(self.cooldown_ms)
-    }
-}
-
-/// A secret string: never printed by `Debug` and never serialized back out in clear.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Serialized only to build config layers in memory (figment defaults); kept intact
-        // so a round-trip through ConfigLoader does not lose it.
-        s.serialize_str(&self.0)
     }
 }
 
@@ -361,9 +339,14 @@ pub struct LimitsConfig {
     pub per_ip: Option<RateConfig>,
     /// Token bucket per authenticated principal (default 50/s, burst 100); `None` disables.
     pub per_key: Option<RateConfig>,
-    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted
-    /// load balancer; default false).
+    /// Take the client IP from `X-Forwarded-For` when the TCP peer is one of
+    /// `trusted_proxies` (behind a load balancer or ingress; default false).
     pub trust_forwarded_for: bool,
+    /// CIDRs (or single addresses) of the proxies whose `X-Forwarded-For` is believed; the
+    /// client is the right-most entry that is not one of them (default loopback and the
+    /// private ranges: `127.0.0.0/8`, `::1/128`, `10.0.0.0/8`, `172.16.0.0/12`,
+    /// `192.168.0.0/16`, `fc00::/7`).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for LimitsConfig {
@@ -379,6 +362,16 @@ impl Default for LimitsConfig {
                 burst: 100,
             }),
             trust_forwarded_for: false,
+            trusted_proxies: [
+                "127.0.0.0/8",
+                "::1/128",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "fc00::/7",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -432,6 +425,9 @@ pub struct WsConfig {
     pub max_subjects: usize,
     /// Most concurrent clients (default 10 000).
     pub max_clients: usize,
+    /// Most concurrent clients from one IP (the client IP of `limits.trusted_proxies`);
+    /// more are answered 429 (default 16; 0: no per-IP cap).
+    pub max_connections_per_ip: usize,
     /// How long the close frame to a slow client may take before the socket is dropped
     /// (default 5 000 ms).
     pub close_timeout_ms: u64,
@@ -443,6 +439,7 @@ impl Default for WsConfig {
             client_buffer: 1024,
             max_subjects: 16,
             max_clients: 10_000,
+            max_connections_per_ip: 16,
             close_timeout_ms: 5_000,
         }
     }
@@ -481,6 +478,9 @@ mod tests {
     fn secrets_are_not_debug_printed() {
         let mut c = GatewayConfig::default();
         c.auth.jwt.hs256_secret = Some(Secret::new("topsecret"));
-        assert!(!format!("{c:?}").contains("topsecret"));
+        c.proxy.service_token = Some(Secret::new("service-secret-0123456789"));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("topsecret"));
+        assert!(!printed.contains("service-secret"), "{printed}");
     }
 }
