@@ -343,16 +343,21 @@ fn plan_subscriptions(
     let mut ws = Vec::new();
     let mut polls = Vec::new();
     for symbol in &plan.symbols {
-        let instrument = instruments
+        let instrument = match instruments
             .by_symbol(symbol)
             .or_else(|| instruments.by_native(symbol))
-            .ok_or_else(|| ExchangeError::UnknownInstrument {
-                exchange: ops.venue.exchange(),
-                native_symbol: symbol.clone(),
-            })?;
+        {
+            Some(i) => Arc::clone(i),
+            None => index_instrument(ops.venue, instruments, symbol)
+                .map(Arc::new)
+                .ok_or_else(|| ExchangeError::UnknownInstrument {
+                    exchange: ops.venue.exchange(),
+                    native_symbol: symbol.clone(),
+                })?,
+        };
         for &channel in &plan.channels {
             let sub = Subscription::new(channel, instrument.native_symbol.clone());
-            match (ops.source)(channel, instrument) {
+            match (ops.source)(channel, &instrument) {
                 Source::WebSocket => ws.push(sub),
                 Source::Poll(every) => polls.push((sub, every)),
                 Source::Unsupported => {
@@ -362,6 +367,19 @@ fn plan_subscriptions(
         }
     }
     Ok((ws, polls))
+}
+
+/// A symbol that names an index rather than a listed instrument (Deribit: a currency such as
+/// `BTC` or an index name such as `btc_usd`, for DVOL and the price index).
+fn index_instrument(
+    venue: Venue,
+    instruments: &InstrumentMap,
+    symbol: &str,
+) -> Option<marketprism_core::model::Instrument> {
+    match venue {
+        Venue::Deribit => crate::deribit::index_instrument(instruments, symbol),
+        _ => None,
+    }
 }
 
 /// Splits subscriptions by WebSocket URL, then into chunks the venue allows per connection.
