@@ -35,6 +35,7 @@ mod hot;
 pub mod identity;
 mod kind;
 pub mod metrics_names;
+mod native;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "nats")]
