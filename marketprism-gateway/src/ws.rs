@@ -25,6 +25,8 @@ use std::{
 use axum::{
     extract::{
         Query, State, WebSocketUpgrade,
+        rejection::QueryRejection,
+        ws::rejection::WebSocketUpgradeRejection,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code},
     },
     response::{IntoResponse, Response},
@@ -79,14 +81,37 @@ impl Drop for ClientGuard {
     }
 }
 
-/// `GET /ws/v1/stream`.
+/// What a refusal says about connecting (appended to each reason).
+const HOW: &str = "connect with a WebSocket client to ws://HOST/ws/v1/stream?subjects=trade.%3E (subject patterns percent-encoded: `>` is %3E)";
+
+/// Any method but `GET` on `/ws/v1/stream`: 405 with a body saying how to connect.
+pub(crate) async fn wrong_method() -> Response {
+    let mut r = GatewayError::BadRequest {
+        message: format!("/ws/v1/stream accepts only GET with a WebSocket upgrade; {HOW}"),
+    }
+    .into_response();
+    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    r.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("GET"),
+    );
+    r
+}
+
+/// `GET /ws/v1/stream`. Every refusal has a JSON body saying why.
 pub(crate) async fn handler(
     State(state): State<Arc<GatewayState>>,
-    Query(query): Query<Vec<(String, String)>>,
-    upgrade: WebSocketUpgrade,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, GatewayError> {
     let ws = &state.config.ws;
+    let Query(query) = query.map_err(|e| GatewayError::BadRequest {
+        message: format!("query string: {}; {HOW}", e.body_text()),
+    })?;
     let patterns = patterns(&query, ws.max_subjects)?;
+    let upgrade = upgrade.map_err(|e| GatewayError::BadRequest {
+        message: format!("not a WebSocket handshake ({}); {HOW}", e.body_text()),
+    })?;
     let previous = state.stats.ws_clients.fetch_add(1, Ordering::Relaxed);
     metrics::gauge!("marketprism_gateway_ws_clients").increment(1.0);
     let guard = ClientGuard(Arc::clone(&state));
