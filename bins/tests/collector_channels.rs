@@ -32,7 +32,6 @@ fn kinds(channel: Channel) -> &'static [&'static str] {
         Channel::OptionSummary => &["option_summary"],
         Channel::VolatilityIndex => &["volatility_index"],
         Channel::Kline => &["kline"],
-        _ => &[],
     }
 }
 
@@ -74,7 +73,6 @@ fn offered(venue: Venue, channel: Channel, market: MarketType) -> bool {
         // Known gap: OKX `opt-summary` is not implemented by the connector yet.
         C::OptionSummary => market == M::Option && venue == Venue::Deribit,
         C::VolatilityIndex => venue == Venue::Deribit,
-        _ => false,
     }
 }
 
