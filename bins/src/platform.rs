@@ -328,7 +328,7 @@ pub fn banner(c: &PlatformConfigs) -> String {
          \n  Status page           http://{mon}/\n\
          \n  Recent trades (REST)  http://{gw}/api/v1/storage/hot/trades/binance/BTC-USDT\
          \n  Order book (REST)     http://{gw}/api/v1/storage/hot/orderbooks/binance/BTC-USDT\
-         \n  Live events (WS)      ws://{gw}/ws/v1/stream?subjects=trade.>\
+         \n  Live events (WS)      ws://{gw}/ws/v1/stream?subjects=trade.%3E\
          \n  Collector             http://{gw}/api/v1/collector/exchanges\
          \n  Alerts                http://{gw}/api/v1/alerts\
          \n  Gateway status        http://{gw}/_gateway/status\n\

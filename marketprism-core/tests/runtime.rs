@@ -106,6 +106,15 @@ async fn health_routes_metrics_and_shutdown() {
     assert_eq!(health["dependencies"][0]["status"], "healthy");
     assert_eq!(health["dependencies"][1]["status"], "degraded");
     assert_eq!(health["dependencies"][1]["reason"], "slow");
+    // Issue 16 item 4: the original's `timestamp` and map of dependencies, beside the list.
+    let ts = health["timestamp"].as_str().expect("timestamp");
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "RFC 3339 UTC: {ts}"
+    );
+    assert_eq!(health["checks"]["clickhouse"]["status"], "healthy");
+    assert_eq!(health["checks"]["redis"]["status"], "degraded");
+    assert_eq!(health["checks"]["redis"]["reason"], "slow");
 
     assert_eq!(
         http_get(addr, "/api/v1/test/status").await,

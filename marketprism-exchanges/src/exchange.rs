@@ -239,6 +239,14 @@ pub trait Exchange: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// An instrument for a symbol that names an index rather than a listed instrument
+    /// (Deribit: a currency such as `BTC` or an index name such as `btc_usd`, for DVOL and the
+    /// price index), or `None` (the default: only listed instruments can be subscribed).
+    fn index_instrument(&self, instruments: &InstrumentMap, symbol: &str) -> Option<Instrument> {
+        let _ = (instruments, symbol);
+        None
+    }
+
     /// A fresh normalizer over `instruments`, keeping books to `book_depth` levels per side.
     /// One is created per connection (and per polled channel).
     fn normalizer(

@@ -45,6 +45,7 @@ pub mod config;
 mod error;
 pub mod events;
 mod future;
+mod lenient;
 pub mod proxy;
 pub mod ratelimit;
 mod request_id;
@@ -54,7 +55,6 @@ pub mod ws;
 
 use std::{
     future::Future,
-    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize},
@@ -211,7 +211,7 @@ fn build(
     let router = Router::new()
         .route("/_gateway/status", get(status::status))
         .route("/_gateway/services", get(status::services))
-        .route("/ws/v1/stream", get(ws::handler))
+        .route("/ws/v1/stream", get(ws::handler).fallback(ws::wrong_method))
         .fallback(proxy::handler)
         .with_state(Arc::clone(&state))
         // One `layer` call: each one boxes the service and its future once more per request.
@@ -258,9 +258,23 @@ where
     tracing::info!(service = %name, %addr, "gateway serving");
     let up = metrics::gauge!("marketprism_service_up", "service" => name.clone());
     up.set(1.0);
+    // The peer address reaches the limits and the access log as `ConnectInfo<SocketAddr>`.
+    let app = app.layer(tower::util::MapRequestLayer::new(
+        |mut req: Request<Body>| {
+            let peer = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<lenient::PeerAddr>>()
+                .map(|c| c.0.0);
+            if let Some(addr) = peer {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(addr));
+            }
+            req
+        },
+    ));
     let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        lenient::LenientListener(listener),
+        app.into_make_service_with_connect_info::<lenient::PeerAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;

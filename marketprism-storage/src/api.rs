@@ -17,7 +17,9 @@
 //!
 //! Every route takes `market` as an optional query parameter (inferred from the symbol
 //! otherwise, see [`InstrumentKey::infer`]). Invalid input answers 400 with
-//! `{"error": "...", "field": "<name>"}`.
+//! `{"error": "...", "field": "<name>"}`; an exchange-native symbol (`BTCUSDT`,
+//! `BTC-USDT-SWAP`, `BTC-PERPETUAL`) is invalid input whose message names the normalized
+//! form (`use the normalized symbol, e.g. BTC-USDT`), never an empty 200.
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
@@ -197,6 +199,9 @@ fn instrument(
             "symbol",
             format!("`{symbol}` is not a normalized symbol"),
         ));
+    }
+    if let Some(why) = crate::native::refusal(symbol) {
+        return Err(bad("symbol", why));
     }
     let mut key = InstrumentKey::infer(exchange, symbol);
     if let Some(m) = params.get("market") {

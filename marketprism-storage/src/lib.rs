@@ -34,6 +34,7 @@ pub mod factory;
 mod hot;
 pub mod identity;
 pub mod metrics_names;
+mod native;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "nats")]

@@ -443,3 +443,54 @@ async fn huge_day_counts_are_refused_and_delete_nothing() {
     let err = store.drop_older_than(999_999).await.expect_err("refused");
     assert!(err.to_string().contains("retention_days"), "{err}");
 }
+
+/// Issue 16 item 2: a native symbol used to answer 200 with an empty list while the
+/// normalized one worked; now it is a 400 naming the field and the normalized form.
+#[tokio::test]
+async fn native_symbols_are_refused_with_the_normalized_form() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let base = common::now_s_ns();
+    let trades = common::trades(ExchangeId::BINANCE, "BTC-USDT", 3, base);
+    let body = serde_json::to_value(&trades).expect("json");
+    let (code, _) = call(&app, "POST", "/api/v1/storage/hot/trades", Some(body)).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/storage/hot/trades/binance/BTC-USDT",
+        None,
+    )
+    .await;
+    assert_eq!((code, resp["count"].as_u64()), (StatusCode::OK, Some(3)));
+
+    for (uri, normalized) in [
+        ("/api/v1/storage/hot/trades/binance/BTCUSDT", "BTC-USDT"),
+        ("/api/v1/storage/hot/trades/binance/btcusdt", "BTC-USDT"),
+        (
+            "/api/v1/storage/hot/tickers/binance/BTCUSD_PERP",
+            "BTC-USD-PERP",
+        ),
+        (
+            "/api/v1/storage/hot/orderbooks/okx/BTC-USDT-SWAP",
+            "BTC-USDT-PERP",
+        ),
+        (
+            "/api/v1/storage/hot/latest/bbo/deribit/BTC-PERPETUAL",
+            "BTC-USD-PERP",
+        ),
+        (
+            "/api/v1/storage/cold/trade/deribit/BTC-27DEC24",
+            "BTC-USD-20241227",
+        ),
+    ] {
+        let (code, resp) = call(&app, "GET", uri, None).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{uri}: {resp}");
+        assert_eq!(resp["field"], "symbol", "{uri}: {resp}");
+        let msg = resp["error"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(&format!("use the normalized symbol, e.g. {normalized}")),
+            "{uri}: {msg}"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! `marketprism`: the all-in-one binary: `run`, `demo`, `sim`, `record`, `replay`.
+//! `marketprism`: the all-in-one binary: `run`, `demo`, `sim`, `record`, `replay`, `service`.
 
 use std::process::ExitCode;
 
@@ -32,6 +32,9 @@ async fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Run(a) => run(a, None).await,
         Command::Demo(a) => demo(a).await,
+        Command::Service(a) => cli::service(a, &mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| e.to_string()),
         Command::Sim(a) => cli::sim(a, &mut std::io::stdout(), telemetry::shutdown_signal())
             .await
             .map(|()| ExitCode::SUCCESS)

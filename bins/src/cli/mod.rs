@@ -2,6 +2,7 @@
 
 mod record;
 mod replay;
+mod service;
 mod sim;
 
 use std::{path::PathBuf, time::Duration};
@@ -11,6 +12,7 @@ use marketprism_exchanges::{Channel, Venue};
 
 pub use record::record;
 pub use replay::replay;
+pub use service::{SERVICES, ServiceAction, ServiceCmdArgs, service};
 pub use sim::sim;
 
 /// MarketPrism: collect, check, move, store and serve crypto market data.
@@ -38,6 +40,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a local exchange simulator (WebSocket + REST + /_sim/ control routes).
     Sim(SimArgs),
+    /// Start, stop, show or tail the six service processes (PID files and logs under a
+    /// state directory): `marketprism service start|stop|status|logs NAME|all`.
+    Service(ServiceCmdArgs),
 }
 
 /// `marketprism demo`.

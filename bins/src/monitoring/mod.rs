@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::sync::CancellationToken;
 
-pub use rules::{Alert, RulesConfig, Sample, parse_prometheus};
+pub use rules::{Alert, DEFAULT_FRESHNESS, RulesConfig, Sample, parse_prometheus};
 
 use crate::common::{self, DiscoverySection, Result, ServiceSection, now_ms};
 

@@ -1,6 +1,9 @@
 //! Alert rules over scraped health and Prometheus samples.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::{BTreeMap, HashSet},
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +11,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
-    /// No event of a type from an exchange market for this long → `data_stale`.
+    /// No event of a type from an exchange market for this long → `data_stale`, for types
+    /// without a threshold of their own (see [`RulesConfig::freshness_for`]).
     pub freshness_secs: f64,
+    /// Per event type (`trade`, `book_delta`, `funding_rate`, ...): seconds without an event
+    /// before `data_stale`; 0 = never judged. Overrides [`DEFAULT_FRESHNESS`] entry by entry.
+    pub freshness_by_type: BTreeMap<String, f64>,
     /// Share of 5xx answers per service between two scrapes → `high_error_rate`.
     pub error_rate: f64,
     /// Book resyncs per minute per exchange market → `book_resync_rate`.
@@ -24,11 +31,57 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             freshness_secs: 60.0,
+            freshness_by_type: BTreeMap::new(),
             error_rate: 0.05,
             resyncs_per_min: 10.0,
             consumer_lag: 100_000.0,
             sink_retries: 0.0,
         }
+    }
+}
+
+/// Built-in freshness thresholds per event type, in seconds (0 = never judged), chosen from
+/// how often each type arrives in normal operation:
+/// book snapshots come only at start and on resync, and liquidations only when they happen
+/// (never judged); deltas and BBO flow continuously; trades pause on quiet instruments;
+/// open interest and long/short ratios are polled (30 s and 5 min); funding rates move on
+/// the funding schedule (hours), so an hour of silence is tolerated.
+pub const DEFAULT_FRESHNESS: [(&str, f64); 13] = [
+    ("book_snapshot", 0.0),
+    ("liquidation", 0.0),
+    ("book_delta", 60.0),
+    ("bbo", 60.0),
+    ("trade", 300.0),
+    ("ticker", 120.0),
+    ("mark_price", 120.0),
+    ("kline", 180.0),
+    ("option_summary", 300.0),
+    ("volatility_index", 300.0),
+    ("open_interest", 300.0),
+    ("long_short_ratio", 900.0),
+    ("funding_rate", 3600.0),
+];
+
+impl RulesConfig {
+    /// Seconds without an event of `kind` before `data_stale`, or `None` when the type is not
+    /// judged: `freshness_by_type`, else [`DEFAULT_FRESHNESS`], else `freshness_secs`.
+    /// Status events are never judged.
+    pub fn freshness_for(&self, kind: &str) -> Option<f64> {
+        if kind == "status" {
+            return None;
+        }
+        let secs = self
+            .freshness_by_type
+            .get(kind)
+            .copied()
+            .or_else(|| {
+                DEFAULT_FRESHNESS
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map(|(_, s)| *s)
+            })
+            .unwrap_or(self.freshness_secs);
+        (secs > 0.0).then_some(secs)
     }
 }
 
@@ -181,7 +234,9 @@ pub(super) fn evaluate(
         .filter(|s| s.name == "marketprism_collector_last_event_timestamp_seconds")
     {
         let age = now_s - s.value;
-        if s.label("type") != "status" && age > c.freshness_secs {
+        if c.freshness_for(s.label("type"))
+            .is_some_and(|limit| age > limit)
+        {
             let subj = format!(
                 "{}/{}/{}",
                 s.label("exchange"),
@@ -296,5 +351,57 @@ mod tests {
         );
         let rules: Vec<&str> = a.iter().map(|(_, a)| a.rule.as_str()).collect();
         assert_eq!(rules, vec!["consumer_lag", "service_down"]);
+    }
+
+    fn stale_subjects(c: &RulesConfig, ages: &[(&str, f64)]) -> Vec<String> {
+        let now_s = marketprism_core::model::now_ns() as f64 / 1e9;
+        let text: String = ages
+            .iter()
+            .map(|(kind, age)| {
+                format!(
+                    "marketprism_collector_last_event_timestamp_seconds{{exchange=\"binance\",market=\"spot\",type=\"{kind}\"}} {}\n",
+                    now_s - age
+                )
+            })
+            .collect();
+        let samples = parse_prometheus(&text);
+        evaluate(c, &[], &[], &samples, &[], Duration::from_secs(5))
+            .into_iter()
+            .filter(|(_, a)| a.rule == "data_stale")
+            .map(|(_, a)| a.subject)
+            .collect()
+    }
+
+    /// Issue 16 item 5: in normal operation the only snapshot is the one at start, funding
+    /// moves on its schedule and liquidations are rare; none of that is staleness.
+    #[test]
+    fn freshness_is_judged_per_type() {
+        let normal = [
+            ("book_snapshot", 3600.0),
+            ("book_delta", 1.0),
+            ("trade", 2.0),
+            ("funding_rate", 1800.0),
+            ("liquidation", 7200.0),
+            ("long_short_ratio", 400.0),
+            ("status", 9999.0),
+        ];
+        let c = RulesConfig::default();
+        assert_eq!(stale_subjects(&c, &normal), Vec::<String>::new());
+        // A stalled delta stream is stale; so is an unknown type past `freshness_secs`.
+        assert_eq!(
+            stale_subjects(
+                &c,
+                &[("book_delta", 90.0), ("custom", 90.0), ("trade", 90.0)]
+            ),
+            ["binance/spot/book_delta", "binance/spot/custom"]
+        );
+        // Configurable per type: a longer limit for deltas, and snapshots judged after all.
+        let mut c = RulesConfig::default();
+        c.freshness_by_type.insert("book_delta".into(), 120.0);
+        c.freshness_by_type.insert("book_snapshot".into(), 600.0);
+        assert_eq!(
+            stale_subjects(&c, &[("book_delta", 90.0), ("book_snapshot", 3600.0)]),
+            ["binance/spot/book_snapshot"]
+        );
     }
 }

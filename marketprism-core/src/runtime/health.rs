@@ -1,6 +1,6 @@
 //! Dependency health checks and the `/health` report.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -40,7 +40,26 @@ pub enum OverallStatus {
 }
 
 /// The `/health` body.
-#[derive(Debug, Clone, Serialize)]
+///
+/// Serialized with two fields beyond the struct's, for the original system's consumers:
+/// `timestamp` (RFC 3339 UTC, when the report is written) and `checks`, the dependencies as a
+/// map keyed by name (`{"clickhouse": {"status": "healthy"}}`) beside the `dependencies` list.
+///
+/// ```
+/// use marketprism_core::{runtime::{DependencyHealth, HealthReport, OverallStatus}, sink::Health};
+/// let report = HealthReport {
+///     service: "data-storage-service".into(),
+///     status: OverallStatus::Healthy,
+///     version: "1.0.0".into(),
+///     uptime_seconds: 5,
+///     dependencies: vec![DependencyHealth { name: "clickhouse".into(), health: Health::Healthy }],
+/// };
+/// let v = serde_json::to_value(&report).unwrap();
+/// assert_eq!(v["checks"]["clickhouse"]["status"], "healthy");
+/// assert_eq!(v["dependencies"][0]["name"], "clickhouse");
+/// assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+/// ```
+#[derive(Debug, Clone)]
 pub struct HealthReport {
     /// Service name.
     pub service: String,
@@ -52,6 +71,45 @@ pub struct HealthReport {
     pub uptime_seconds: u64,
     /// Each dependency's health.
     pub dependencies: Vec<DependencyHealth>,
+}
+
+impl Serialize for HealthReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            service: &'a str,
+            status: OverallStatus,
+            version: &'a str,
+            timestamp: String,
+            uptime_seconds: u64,
+            dependencies: &'a [DependencyHealth],
+            checks: BTreeMap<&'a str, &'a Health>,
+        }
+        Wire {
+            service: &self.service,
+            status: self.status,
+            version: &self.version,
+            timestamp: rfc3339_utc(crate::model::now_ns()),
+            uptime_seconds: self.uptime_seconds,
+            dependencies: &self.dependencies,
+            checks: self
+                .dependencies
+                .iter()
+                .map(|d| (d.name.as_str(), &d.health))
+                .collect(),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// `2026-01-30T10:00:00.123Z` (RFC 3339, UTC, milliseconds) of a nanosecond timestamp.
+pub(crate) fn rfc3339_utc(ts_ns: i64) -> String {
+    let (y, m, d) = crate::model::utc_date(ts_ns);
+    let ms_of_day = ts_ns.rem_euclid(86_400_000_000_000) / 1_000_000;
+    let (h, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
+    let (min, rest) = (rest / 60_000, rest % 60_000);
+    let (sec, ms) = (rest / 1000, rest % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{ms:03}Z")
 }
 
 /// One dependency's line in the report.
@@ -92,4 +150,18 @@ pub(crate) async fn check_all(
             _ => OverallStatus::Healthy,
         });
     (status, results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_utc(1_738_231_200_123_000_000),
+            "2025-01-30T10:00:00.123Z"
+        );
+    }
 }

@@ -107,6 +107,43 @@ fn to_instrument(d: &InstrumentData<'_>) -> Result<Option<Instrument>, ExchangeE
     Ok(Some(i))
 }
 
+/// A currency's Deribit index (price index and DVOL) as an instrument of market
+/// [`MarketType::Index`], so a subscription can name the currency: `BTC`, `btc`, `btc_usd`,
+/// `BTC-USD` and `BTC-DVOL` all give native `btc_usd`, symbol `BTC-USD`. `None` unless a
+/// listed instrument has that base currency (the index list is derived from the instrument
+/// endpoint, never hand-written).
+///
+/// ```
+/// use marketprism_core::model::{Exchange, Instrument, MarketType};
+/// use marketprism_exchanges::{InstrumentMap, deribit::index_instrument};
+/// let map = InstrumentMap::from_iter([
+///     Instrument::new(ExchangeId::DERIBIT, MarketType::Perpetual, "BTC-PERPETUAL", "BTC", "USD"),
+/// ]);
+/// let btc = index_instrument(&map, "BTC").expect("listed currency");
+/// assert_eq!((btc.native_symbol.as_str(), btc.symbol.as_str()), ("btc_usd", "BTC-USD"));
+/// assert_eq!(index_instrument(&map, "btc_usd").map(|i| i.native_symbol), Some("btc_usd".into()));
+/// assert!(index_instrument(&map, "ETH").is_none());
+/// ```
+pub fn index_instrument(instruments: &crate::InstrumentMap, symbol: &str) -> Option<Instrument> {
+    let upper = symbol.to_ascii_uppercase();
+    let currency = ["-DVOL", "-USD", "_USD"]
+        .iter()
+        .find_map(|suffix| upper.strip_suffix(suffix))
+        .unwrap_or(&upper);
+    if currency.is_empty() || !currency.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    instruments.iter().any(|i| i.base == currency).then(|| {
+        Instrument::new(
+            ExchangeId::DERIBIT,
+            MarketType::Index,
+            format!("{}_usd", currency.to_ascii_lowercase()),
+            currency,
+            "USD",
+        )
+    })
+}
+
 fn invalid(d: &InstrumentData<'_>, why: &str) -> ExchangeError {
     ExchangeError::Invalid {
         exchange: ExchangeId::DERIBIT,

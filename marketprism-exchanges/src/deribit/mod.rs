@@ -9,7 +9,7 @@
 //! | ticker, funding, mark price, open interest, option summary | `ticker.{instrument}.100ms` | [`Ticker`], [`FundingRate`] (perpetuals), [`MarkPrice`], [`OpenInterest`], [`OptionSummary`] (options) |
 //! | funding | `perpetual.{instrument}.{interval}` | [`FundingRate`] |
 //! | mark price (index) | `deribit_price_index.{index}` | [`MarkPrice`] with market `index`, symbol `BTC-USD` |
-//! | volatility index | `deribit_volatility_index.{index}`, REST `public/get_volatility_index_data` | [`VolatilityIndex`] `BTC-DVOL` |
+//! | volatility index | `deribit_volatility_index.{currency}_usd`, REST `public/get_volatility_index_data`; subscribe by currency (`BTC`), index name (`btc_usd`) or any instrument of the currency (`BTC-PERPETUAL`) | [`VolatilityIndex`] `BTC-DVOL` |
 //! | kline | `chart.trades.{instrument}.1` | [`Kline`] |
 //! | REST snapshot | `public/get_order_book` | [`BookSnapshot`] |
 //! | REST open interest / funding | `public/get_book_summary_by_currency`, `_by_instrument` | [`OpenInterest`], [`OptionSummary`], [`FundingRate`] |
@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use marketprism_core::model::{Instrument, MarketType};
 
-pub use instruments::parse_instruments;
+pub use instruments::{index_instrument, parse_instruments};
 pub use normalizer::DeribitNormalizer;
 pub use subscription::channel_name;
 
@@ -183,6 +183,10 @@ impl Exchange for Deribit {
 
     fn poll_requests(&self, subscription: &Subscription) -> Vec<(RestRequest, RestKind)> {
         subscription::poll_requests(subscription)
+    }
+
+    fn index_instrument(&self, instruments: &InstrumentMap, symbol: &str) -> Option<Instrument> {
+        index_instrument(instruments, symbol)
     }
 
     fn normalizer(

@@ -20,6 +20,18 @@ fn is_index_name(native: &str) -> bool {
     native.contains('_') && !native.bytes().any(|b| b.is_ascii_uppercase())
 }
 
+/// The currency (lower case) a native symbol or index name belongs to: `BTC-PERPETUAL`,
+/// `BTC_USDC-PERPETUAL`, `BTC-27DEC24-60000-C`, `BTC_USDC`, `BTC` and `btc_usd` → `btc`.
+/// DVOL is published per currency (`deribit_volatility_index.btc_usd`), so every instrument
+/// of a currency maps to that currency's index.
+pub(crate) fn currency_of(native: &str) -> String {
+    native
+        .split(['-', '_'])
+        .next()
+        .unwrap_or(native)
+        .to_ascii_lowercase()
+}
+
 /// The Deribit channel carrying `subscription`, or `None` when Deribit has no such stream.
 ///
 /// Ticker-derived data (ticker, funding, mark price, open interest, option summary) all come
@@ -32,6 +44,9 @@ fn is_index_name(native: &str) -> bool {
 /// assert_eq!(channel_name(&Subscription::new(Channel::Funding, "BTC-PERPETUAL")).as_deref(), Some("ticker.BTC-PERPETUAL.100ms"));
 /// assert_eq!(channel_name(&Subscription::new(Channel::MarkPrice, "btc_usd")).as_deref(), Some("deribit_price_index.btc_usd"));
 /// assert_eq!(channel_name(&Subscription::new(Channel::VolatilityIndex, "BTC")).as_deref(), Some("deribit_volatility_index.btc_usd"));
+/// assert_eq!(channel_name(&Subscription::new(Channel::VolatilityIndex, "btc_usd")).as_deref(), Some("deribit_volatility_index.btc_usd"));
+/// assert_eq!(channel_name(&Subscription::new(Channel::VolatilityIndex, "BTC-PERPETUAL")).as_deref(), Some("deribit_volatility_index.btc_usd"));
+/// assert_eq!(channel_name(&Subscription::new(Channel::VolatilityIndex, "ETH_USDC-PERPETUAL")).as_deref(), Some("deribit_volatility_index.eth_usd"));
 /// assert_eq!(channel_name(&Subscription::new(Channel::LongShortRatio, "BTC-PERPETUAL")), None);
 /// ```
 pub fn channel_name(subscription: &Subscription) -> Option<String> {
@@ -47,12 +62,8 @@ pub fn channel_name(subscription: &Subscription) -> Option<String> {
         | Channel::OpenInterest
         | Channel::OptionSummary => format!("ticker.{n}.{INTERVAL}"),
         Channel::Kline => format!("chart.trades.{n}.{KLINE_RESOLUTION}"),
-        Channel::VolatilityIndex if n.contains('_') => {
-            format!("deribit_volatility_index.{}", n.to_ascii_lowercase())
-        }
-        Channel::VolatilityIndex => {
-            format!("deribit_volatility_index.{}_usd", n.to_ascii_lowercase())
-        }
+        Channel::VolatilityIndex if is_index_name(n) => format!("deribit_volatility_index.{n}"),
+        Channel::VolatilityIndex => format!("deribit_volatility_index.{}_usd", currency_of(n)),
         Channel::LongShortRatio => return None,
     })
 }
@@ -146,7 +157,7 @@ pub(crate) fn poll_requests(subscription: &Subscription) -> Vec<(RestRequest, Re
             },
         )],
         Channel::VolatilityIndex => {
-            let currency = n.split_once('_').map_or(n, |(c, _)| c).to_ascii_uppercase();
+            let currency = currency_of(n).to_ascii_uppercase();
             let end = now_ns() / 1_000_000;
             let start = end - 10 * 60 * 1000;
             vec![(

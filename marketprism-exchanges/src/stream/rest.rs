@@ -91,16 +91,22 @@ pub(super) fn plan_subscriptions(
     let mut ws = Vec::new();
     let mut polls = Vec::new();
     for symbol in &plan.symbols {
-        let instrument = instruments
+        let instrument = match instruments
             .by_symbol(symbol)
             .or_else(|| instruments.by_native(symbol))
-            .ok_or_else(|| ExchangeError::UnknownInstrument {
-                exchange: exchange.exchange_id(),
-                native_symbol: symbol.clone(),
-            })?;
+        {
+            Some(i) => Arc::clone(i),
+            None => exchange
+                .index_instrument(instruments, symbol)
+                .map(Arc::new)
+                .ok_or_else(|| ExchangeError::UnknownInstrument {
+                    exchange: exchange.exchange_id(),
+                    native_symbol: symbol.clone(),
+                })?,
+        };
         for &channel in &plan.channels {
             let sub = Subscription::new(channel, instrument.native_symbol.clone());
-            match exchange.source(channel, instrument) {
+            match exchange.source(channel, &instrument) {
                 Source::WebSocket => ws.push(sub),
                 Source::Poll(every) => polls.push((sub, every)),
                 // `Unsupported`, and any source this version does not know how to use.

@@ -89,7 +89,24 @@ impl Drop for ClientGuard {
     }
 }
 
-/// `GET /ws/v1/stream`.
+/// What a refusal says about connecting (appended to each reason).
+const HOW: &str = "connect with a WebSocket client to ws://HOST/ws/v1/stream?subjects=trade.%3E (subject patterns percent-encoded: `>` is %3E)";
+
+/// Any method but `GET` on `/ws/v1/stream`: 405 with a body saying how to connect.
+pub(crate) async fn wrong_method() -> Response {
+    let mut r = GatewayError::BadRequest {
+        message: format!("/ws/v1/stream accepts only GET with a WebSocket upgrade; {HOW}"),
+    }
+    .into_response();
+    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    r.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("GET"),
+    );
+    r
+}
+
+/// `GET /ws/v1/stream`. Every refusal has a JSON body saying why.
 pub(crate) async fn handler(
     State(state): State<Arc<GatewayState>>,
     req: Request,
@@ -98,7 +115,11 @@ pub(crate) async fn handler(
     let (mut parts, _body) = req.into_parts();
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return Ok(rejection.into_response()),
+        Err(e) => {
+            return Err(GatewayError::BadRequest {
+                message: format!("not a WebSocket handshake ({}); {HOW}", e.body_text()),
+            });
+        }
     };
     let ws = &state.config.ws;
     let patterns = query::patterns(parts.uri.query().unwrap_or_default(), ws.max_subjects)?;
