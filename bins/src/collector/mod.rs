@@ -163,7 +163,10 @@ pub async fn run_with_bus(
     bus: Bus,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    Collector::new(config).bus(bus).run(listener, shutdown).await
+    Collector::new(config)
+        .bus(bus)
+        .run(listener, shutdown)
+        .await
 }
 
 /// Runs the collector with `extra` exchanges besides the built-ins (an extra one replaces
@@ -305,7 +308,8 @@ fn routes(stats: Stats, config: CollectorConfig) -> Router {
             get(move || {
                 let stats = stats.clone();
                 let shard = config.shard.clone();
-                let venues: Vec<String> = config.exchanges.iter().map(|e| e.venue.clone()).collect();
+                let venues: Vec<String> =
+                    config.exchanges.iter().map(|e| e.venue.clone()).collect();
                 async move {
                     Json(json!({ "status": stats.report(), "shard": shard, "venues": venues }))
                 }
@@ -382,7 +386,10 @@ mod tests {
             .map(|index| ShardConfig { index, count: 3 })
             .collect();
         for sym in ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT"] {
-            let owners = shards.iter().filter(|s| s.owns(Venue::Okx.as_str(), sym)).count();
+            let owners = shards
+                .iter()
+                .filter(|s| s.owns(Venue::Okx.as_str(), sym))
+                .count();
             assert_eq!(owners, 1, "{sym}");
         }
     }
@@ -400,8 +407,15 @@ mod tests {
         let err = Collector::new(config.clone())
             .resolve()
             .expect_err("lab is unknown");
-        assert!(err.to_string().contains("exchanges[2].venue: unknown venue `lab`"), "{err}");
-        assert!(err.to_string().contains("binance-spot, binance-usdm"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("exchanges[2].venue: unknown venue `lab`"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("binance-spot, binance-usdm"),
+            "{err}"
+        );
 
         /// Binance spot under the name `lab`.
         struct Lab(Arc<dyn Exchange>);
