@@ -72,6 +72,7 @@ pub struct Bybit {
     id: ExchangeId,
     ws: String,
     rest: String,
+    ping_every: Duration,
 }
 
 impl Bybit {
@@ -92,7 +93,15 @@ impl Bybit {
             id: ExchangeId::new("bybit")?,
             ws: ws.into(),
             rest: rest.into(),
+            ping_every: Duration::from_secs(20),
         })
+    }
+
+    /// Sends `{"op":"ping"}` at this interval instead of every 20 s.
+    #[must_use]
+    pub fn ping_interval(mut self, every: Duration) -> Self {
+        self.ping_every = every;
+        self
     }
 }
 
@@ -156,7 +165,7 @@ impl Exchange for Bybit {
     /// `{"op":"ping"}` every 20 s, whatever the traffic (the docs' recommendation).
     fn keepalive(&self) -> Keepalive {
         Keepalive::Periodic {
-            interval: Duration::from_secs(20),
+            interval: self.ping_every,
             frame: PING,
         }
     }
