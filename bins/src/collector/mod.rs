@@ -279,7 +279,7 @@ impl Collector {
             Some(nats) => Output::Nats(Box::new(
                 JetStreamPublisher::connect(nats, PublisherConfig::default()).await?,
             )),
-            None => Output::Bus(self.bus.unwrap_or_else(Bus::new)),
+            None => Output::Bus(self.bus.unwrap_or_default()),
         };
         let addr = listener.local_addr()?;
         let registry = common::registry(&config.discovery).await?;
