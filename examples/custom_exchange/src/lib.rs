@@ -120,7 +120,9 @@ fn op_frames(op: &str, subscriptions: &[Subscription], request_id: u64) -> Vec<S
         .chunks(ARGS_PER_REQUEST)
         .zip(request_id..)
         .map(|(args, id)| {
-            serde_json::json!({ "op": op, "req_id": id.to_string(), "args": args }).to_string()
+            // In the documentation's field order; topics are plain ASCII names.
+            let args = serde_json::to_string(args).unwrap_or_default();
+            format!(r#"{{"op":"{op}","req_id":"{id}","args":{args}}}"#)
         })
         .collect()
 }

@@ -98,6 +98,20 @@ async fn bybit_trades_are_stored_in_clickhouse_and_served_by_the_gateway() {
         bus.clone(),
         stop.signal(),
     ));
+    // The storage service subscribes to the bus before it serves HTTP: once it answers, no
+    // event published from now on is missed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = http
+            .get(format!("http://{storage_addr}/health"))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "storage service not up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let collector_task = tokio::spawn(collector::run_with_exchanges(
         collector,
         collector_l,
@@ -138,19 +152,27 @@ async fn bybit_trades_are_stored_in_clickhouse_and_served_by_the_gateway() {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut ids = Vec::new();
+    let mut last = String::new();
     while ids.len() < sent.len() {
         assert!(
             Instant::now() < deadline,
-            "stored {} of {} trades",
+            "stored {} of {} trades; last answer: {last}",
             ids.len(),
             sent.len()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if let Ok(r) = http.get(&url).send().await
-            && r.status().is_success()
-            && let Ok(body) = r.json::<serde_json::Value>().await
-        {
-            ids = stored(&body);
+        match http.get(&url).send().await {
+            Ok(r) => {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                if let Ok(body) = serde_json::from_str::<serde_json::Value>(&text)
+                    && status.is_success()
+                {
+                    ids = stored(&body);
+                }
+                last = format!("{status} {}", text.chars().take(300).collect::<String>());
+            }
+            Err(e) => last = e.to_string(),
         }
     }
     // Exactly what was sent: no loss, no duplicate, even after the pipeline settles.
