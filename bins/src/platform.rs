@@ -294,7 +294,7 @@ impl Demo {
             let sim =
                 SimHandle::start(SimConfig::new(venue).symbols(natives).rate(rate).seed(7)).await?;
             exchanges.push(ExchangeConfig {
-                venue,
+                venue: venue.as_str().into(),
                 channels: vec![
                     Channel::Trades,
                     Channel::Book,

@@ -68,6 +68,9 @@ impl Validate for CollectorConfig {
             );
         }
         for (i, e) in self.exchanges.iter().enumerate() {
+            if e.venue.trim().is_empty() {
+                p.push(format!("exchanges[{i}].venue"), "a venue name is required");
+            }
             if let Some(u) = &e.ws_url {
                 p.check(
                     &format!("exchanges[{i}].ws_url"),

@@ -32,6 +32,15 @@ pub enum Keepalive {
         /// Heartbeat interval requested.
         interval: Duration,
     },
+    /// We send the text `frame` every `interval`, whatever the traffic; the server's answer
+    /// is for the normalizer to recognize as [`FrameKind::Heartbeat`](crate::FrameKind::Heartbeat)
+    /// (Bybit v5: `{"op":"ping"}` every 20 s).
+    Periodic {
+        /// Time between two frames.
+        interval: Duration,
+        /// The text frame to send.
+        frame: &'static str,
+    },
 }
 
 /// One channel of one instrument.

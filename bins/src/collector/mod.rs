@@ -6,11 +6,13 @@
 mod pump;
 mod stats;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use axum::{Json, Router, extract::State, routing::get};
 use marketprism_core::{bus::Bus, model::MarketEvent, model::MarketType, runtime::Service};
-use marketprism_exchanges::{Channel, MarketStream, Venue, fetch_instruments};
+use marketprism_exchanges::{
+    Channel, Exchange, MarketStream, Venue, builtin_exchanges, fetch_instruments, find_exchange,
+};
 use marketprism_storage::nats::publisher::{JetStreamPublisher, PublisherConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -49,8 +51,10 @@ pub struct CollectorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeConfig {
-    /// `binance-spot`, `binance-usdm`, `binance-coinm`, `okx`, `deribit`.
-    pub venue: Venue,
+    /// Venue name: a built-in (`binance-spot`, `binance-usdm`, `binance-coinm`, `okx`,
+    /// `deribit`) or the [`name`](Exchange::name) of an exchange added with
+    /// [`Collector::exchange`].
+    pub venue: String,
     /// Channels (`trades`, `book`, `bbo`, `ticker`, `funding`, ...).
     pub channels: Vec<Channel>,
     /// Symbols (normalized or native), or `["all"]` for every listed instrument.
@@ -84,12 +88,12 @@ impl Default for ShardConfig {
 
 impl ShardConfig {
     /// True when `symbol` of `venue` belongs to this shard (FNV-1a, stable across builds).
-    pub fn owns(&self, venue: Venue, symbol: &str) -> bool {
+    pub fn owns(&self, venue: &str, symbol: &str) -> bool {
         if self.count <= 1 {
             return true;
         }
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in venue.as_str().bytes().chain([b':']).chain(symbol.bytes()) {
+        for b in venue.bytes().chain([b':']).chain(symbol.bytes()) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
@@ -104,7 +108,7 @@ impl Default for CollectorConfig {
             discovery: DiscoverySection::default(),
             nats: NatsSection::default(),
             exchanges: vec![ExchangeConfig {
-                venue: Venue::BinanceSpot,
+                venue: Venue::BinanceSpot.as_str().into(),
                 channels: vec![Channel::Trades, Channel::Book],
                 symbols: vec!["BTC-USDT".into(), "ETH-USDT".into()],
                 markets: Vec::new(),
@@ -142,46 +146,158 @@ impl Output {
     }
 }
 
-/// Runs the collector until `shutdown` (standalone: no in-process bus to share).
+/// Runs the collector until `shutdown` (standalone: no in-process bus to share), with the
+/// built-in exchanges.
 pub async fn run(
     config: CollectorConfig,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    run_with_bus(config, listener, Bus::new(), shutdown).await
+    Collector::new(config).run(listener, shutdown).await
 }
 
-/// Runs the collector; without NATS it publishes on `bus`.
+/// Runs the collector with the built-in exchanges; without NATS it publishes on `bus`.
 pub async fn run_with_bus(
     config: CollectorConfig,
     listener: TcpListener,
     bus: Bus,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let stop = common::shutdown_token(shutdown);
-    let stats = Stats::default();
-    let output = match config.nats.storage_config() {
-        Some(nats) => Output::Nats(Box::new(
-            JetStreamPublisher::connect(nats, PublisherConfig::default()).await?,
-        )),
-        None => Output::Bus(bus),
-    };
-    let addr = listener.local_addr()?;
-    let registry = common::registry(&config.discovery).await?;
-    let service = Service::builder(config.service.name.clone())
-        .version(env!("CARGO_PKG_VERSION"))
-        .service_tokens(config.service.tokens.accepted())
-        .routes(routes(stats.clone(), config.clone()))
-        .build();
-    let http_stop = CancellationToken::new();
-    let http = common::spawn_http(service, listener, http_stop.clone());
-    common::register(&registry, &config.service, addr).await?;
+    Collector::new(config)
+        .bus(bus)
+        .run(listener, shutdown)
+        .await
+}
 
-    pump::collect(&config, &output, &stats, &stop).await;
+/// Runs the collector with `extra` exchanges besides the built-ins (an extra one replaces
+/// a built-in of the same name); without NATS it publishes on `bus`.
+pub async fn run_with_exchanges(
+    config: CollectorConfig,
+    listener: TcpListener,
+    bus: Bus,
+    extra: impl IntoIterator<Item = Arc<dyn Exchange>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    extra
+        .into_iter()
+        .fold(Collector::new(config).bus(bus), Collector::exchange)
+        .run(listener, shutdown)
+        .await
+}
 
-    common::deregister(&registry).await;
-    stats.set_state("stopped", None);
-    common::finish(http_stop, http).await
+/// The collector with its exchanges: the registration hook for venues implemented outside
+/// MarketPrism. The configuration names venues (`venue = "bybit"`); each name is resolved
+/// against the built-ins and the exchanges added here.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use marketprism_bins::collector::{Collector, CollectorConfig};
+/// # async fn demo(my_exchange: Arc<dyn marketprism_exchanges::Exchange>) -> marketprism_bins::common::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
+/// Collector::new(CollectorConfig::default())
+///     .exchange(my_exchange)
+///     .run(listener, async { let _ = tokio::signal::ctrl_c().await; })
+///     .await
+/// # }
+/// ```
+pub struct Collector {
+    config: CollectorConfig,
+    exchanges: Vec<Arc<dyn Exchange>>,
+    bus: Option<Bus>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.exchanges.iter().map(|e| e.name()).collect();
+        f.debug_struct("Collector")
+            .field("config", &self.config)
+            .field("exchanges", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The exchange of each `[[exchanges]]` entry, in order.
+pub(crate) type Resolved = Vec<Arc<dyn Exchange>>;
+
+impl Collector {
+    /// A collector for `config` knowing the built-in exchanges.
+    pub fn new(config: CollectorConfig) -> Self {
+        Collector {
+            config,
+            exchanges: builtin_exchanges(),
+            bus: None,
+        }
+    }
+
+    /// Adds an exchange the configuration may name; it replaces one of the same name.
+    pub fn exchange(mut self, exchange: Arc<dyn Exchange>) -> Self {
+        self.exchanges.retain(|e| e.name() != exchange.name());
+        self.exchanges.push(exchange);
+        self
+    }
+
+    /// Publishes on this in-process bus when no NATS is configured (default: a private one).
+    pub fn bus(mut self, bus: Bus) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// The exchange of each configured entry; an unknown venue name is an error naming the
+    /// known ones.
+    pub fn resolve(&self) -> Result<Vec<Arc<dyn Exchange>>> {
+        self.config
+            .exchanges
+            .iter()
+            .enumerate()
+            .map(|(i, ex)| {
+                find_exchange(&self.exchanges, &ex.venue)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = self.exchanges.iter().map(|e| e.name()).collect();
+                        format!(
+                            "exchanges[{i}].venue: unknown venue `{}` (known: {})",
+                            ex.venue,
+                            known.join(", ")
+                        )
+                        .into()
+                    })
+            })
+            .collect()
+    }
+
+    /// Runs the collector until `shutdown`.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let venues = self.resolve()?;
+        let config = self.config;
+        let stop = common::shutdown_token(shutdown);
+        let stats = Stats::default();
+        let output = match config.nats.storage_config() {
+            Some(nats) => Output::Nats(Box::new(
+                JetStreamPublisher::connect(nats, PublisherConfig::default()).await?,
+            )),
+            None => Output::Bus(self.bus.unwrap_or_default()),
+        };
+        let addr = listener.local_addr()?;
+        let registry = common::registry(&config.discovery).await?;
+        let service = Service::builder(config.service.name.clone())
+            .version(env!("CARGO_PKG_VERSION"))
+            .service_tokens(config.service.tokens.accepted())
+            .routes(routes(stats.clone(), config.clone()))
+            .build();
+        let http_stop = CancellationToken::new();
+        let http = common::spawn_http(service, listener, http_stop.clone());
+        common::register(&registry, &config.service, addr).await?;
+
+        pump::collect(&config, &venues, &output, &stats, &stop).await;
+
+        common::deregister(&registry).await;
+        stats.set_state("stopped", None);
+        common::finish(http_stop, http).await
+    }
 }
 
 fn routes(stats: Stats, config: CollectorConfig) -> Router {
@@ -192,7 +308,8 @@ fn routes(stats: Stats, config: CollectorConfig) -> Router {
             get(move || {
                 let stats = stats.clone();
                 let shard = config.shard.clone();
-                let venues: Vec<_> = config.exchanges.iter().map(|e| e.venue.as_str()).collect();
+                let venues: Vec<String> =
+                    config.exchanges.iter().map(|e| e.venue.clone()).collect();
                 async move {
                     Json(json!({ "status": stats.report(), "shard": shard, "venues": venues }))
                 }
@@ -207,24 +324,26 @@ async fn exchanges(State(stats): State<Stats>) -> Json<serde_json::Value> {
 
 pub(crate) async fn build_stream(
     config: &CollectorConfig,
+    venues: &Resolved,
 ) -> std::result::Result<MarketStream, String> {
     let mut builder = MarketStream::builder();
     if let Some(d) = config.book_depth {
         builder = builder.book_depth(d);
     }
-    for ex in &config.exchanges {
-        let symbols = resolve_symbols(ex, &config.shard).await?;
+    for (ex, venue) in config.exchanges.iter().zip(venues) {
+        let name = venue.name();
+        let symbols = resolve_symbols(ex, venue, &config.shard).await?;
         if symbols.is_empty() {
-            tracing::info!(venue = %ex.venue.as_str(), "no instruments in this shard");
+            tracing::info!(venue = %name, "no instruments in this shard");
             continue;
         }
-        tracing::info!(venue = %ex.venue.as_str(), instruments = symbols.len(), "subscribing");
-        builder = builder.subscribe(ex.venue, ex.channels.iter().copied(), symbols);
+        tracing::info!(venue = %name, instruments = symbols.len(), "subscribing");
+        builder = builder.subscribe(Arc::clone(venue), ex.channels.iter().copied(), symbols);
         if let Some(u) = &ex.ws_url {
-            builder = builder.ws_url(ex.venue, u.as_str());
+            builder = builder.ws_url(Arc::clone(venue), u.as_str());
         }
         if let Some(u) = &ex.rest_url {
-            builder = builder.rest_url(ex.venue, u.as_str());
+            builder = builder.rest_url(Arc::clone(venue), u.as_str());
         }
     }
     builder.start().await.map_err(|e| e.to_string())
@@ -232,13 +351,14 @@ pub(crate) async fn build_stream(
 
 async fn resolve_symbols(
     ex: &ExchangeConfig,
+    venue: &Arc<dyn Exchange>,
     shard: &ShardConfig,
 ) -> std::result::Result<Vec<String>, String> {
     let all = ex.symbols.iter().any(|s| s == "all" || s == "*");
     let symbols: Vec<String> = if all {
-        let map = fetch_instruments(ex.venue, ex.rest_url.as_deref())
+        let map = fetch_instruments(Arc::clone(venue), ex.rest_url.as_deref())
             .await
-            .map_err(|e| format!("{}: listing instruments: {e}", ex.venue.as_str()))?;
+            .map_err(|e| format!("{}: listing instruments: {e}", venue.name()))?;
         let markets: HashSet<MarketType> = ex.markets.iter().copied().collect();
         let mut v: Vec<String> = map
             .iter()
@@ -252,7 +372,7 @@ async fn resolve_symbols(
     };
     Ok(symbols
         .into_iter()
-        .filter(|s| shard.owns(ex.venue, s))
+        .filter(|s| shard.owns(venue.name(), s))
         .collect())
 }
 
@@ -266,8 +386,97 @@ mod tests {
             .map(|index| ShardConfig { index, count: 3 })
             .collect();
         for sym in ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT"] {
-            let owners = shards.iter().filter(|s| s.owns(Venue::Okx, sym)).count();
+            let owners = shards
+                .iter()
+                .filter(|s| s.owns(Venue::Okx.as_str(), sym))
+                .count();
             assert_eq!(owners, 1, "{sym}");
         }
+    }
+
+    #[test]
+    fn venue_names_resolve_against_builtins_and_added_exchanges() {
+        let config: CollectorConfig = serde_json::from_value(json!({
+            "exchanges": [
+                { "venue": "binance-spot", "channels": ["trades"], "symbols": ["BTC-USDT"] },
+                { "venue": "OKX", "channels": ["book"], "symbols": ["BTC-USDT"] },
+                { "venue": "lab", "channels": ["trades"], "symbols": ["BTC-USDT"] },
+            ]
+        }))
+        .expect("config");
+        let err = Collector::new(config.clone())
+            .resolve()
+            .expect_err("lab is unknown");
+        assert!(
+            err.to_string()
+                .contains("exchanges[2].venue: unknown venue `lab`"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("binance-spot, binance-usdm"),
+            "{err}"
+        );
+
+        /// Binance spot under the name `lab`.
+        struct Lab(Arc<dyn Exchange>);
+        impl Exchange for Lab {
+            fn name(&self) -> &str {
+                "lab"
+            }
+            fn exchange_id(&self) -> marketprism_core::model::ExchangeId {
+                self.0.exchange_id()
+            }
+            fn ws_base_url(&self) -> &str {
+                self.0.ws_base_url()
+            }
+            fn rest_base_url(&self) -> &str {
+                self.0.rest_base_url()
+            }
+            fn max_streams_per_connection(&self) -> usize {
+                1
+            }
+            fn max_subscribe_messages_per_sec(&self) -> u32 {
+                1
+            }
+            fn subscribe_frames(
+                &self,
+                subs: &[marketprism_exchanges::Subscription],
+                id: u64,
+            ) -> Vec<String> {
+                self.0.subscribe_frames(subs, id)
+            }
+            fn source(
+                &self,
+                channel: Channel,
+                instrument: &marketprism_core::model::Instrument,
+            ) -> marketprism_exchanges::Source {
+                self.0.source(channel, instrument)
+            }
+            fn instruments_requests(&self) -> Vec<marketprism_exchanges::RestRequest> {
+                self.0.instruments_requests()
+            }
+            fn parse_instruments(
+                &self,
+                body: &str,
+            ) -> std::result::Result<
+                Vec<marketprism_core::model::Instrument>,
+                marketprism_exchanges::ExchangeError,
+            > {
+                self.0.parse_instruments(body)
+            }
+            fn normalizer(
+                &self,
+                instruments: marketprism_exchanges::InstrumentMap,
+                depth: Option<usize>,
+            ) -> Box<dyn marketprism_exchanges::Normalizer> {
+                self.0.normalizer(instruments, depth)
+            }
+        }
+        let resolved = Collector::new(config)
+            .exchange(Arc::new(Lab(Venue::BinanceSpot.into())))
+            .resolve()
+            .expect("all known");
+        let names: Vec<&str> = resolved.iter().map(|e| e.name()).collect();
+        assert_eq!(names, ["binance-spot", "okx", "lab"]);
     }
 }

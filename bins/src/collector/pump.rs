@@ -14,7 +14,7 @@ use marketprism_core::model::MarketEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CollectorConfig, Output, Stats, build_stream};
+use super::{CollectorConfig, Output, Resolved, Stats, build_stream};
 
 /// How long the drain at shutdown may take to publish what the collector holds.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -23,6 +23,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// holds (drain) before returning.
 pub(super) async fn collect(
     config: &CollectorConfig,
+    venues: &Resolved,
     output: &Output,
     stats: &Stats,
     stop: &CancellationToken,
@@ -31,7 +32,7 @@ pub(super) async fn collect(
     let give_up = CancellationToken::new();
     let publishing = publish_all(output, rx, stats, &give_up);
     let reading = async {
-        read(config, tx, stats, stop).await;
+        read(config, venues, tx, stats, stop).await;
     };
     tokio::pin!(publishing);
     let ((), drained) = tokio::join!(reading, async {
@@ -66,6 +67,7 @@ async fn publish_all(
 
 async fn read(
     config: &CollectorConfig,
+    venues: &Resolved,
     tx: mpsc::Sender<Vec<MarketEvent>>,
     stats: &Stats,
     stop: &CancellationToken,
@@ -73,7 +75,7 @@ async fn read(
     let mut delay = Duration::from_millis(500);
     let mut stream = loop {
         stats.set_state("starting", None);
-        match build_stream(config).await {
+        match build_stream(config, venues).await {
             Ok(s) => break s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start the exchange streams; retrying");

@@ -182,11 +182,15 @@ async fn session_inner(
                 if silent >= p.stall_timeout {
                     break Err(ExchangeError::Stalled { venue: venue.to_string(), silent_for: silent });
                 }
-                if let Keepalive::TextPing { idle } = ex.keepalive()
-                    && silent >= idle && last_ping.elapsed() >= idle {
-                        last_ping = Instant::now();
-                        ws.send(send("ping".to_owned())).await.map_err(|e| ws_err(&url, e))?;
-                    }
+                let ping = match ex.keepalive() {
+                    Keepalive::TextPing { idle } if silent >= idle && last_ping.elapsed() >= idle => Some("ping"),
+                    Keepalive::Periodic { interval, frame } if last_ping.elapsed() >= interval => Some(frame),
+                    _ => None,
+                };
+                if let Some(frame) = ping {
+                    last_ping = Instant::now();
+                    ws.send(send(frame.to_owned())).await.map_err(|e| ws_err(&url, e))?;
+                }
             }
         }
         for action in out.actions.drain(..) {
