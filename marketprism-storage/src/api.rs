@@ -264,7 +264,7 @@ fn events_of(body: Value, kind: Option<EventKind>) -> Result<Vec<MarketEvent>, A
                     Some(t) => return Err(bad("type", format!("expected `{kind}`, got `{t}`"))),
                 }
             }
-            serde_json::from_value::<MarketEvent>(item).map_err(|e| {
+            let event = serde_json::from_value::<MarketEvent>(item).map_err(|e| {
                 let msg = e.to_string();
                 let field = [
                     "exchange",
@@ -286,14 +286,24 @@ fn events_of(body: Value, kind: Option<EventKind>) -> Result<Vec<MarketEvent>, A
                 .find(|f| msg.contains(&format!("`{f}`")))
                 .unwrap_or("body");
                 bad(field, msg)
-            })
+            })?;
+            crate::api_checks::check_event(&event)?;
+            Ok(event)
         })
         .collect()
 }
 
 fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
-    body.map(|Json(v)| v)
-        .map_err(|e| bad("body", e.body_text()))
+    body.map(|Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": e.body_text(), "field": "body"}),
+            )
+        } else {
+            bad("body", e.body_text())
+        }
+    })
 }
 
 async fn write(sink: &Arc<dyn Sink>, events: Vec<MarketEvent>) -> ApiResult {

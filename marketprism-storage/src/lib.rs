@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod api_checks;
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
 #[cfg(feature = "embedded")]

@@ -494,3 +494,55 @@ async fn native_symbols_are_refused_with_the_normalized_form() {
         );
     }
 }
+
+/// Issue 13 item 7: events that cannot be real (negative prices or sizes) and symbols that
+/// are not one subject token are refused, naming the field; a body over the limit is a 413.
+#[tokio::test]
+async fn impossible_events_and_oversized_bodies_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir);
+    let trade = |symbol: &str, price: &str, size: &str| {
+        let t = &common::trades(ExchangeId::BINANCE, "BTC-USDT", 1, common::now_s_ns())[0];
+        let mut v = serde_json::to_value(t).expect("json");
+        v["symbol"] = json!(symbol);
+        v["price"] = json!(price);
+        v["size"] = json!(size);
+        v
+    };
+    for (body, field) in [
+        (trade("BTC-USDT", "-1", "1"), "price"),
+        (trade("BTC-USDT", "0", "1"), "price"),
+        (trade("BTC-USDT", "100", "-0.5"), "size"),
+        (trade("BTC.USDT", "100", "1"), "symbol"),
+        (trade("BTC-*", "100", "1"), "symbol"),
+        (trade("BTC->", "100", "1"), "symbol"),
+        (trade("BTC USDT", "100", "1"), "symbol"),
+        (trade("", "100", "1"), "symbol"),
+    ] {
+        let (code, resp) = call(
+            &app,
+            "POST",
+            "/api/v1/storage/cold/archive",
+            Some(json!({"events": [body.clone()]})),
+        )
+        .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}: {resp}");
+        assert_eq!(resp["field"], field, "{body}: {resp}");
+    }
+    let (_, resp) = call(&app, "GET", "/api/v1/storage/stats", None).await;
+    assert_eq!(resp["total_events"], 0, "nothing stored: {resp}");
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/cold/archive",
+        Some(json!({"events": [trade("BTC-USDT", "100.5", "0.01")]})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+
+    // Over axum's default body limit (2 MiB): 413, not 400.
+    let huge = json!({"events": [trade("BTC-USDT", "1", "1")], "pad": "x".repeat(3 << 20)});
+    let (code, resp) = call(&app, "POST", "/api/v1/storage/cold/archive", Some(huge)).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{resp}");
+    assert_eq!(resp["field"], "body");
+}

@@ -1,0 +1,92 @@
+//! What the write API checks in an event beyond its shape: a symbol that is one subject token
+//! (it becomes a NATS token, a Redis key part and a ClickHouse value) and prices and sizes
+//! that can be real.
+
+use marketprism_core::{Decimal, model::MarketEvent};
+
+use crate::StorageError;
+
+/// Longest symbol accepted (options are the longest: `BTC-USD-20261225-100000-C`).
+pub(crate) const MAX_SYMBOL_LEN: usize = 64;
+
+/// Refuses an event whose symbol is not a plain subject token or whose prices or sizes are
+/// negative (a trade's or liquidation's price and size must be positive; a book level's size
+/// may be 0, which deletes the level).
+pub(crate) fn check_event(event: &MarketEvent) -> Result<(), StorageError> {
+    if let Some(symbol) = event.symbol() {
+        check_symbol(symbol.as_str())?;
+    }
+    let positive = |field: &'static str, v: &Decimal| {
+        if v.is_sign_positive() && !v.is_zero() {
+            Ok(())
+        } else {
+            Err(invalid(field, format!("{v} must be positive")))
+        }
+    };
+    let not_negative = |field: &'static str, v: &Decimal| {
+        if v.is_sign_negative() && !v.is_zero() {
+            Err(invalid(field, format!("{v} must not be negative")))
+        } else {
+            Ok(())
+        }
+    };
+    let levels = |bids: &[marketprism_core::model::Level],
+                  asks: &[marketprism_core::model::Level]| {
+        for (side, levels) in [("bids", bids), ("asks", asks)] {
+            for l in levels {
+                positive(side, &l.price)?;
+                not_negative(side, &l.size)?;
+            }
+        }
+        Ok::<(), StorageError>(())
+    };
+    match event {
+        MarketEvent::Trade(t) => {
+            positive("price", &t.price)?;
+            positive("size", &t.size)
+        }
+        MarketEvent::Liquidation(l) => {
+            positive("price", &l.price)?;
+            positive("size", &l.size)
+        }
+        MarketEvent::BookSnapshot(b) => levels(&b.bids, &b.asks),
+        MarketEvent::BookDelta(b) => levels(&b.bids, &b.asks),
+        MarketEvent::Bbo(b) => {
+            for (field, v) in [
+                ("bid_price", &b.bid_price),
+                ("bid_size", &b.bid_size),
+                ("ask_price", &b.ask_price),
+                ("ask_size", &b.ask_size),
+            ] {
+                not_negative(field, v)?;
+            }
+            Ok(())
+        }
+        MarketEvent::Ticker(t) => not_negative("last_price", &t.last_price),
+        // Rates, ratios and index values may be negative; other kinds carry no such field.
+        _ => Ok(()),
+    }
+}
+
+/// A symbol usable as one NATS subject token and key part.
+pub(crate) fn check_symbol(symbol: &str) -> Result<(), StorageError> {
+    let bad = symbol.is_empty()
+        || symbol.len() > MAX_SYMBOL_LEN
+        || symbol
+            .chars()
+            .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace() || c.is_control());
+    if bad {
+        return Err(invalid(
+            "symbol",
+            format!(
+                "`{}` is not a symbol (1..={MAX_SYMBOL_LEN} characters, no `.`, `*`, `>`, spaces or control characters)",
+                symbol.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, message: String) -> StorageError {
+    StorageError::InvalidInput { field, message }
+}
