@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod book;
 pub mod bus;
 pub mod config;

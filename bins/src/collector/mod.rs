@@ -6,10 +6,10 @@
 mod pump;
 mod stats;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use axum::{Json, Router, extract::State, routing::get};
-use marketprism_core::{bus::Bus, model::MarketEvent, model::MarketType, runtime::Service};
+use marketprism_core::{bus::Bus, model::MarketType, runtime::Service, sink::Sink};
 use marketprism_exchanges::{Channel, MarketStream, Venue, fetch_instruments};
 use marketprism_storage::nats::publisher::{JetStreamPublisher, PublisherConfig};
 use serde::{Deserialize, Serialize};
@@ -119,29 +119,6 @@ impl Default for CollectorConfig {
     }
 }
 
-pub(crate) enum Output {
-    Nats(Box<JetStreamPublisher>),
-    Bus(Bus),
-}
-
-impl Output {
-    pub(crate) async fn publish(&self, batch: &[MarketEvent]) -> std::result::Result<(), String> {
-        match self {
-            Output::Nats(p) => p
-                .publish_batch(batch)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Output::Bus(bus) => {
-                for e in batch {
-                    bus.publish(e.clone()).await.map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
 /// Runs the collector until `shutdown` (standalone: no in-process bus to share).
 pub async fn run(
     config: CollectorConfig,
@@ -160,11 +137,12 @@ pub async fn run_with_bus(
 ) -> Result<()> {
     let stop = common::shutdown_token(shutdown);
     let stats = Stats::default();
-    let output = match config.nats.storage_config() {
-        Some(nats) => Output::Nats(Box::new(
-            JetStreamPublisher::connect(nats, PublisherConfig::default()).await?,
-        )),
-        None => Output::Bus(bus),
+    // The output is just a sink: the JetStream publisher, or the in-process bus.
+    let output: Arc<dyn Sink> = match config.nats.storage_config() {
+        Some(nats) => {
+            Arc::new(JetStreamPublisher::connect(nats, PublisherConfig::default()).await?)
+        }
+        None => Arc::new(bus),
     };
     let addr = listener.local_addr()?;
     let registry = common::registry(&config.discovery).await?;
@@ -177,7 +155,7 @@ pub async fn run_with_bus(
     let http = common::spawn_http(service, listener, http_stop.clone());
     common::register(&registry, &config.service, addr).await?;
 
-    pump::collect(&config, &output, &stats, &stop).await;
+    pump::collect(&config, output, &stats, &stop).await;
 
     common::deregister(&registry).await;
     stats.set_state("stopped", None);
