@@ -6,6 +6,7 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use marketprism_core::{bus::Bus, model::MarketEvent, runtime::Service, sink::Sink};
 use marketprism_storage::{
     api::{ApiState, routes},
+    driver::{DriverConfig, NoAck, SinkDriver},
     factory::open_stores,
     nats::consumer::ConsumerConfig,
     pipeline::{PipelineConfig, PipelineStatus, run_with_status},
@@ -224,7 +225,25 @@ pub async fn run_with_bus(
                         .map_err(|e| e.to_string())
                 })
             }
-            (None, Some(sub)) => tokio::spawn(bus_pipeline(sub, sinks, ps)),
+            (None, Some(sub)) => {
+                // The no-NATS pipeline: the bus subscription through the same sink driver (the
+                // bus meanwhile applies backpressure to the collector; at shutdown what the
+                // subscription holds is written first).
+                let driver = SinkDriver::new(
+                    sinks,
+                    DriverConfig::default().batch_size(config.consumer.batch_size),
+                )
+                .with_status(status);
+                let events = futures::stream::unfold(sub, |mut sub| async move {
+                    sub.recv().await.map(|e| (MarketEvent::clone(&e), sub))
+                });
+                tokio::spawn(async move {
+                    driver
+                        .run(events, &NoAck, ps.cancelled_owned())
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            }
             (None, None) => return Err("internal: no event source".into()),
         }
     };
@@ -233,18 +252,13 @@ pub async fn run_with_bus(
         () = stop.cancelled() => None,
         r = &mut pipeline => Some(r),
     };
-    // Graceful: deregister, let the batch in hand finish (drain), flush the sinks.
+    // Graceful: deregister, let the batch in hand finish (drain); the driver flushes the sinks.
     common::deregister(&registry).await;
     pipeline_stop.cancel();
     let result = match outcome {
         Some(r) => r,
         None => pipeline.await,
     };
-    for s in &sinks {
-        if let Err(e) = s.flush().await {
-            tracing::warn!(sink = s.name(), error = %e, "flush failed");
-        }
-    }
     let served = common::finish(http_stop, http).await;
     match result {
         Ok(Ok(())) => served,
@@ -293,63 +307,5 @@ impl Sink for NullSink {
     }
     async fn health(&self) -> marketprism_core::sink::Health {
         marketprism_core::sink::Health::Healthy
-    }
-}
-
-/// The no-NATS pipeline: bus subscription → batches (what is waiting, up to 500 events) →
-/// every sink, retried until it succeeds (the bus meanwhile applies backpressure to the
-/// collector). At shutdown, what the subscription holds is written first (drain).
-async fn bus_pipeline(
-    mut sub: marketprism_core::bus::Subscription,
-    sinks: Vec<Arc<dyn Sink>>,
-    stop: CancellationToken,
-) -> std::result::Result<(), String> {
-    use futures::FutureExt;
-    let mut batch: Vec<MarketEvent> = Vec::with_capacity(500);
-    loop {
-        let done = tokio::select! {
-            () = stop.cancelled() => true,
-            e = sub.recv() => match e {
-                Some(e) => { batch.push((*e).clone()); false }
-                None => true,
-            },
-        };
-        while batch.len() < 500 {
-            match sub.recv().now_or_never() {
-                Some(Some(e)) => batch.push((*e).clone()),
-                _ => break,
-            }
-        }
-        if !batch.is_empty() {
-            write_all(&sinks, &batch, &stop).await;
-            batch.clear();
-        }
-        if done {
-            return Ok(());
-        }
-    }
-}
-
-async fn write_all(sinks: &[Arc<dyn Sink>], batch: &[MarketEvent], stop: &CancellationToken) {
-    for sink in sinks {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match sink.write_batch(batch).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(sink = sink.name(), error = %e, "write failed; retrying");
-                    if stop.is_cancelled() && delay >= Duration::from_secs(2) {
-                        tracing::error!(
-                            sink = sink.name(),
-                            lost = batch.len(),
-                            "giving up at shutdown"
-                        );
-                        break;
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
     }
 }

@@ -205,6 +205,34 @@ impl Bus {
     }
 }
 
+/// The bus as a [`Sink`](crate::sink::Sink): a batch is published event by event, each
+/// waiting for room in every matching subscriber (backpressure). A closed bus is a permanent
+/// error.
+#[async_trait::async_trait]
+impl crate::sink::Sink for Bus {
+    fn name(&self) -> &str {
+        "bus"
+    }
+    async fn write_batch(&self, batch: &[MarketEvent]) -> Result<(), Error> {
+        for event in batch {
+            self.publish(event.clone()).await?;
+        }
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn health(&self) -> crate::sink::Health {
+        if self.inner.closed.load(Ordering::Acquire) {
+            crate::sink::Health::Unhealthy {
+                reason: "the event bus is closed".into(),
+            }
+        } else {
+            crate::sink::Health::Healthy
+        }
+    }
+}
+
 /// Why [`Bus::try_publish`] did not reach everyone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TryPublishError {
@@ -291,6 +319,24 @@ mod tests {
                 .map(|s| s.as_str()),
             Some("2")
         );
+    }
+
+    #[tokio::test]
+    async fn bus_is_a_sink() {
+        use crate::sink::Sink;
+        let bus = Bus::new();
+        let mut sub = bus.subscribe(">", 8).expect("sub");
+        let sink: &dyn Sink = &bus;
+        sink.write_batch(&[status(ExchangeId::OKX, "1"), status(ExchangeId::OKX, "2")])
+            .await
+            .expect("write");
+        assert_eq!(sub.len(), 2);
+        assert!(sink.health().await.is_up());
+        let _ = sub.recv().await;
+        bus.close();
+        let err = sink.write_batch(&[status(ExchangeId::OKX, "3")]).await;
+        assert!(matches!(err, Err(ref e) if !e.is_retryable()), "{err:?}");
+        assert!(!sink.health().await.is_up());
     }
 
     #[tokio::test]

@@ -31,6 +31,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backoff;
+pub mod balance;
 pub mod book;
 pub mod bus;
 pub mod config;

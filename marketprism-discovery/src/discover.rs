@@ -78,11 +78,11 @@ impl Registry {
     pub async fn pick(&self, service: &str) -> Result<ServiceInstance> {
         let d = self.discover(service).await?;
         let healthy: Vec<ServiceInstance> = d.healthy().into_iter().cloned().collect();
-        lock(&self.inner.balancers)
-            .entry(service.to_owned())
-            .or_default()
-            .pick(&healthy)
-            .cloned()
+        // Weight 0 still counts as 1 here: a registered, healthy instance is eligible.
+        self.inner
+            .balancer
+            .pick_by(service, &healthy, |c| (c.id.as_str(), c.weight.max(1)))
+            .and_then(|i| healthy.get(i).cloned())
             .ok_or_else(|| DiscoveryError::NoHealthyInstance {
                 service: service.to_owned(),
             })

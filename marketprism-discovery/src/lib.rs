@@ -83,7 +83,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backend;
-mod balance;
 #[doc(hidden)]
 pub mod conformance;
 #[cfg(feature = "consul")]

@@ -16,7 +16,6 @@ use tokio::{sync::broadcast, task::JoinHandle};
 
 use crate::{
     backend::{Backend, Lease},
-    balance::SmoothWrr,
     error::{DiscoveryError, Result},
     events::{EventHandler, RegistryEvent},
     factory::backend_from_url,
@@ -86,7 +85,7 @@ pub(crate) struct Inner {
     own: Mutex<HashMap<Key, Own>>,
     pub(crate) cache: Mutex<HashMap<String, Cached>>,
     pub(crate) observed: Mutex<HashMap<Key, InstanceStatus>>,
-    pub(crate) balancers: Mutex<HashMap<String, SmoothWrr>>,
+    pub(crate) balancer: marketprism_core::balance::Balancer,
     events: broadcast::Sender<RegistryEvent>,
     handlers: Mutex<Vec<EventHandler>>,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -201,7 +200,7 @@ impl RegistryBuilder {
                 own: Mutex::new(HashMap::new()),
                 cache: Mutex::new(HashMap::new()),
                 observed: Mutex::new(HashMap::new()),
-                balancers: Mutex::new(HashMap::new()),
+                balancer: marketprism_core::balance::Balancer::new(),
                 events,
                 handlers: Mutex::new(Vec::new()),
                 tasks: Mutex::new(Vec::new()),

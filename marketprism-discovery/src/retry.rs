@@ -2,6 +2,8 @@
 
 use std::{future::Future, time::Duration};
 
+use marketprism_core::backoff::Backoff;
+
 use crate::error::Result;
 
 /// How to retry retryable backend failures ([`DiscoveryError::is_retryable`]).
@@ -17,8 +19,7 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     attempts: u32,
-    initial: Duration,
-    max: Duration,
+    backoff: Backoff,
 }
 
 impl Default for RetryPolicy {
@@ -26,8 +27,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             attempts: 3,
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(5),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
         }
     }
 }
@@ -47,24 +47,19 @@ impl RetryPolicy {
     }
     /// First backoff.
     pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial = d;
+        self.backoff = Backoff::new(d, self.backoff.max());
         self
     }
     /// Backoff cap.
     pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max = d;
+        self.backoff = Backoff::new(self.backoff.initial(), d);
         self
     }
 
     /// The sleep before retry number `retry` (1-based): `initial * 2^(retry-1)`, capped,
-    /// then a random value in its upper half (jitter).
+    /// then a random value in its upper half (jitter) — [`Backoff::delay`].
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(20));
-        let capped = exp.min(self.max);
-        let half = capped / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        self.backoff.delay(retry.saturating_sub(1))
     }
 
     /// Runs `op` until it succeeds, fails with a non-retryable error or runs out of attempts.

@@ -4,7 +4,7 @@
 //!
 //! - **routing** — `/api/v1/{service}/…` by a configurable prefix table ([`config`]) to an
 //!   instance found through an [`Upstreams`] resolver (discovery, or [`StaticUpstreams`]),
-//!   by smooth weighted round-robin ([`balancer`]) over healthy instances whose circuit
+//!   by smooth weighted round-robin ([`marketprism_core::balance`]) over healthy instances whose circuit
 //!   [`breaker`] admits the request; timeouts and retries on another instance for idempotent
 //!   methods ([`proxy`]);
 //! - **auth** — API keys (stored hashed) and JWT (HS256, RS256) with `read`/`admin` roles
@@ -39,7 +39,6 @@
 
 mod access_log;
 pub mod auth;
-pub mod balancer;
 pub mod breaker;
 pub mod config;
 mod error;
@@ -82,10 +81,11 @@ pub use events::NatsEventSource;
 pub use events::{BusEventSource, EventSource, EventStream};
 pub use upstream::{StaticUpstreams, Upstream, Upstreams};
 
+use marketprism_core::balance::Balancer;
+
 use crate::{
     access_log::AccessLogLayer,
     auth::{AuthLayer, Authenticator},
-    balancer::Balancer,
     breaker::BreakerRegistry,
     config::{CorsConfig, GatewayConfig},
     ratelimit::RateLimitLayer,

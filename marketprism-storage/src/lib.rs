@@ -4,6 +4,8 @@
 //!
 //! - [`nats`] (feature `nats`): the JetStream publisher (`Nats-Msg-Id` = event identity,
 //!   pipelined acks, bounded in flight, retries, backpressure) and the durable pull consumer;
+//! - [`driver`]: the one sink driver (batch → every sink → retry → dead-letter → ack) that
+//!   the pipeline, the in-process bus mode and the collector all use;
 //! - [`pipeline`] (feature `nats`): JetStream → sinks → ack, at-least-once with no duplicates
 //!   stored, dead-lettering of malformed messages;
 //! - [`clickhouse`] (feature `clickhouse`): the history store (one `ReplacingMergeTree` table
@@ -27,6 +29,7 @@ pub mod api;
 mod api_checks;
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
+pub mod driver;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;

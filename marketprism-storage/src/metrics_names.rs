@@ -18,6 +18,10 @@ pub const DEAD_LETTERED: &str = "marketprism_storage_dead_lettered_total";
 pub const SINK_RETRIES: &str = "marketprism_storage_sink_retries_total";
 /// Events written, by sink.
 pub const SINK_WRITTEN: &str = "marketprism_storage_sink_written_total";
+/// Events a sink refused permanently (dead-lettered or skipped), by sink.
+pub const SINK_SKIPPED: &str = "marketprism_storage_sink_skipped_total";
+/// Events given up on at shutdown (drain limit passed), by sink driver.
+pub const SINK_LOST: &str = "marketprism_storage_sink_lost_total";
 /// Seconds to write one batch to one sink, by sink.
 pub const SINK_WRITE_SECONDS: &str = "marketprism_storage_sink_write_seconds";
 /// Events per batch the consumer processed.
@@ -41,6 +45,8 @@ pub fn describe() {
     describe_counter!(DEAD_LETTERED, "Messages sent to the dead-letter subject");
     describe_counter!(SINK_RETRIES, "Sink writes retried, by sink");
     describe_counter!(SINK_WRITTEN, "Events durably written, by sink");
+    describe_counter!(SINK_SKIPPED, "Events a sink refused permanently, by sink");
+    describe_counter!(SINK_LOST, "Events given up on at shutdown");
     describe_histogram!(
         SINK_WRITE_SECONDS,
         metrics::Unit::Seconds,

@@ -123,7 +123,8 @@ async fn clickhouse_outage_holds_acks_and_drains_exactly() {
             .batch_timeout(Duration::from_millis(100))
             .ack_wait(Duration::from_secs(6)),
     );
-    config.retry_max = Duration::from_secs(1);
+    config.retry =
+        marketprism_core::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
     let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(via_proxy)];
     let task = tokio::spawn(run_with_status(config, sinks, Arc::clone(&status), async {
         let _ = stop_rx.await;

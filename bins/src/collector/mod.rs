@@ -9,7 +9,7 @@ mod stats;
 use std::{collections::HashSet, sync::Arc};
 
 use axum::{Json, Router, extract::State, routing::get};
-use marketprism_core::{bus::Bus, model::MarketEvent, model::MarketType, runtime::Service};
+use marketprism_core::{bus::Bus, model::MarketType, runtime::Service, sink::Sink};
 use marketprism_exchanges::{
     Channel, Exchange, MarketStream, Venue, builtin_exchanges, fetch_instruments, find_exchange,
 };
@@ -119,29 +119,6 @@ impl Default for CollectorConfig {
             book_depth: Some(100),
             batch_size: 2000,
             batch_ms: 0,
-        }
-    }
-}
-
-pub(crate) enum Output {
-    Nats(Box<JetStreamPublisher>),
-    Bus(Bus),
-}
-
-impl Output {
-    pub(crate) async fn publish(&self, batch: &[MarketEvent]) -> std::result::Result<(), String> {
-        match self {
-            Output::Nats(p) => p
-                .publish_batch(batch)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Output::Bus(bus) => {
-                for e in batch {
-                    bus.publish(e.clone()).await.map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
         }
     }
 }
@@ -275,11 +252,12 @@ impl Collector {
         let config = self.config;
         let stop = common::shutdown_token(shutdown);
         let stats = Stats::default();
-        let output = match config.nats.storage_config() {
-            Some(nats) => Output::Nats(Box::new(
-                JetStreamPublisher::connect(nats, PublisherConfig::default()).await?,
-            )),
-            None => Output::Bus(self.bus.unwrap_or_default()),
+        // The output is just a sink: the JetStream publisher, or the in-process bus.
+        let output: Arc<dyn Sink> = match config.nats.storage_config() {
+            Some(nats) => {
+                Arc::new(JetStreamPublisher::connect(nats, PublisherConfig::default()).await?)
+            }
+            None => Arc::new(self.bus.unwrap_or_default()),
         };
         let addr = listener.local_addr()?;
         let registry = common::registry(&config.discovery).await?;
@@ -292,7 +270,7 @@ impl Collector {
         let http = common::spawn_http(service, listener, http_stop.clone());
         common::register(&registry, &config.service, addr).await?;
 
-        pump::collect(&config, &venues, &output, &stats, &stop).await;
+        pump::collect(&config, &venues, output, &stats, &stop).await;
 
         common::deregister(&registry).await;
         stats.set_state("stopped", None);

@@ -1,67 +1,85 @@
-//! The collector's loop: exchange stream → batches → publisher, with reading and publishing
-//! overlapped and bounded.
+//! The collector's loop: exchange stream → the storage crate's sink driver → the output sink
+//! (the JetStream publisher or the in-process bus), with reading and publishing overlapped
+//! and bounded.
 //!
-//! A batch is whatever is waiting when the publisher can take one (natural batching): an
-//! event leaves at once when quiet, and under load batches grow while the previous one waits
-//! for its JetStream acks. At most one batch is being published, one waits for it, and one
-//! fills; when all three are full the exchange stream is no longer read (backpressure, never
-//! loss).
+//! The reader hands over whatever the exchange stream has waiting; the driver batches it
+//! (natural batching, or up to `batch_ms`) and writes it with retries and backoff. While the
+//! driver is busy and the hand-over channel is full, the exchange stream is not read
+//! (backpressure, never loss). At shutdown the reader drains the connections and the driver
+//! publishes what is left, giving up only after [`DRAIN_LIMIT`].
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
-use marketprism_core::model::MarketEvent;
+use marketprism_core::{backoff::Backoff, model::MarketEvent, sink::Sink};
+use marketprism_storage::{
+    StorageError,
+    driver::{Delivery, DriverConfig, SinkDriver},
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CollectorConfig, Output, Resolved, Stats, build_stream};
+use super::{CollectorConfig, Resolved, Stats, build_stream};
 
-/// How long the drain at shutdown may take to publish what the collector holds.
+/// How long the drain at shutdown may keep retrying to publish what the collector holds.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
-/// Reads the exchange stream and publishes batches until `stop`; then publishes what it
-/// holds (drain) before returning.
+/// Reconnect delays when the exchange streams cannot start.
+const START_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+
+/// Reads the exchange stream and publishes batches to `output` until `stop`; then publishes
+/// what it holds (drain) before returning.
 pub(super) async fn collect(
     config: &CollectorConfig,
     venues: &Resolved,
-    output: &Output,
+    output: Arc<dyn Sink>,
     stats: &Stats,
     stop: &CancellationToken,
 ) {
+    let driver = SinkDriver::new(
+        vec![output],
+        DriverConfig::default()
+            .batch_size(config.batch_size)
+            .batch_timeout(Duration::from_millis(config.batch_ms))
+            .drain_limit(Some(DRAIN_LIMIT)),
+    );
     let (tx, rx) = mpsc::channel::<Vec<MarketEvent>>(1);
-    let give_up = CancellationToken::new();
-    let publishing = publish_all(output, rx, stats, &give_up);
-    let reading = async {
-        read(config, venues, tx, stats, stop).await;
-    };
-    tokio::pin!(publishing);
-    let ((), drained) = tokio::join!(reading, async {
-        // The reader has stopped (and sent what it held) once the channel closes; allow
-        // the publisher DRAIN_LIMIT after `stop` to finish, then make it give up.
-        tokio::select! {
-            () = &mut publishing => true,
-            () = async {
-                stop.cancelled().await;
-                tokio::time::sleep(DRAIN_LIMIT).await;
-            } => false,
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|batch| (batch, rx))
+    })
+    .flat_map(futures::stream::iter);
+    let delivery = Published(stats);
+    let publishing = async {
+        // The input ends once the reader has drained and stopped; the drain limit starts
+        // counting at `stop`.
+        let run = driver.run(events, &delivery, futures::future::pending());
+        tokio::pin!(run);
+        let r = tokio::select! {
+            r = &mut run => r,
+            () = stop.cancelled() => {
+                driver.begin_shutdown();
+                run.await
+            }
+        };
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not publish the last batches within {DRAIN_LIMIT:?}");
         }
-    });
-    if !drained {
-        tracing::warn!("could not publish the last batches within {DRAIN_LIMIT:?}");
-        give_up.cancel();
-        publishing.await;
-    }
+    };
+    tokio::join!(read(config, venues, tx, stats, stop), publishing);
 }
 
-/// Publishes each batch in turn, retrying, until the channel closes.
-async fn publish_all(
-    output: &Output,
-    mut rx: mpsc::Receiver<Vec<MarketEvent>>,
-    stats: &Stats,
-    give_up: &CancellationToken,
-) {
-    while let Some(mut batch) = rx.recv().await {
-        publish(output, &mut batch, stats, give_up).await;
+/// Reports the driver's progress in the collector's stats.
+struct Published<'a>(&'a Stats);
+
+#[async_trait]
+impl Delivery for Published<'_> {
+    async fn retrying(&self, _: &str, error: &StorageError) {
+        self.0.publish_failed(error.to_string());
+    }
+    async fn ack(&self, keep: &[bool]) -> marketprism_storage::Result<()> {
+        self.0.published(keep.iter().filter(|k| **k).count());
+        Ok(())
     }
 }
 
@@ -72,7 +90,7 @@ async fn read(
     stats: &Stats,
     stop: &CancellationToken,
 ) {
-    let mut delay = Duration::from_millis(500);
+    let mut retries = START_BACKOFF.retries();
     let mut stream = loop {
         stats.set_state("starting", None);
         match build_stream(config, venues).await {
@@ -82,36 +100,26 @@ async fn read(
                 stats.set_state("retrying", Some(e));
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
+                    () = retries.wait() => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
     };
     stats.set_state("running", None);
     let max = config.batch_size.max(1);
-    let hold = config.batch_ms > 0;
-    let mut batch = Vec::with_capacity(max);
-    let mut flush = tokio::time::interval(Duration::from_millis(config.batch_ms.max(1)));
     let mut rate = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
-            // The publisher can take a batch: hand over what is waiting.
-            permit = tx.reserve(), if !hold && !batch.is_empty() => match permit {
-                Ok(permit) => permit.send(std::mem::replace(&mut batch, Vec::with_capacity(max))),
-                Err(_) => return,
-            },
-            // Full batches wait for the publisher (the stream is not read meanwhile).
-            event = stream.next(), if batch.len() < max => match event {
+            event = stream.next() => match event {
                 Some(event) => {
-                    let fresh = batch.len();
-                    batch.push(event);
+                    let mut chunk = Vec::with_capacity(max.min(64));
+                    chunk.push(event);
                     // Take what is already waiting, never wait for more.
                     let mut ended = false;
-                    while batch.len() < max {
+                    while chunk.len() < max {
                         match stream.next().now_or_never() {
-                            Some(Some(event)) => batch.push(event),
+                            Some(Some(event)) => chunk.push(event),
                             Some(None) => {
                                 ended = true;
                                 break;
@@ -119,59 +127,27 @@ async fn read(
                             None => break,
                         }
                     }
-                    stats.observe_all(&batch[fresh..]);
-                    if ended {
+                    stats.observe_all(&chunk);
+                    // Waits while the driver is busy: the stream is not read meanwhile.
+                    if tx.send(chunk).await.is_err() || ended {
                         break;
                     }
                 }
                 None => break,
             },
-            _ = flush.tick(), if hold && !batch.is_empty() => {
-                if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(max))).await.is_err() {
-                    return;
-                }
-            }
             _ = rate.tick() => stats.tick(),
         }
     }
     // Drain: stop the connections, forward what they already delivered.
     stream.shutdown();
+    let mut rest = Vec::new();
     while let Ok(Some(event)) =
         tokio::time::timeout(Duration::from_millis(200), stream.next()).await
     {
         stats.observe_all(std::slice::from_ref(&event));
-        batch.push(event);
+        rest.push(event);
     }
-    if !batch.is_empty() {
-        let _ = tx.send(batch).await;
-    }
-}
-
-/// Publishes the batch, retrying with backoff (the reader waits meanwhile: backpressure).
-/// Gives up only when `give_up` fires.
-async fn publish(
-    output: &Output,
-    batch: &mut Vec<MarketEvent>,
-    stats: &Stats,
-    give_up: &CancellationToken,
-) {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match output.publish(batch).await {
-            Ok(()) => {
-                stats.published(batch.len());
-                batch.clear();
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, events = batch.len(), "publish failed; retrying");
-                stats.publish_failed(e);
-                tokio::select! {
-                    () = give_up.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
+    if !rest.is_empty() {
+        let _ = tx.send(rest).await;
     }
 }

@@ -21,34 +21,11 @@ pub(crate) use session::SessionParams;
 
 use crate::{ExchangeError, capture::CaptureRecord};
 
-/// Capped exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Backoff {
-    pub(crate) base: Duration,
-    pub(crate) cap: Duration,
-}
+pub(crate) use marketprism_core::backoff::Backoff;
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            base: Duration::from_millis(250),
-            cap: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Backoff {
-    /// Delay before attempt `attempt` (0-based): uniform in [0.5, 1] × min(cap, base × 2^attempt).
-    pub(crate) fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << attempt.min(16));
-        self.jittered(exp.min(self.cap))
-    }
-
-    /// `d` scaled by a random factor in [0.5, 1] so that many clients do not retry in lockstep.
-    pub(crate) fn jittered(&self, d: Duration) -> Duration {
-        d.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-    }
-}
+/// Reconnect and REST retry delays: 250 ms doubling up to 30 s, jittered.
+pub(crate) const RECONNECT: Backoff =
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
 
 /// Sends capture records to the writer task (bounded: backpressure, never loss).
 #[derive(Clone)]
@@ -290,20 +267,6 @@ impl Drop for Running {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let b = Backoff::default();
-        for attempt in 0..40 {
-            let d = b.delay(attempt);
-            assert!(d <= b.cap, "{d:?}");
-            let nominal = b.base.saturating_mul(1 << attempt.min(16)).min(b.cap);
-            assert!(
-                d >= nominal / 2,
-                "attempt {attempt}: {d:?} < half of {nominal:?}"
-            );
-        }
-    }
 
     #[test]
     fn dedup_only_inside_window() {

@@ -11,7 +11,7 @@ use tokio::{
 };
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Backoff, CaptureTx, SessionCmd, SessionMsg};
+use super::{CaptureTx, SessionCmd, SessionMsg};
 use crate::{
     Action, Exchange, ExchangeError, FrameKind, InstrumentMap, Keepalive, Output, RestKind,
     Subscription,
@@ -281,7 +281,7 @@ fn spawn_snapshot(
     let rest = p.rest.clone();
     tokio::spawn(async move {
         if retry {
-            tokio::time::sleep(Backoff::default().jittered(Duration::from_secs(1))).await;
+            tokio::time::sleep(marketprism_core::backoff::jitter(Duration::from_secs(1))).await;
         }
         let result = rest.get(&request).await;
         let _ = tx.send((native_symbol, result)).await;

@@ -23,7 +23,7 @@ use rest::{group_subscriptions, load_instruments, plan_subscriptions, poll_task}
 use crate::{
     Channel, Exchange, ExchangeError,
     capture::{CaptureRecord, CaptureWriter},
-    connection::{Backoff, CaptureTx, Running, SessionParams, SupervisorConfig, supervise},
+    connection::{CaptureTx, RECONNECT, Running, SessionParams, SupervisorConfig, supervise},
     transport::{RestClient, WeightBudget},
 };
 
@@ -272,7 +272,7 @@ impl MarketStreamBuilder {
                         .map(|l| l.saturating_sub(Duration::from_secs(1800)))
                 }),
                 overlap_grace: Duration::from_secs(1),
-                backoff: Backoff::default(),
+                backoff: RECONNECT,
             };
             let ws_base = plan.ws_url.as_deref().unwrap_or(ex.ws_base_url());
             for (group, subs) in group_subscriptions(&**ex, ws_base, ws_subs)

@@ -11,7 +11,7 @@ use super::VenuePlan;
 use crate::{
     Exchange, ExchangeError, InstrumentMap, Output, RestRequest, Source, Subscription,
     capture::CaptureRecord,
-    connection::{Backoff, CaptureTx},
+    connection::{CaptureTx, RECONNECT},
     transport::{RestClient, WeightBudget},
 };
 
@@ -65,14 +65,13 @@ async fn get_with_retries(
     rest: &RestClient,
     request: &RestRequest,
 ) -> Result<String, ExchangeError> {
-    let backoff = Backoff::default();
     let mut attempt = 0;
     loop {
         match rest.get(request).await {
             Err(e) if e.is_retryable() && attempt < 4 => {
                 tracing::warn!(error = %e, attempt, "instrument request failed; retrying");
                 if !matches!(e, ExchangeError::RateLimited { .. }) {
-                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    RECONNECT.sleep(attempt).await;
                 }
                 attempt += 1;
             }

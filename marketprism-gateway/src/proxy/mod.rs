@@ -129,7 +129,7 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
                 tried[i] = true;
             }
         }
-        let Some(pick) = state.balancer.pick_with(service, &candidates, |(i, _)| {
+        let Some(pick) = state.balancer.pick_by(service, &candidates, |(i, _)| {
             (instances[*i].id.as_str(), instances[*i].weight)
         }) else {
             break;

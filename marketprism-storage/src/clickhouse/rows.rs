@@ -5,10 +5,11 @@
 
 use clickhouse::Row;
 use marketprism_core::model::*;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::decimal::{from_i128 as dec, opt_from_i128 as odec, opt_to_i128 as oi, to_i128 as i};
-use crate::{EventKind, Result, StorageError};
+use crate::{EventKind, Result, StorageError, identity::ratio_kind_str};
 
 pub(crate) use super::rows_more::*;
 
@@ -49,7 +50,7 @@ pub(crate) fn side(code: i8) -> Result<Side> {
         other => Err(corrupt("side", &other.to_string())),
     }
 }
-fn levels_to(levels: &[Level]) -> Result<(Vec<i128>, Vec<i128>)> {
+pub(crate) fn levels_to(levels: &[Level]) -> Result<(Vec<i128>, Vec<i128>)> {
     let mut p = Vec::with_capacity(levels.len());
     let mut s = Vec::with_capacity(levels.len());
     for l in levels {
@@ -58,7 +59,7 @@ fn levels_to(levels: &[Level]) -> Result<(Vec<i128>, Vec<i128>)> {
     }
     Ok((p, s))
 }
-fn levels_from(prices: Vec<i128>, sizes: Vec<i128>) -> Result<Vec<Level>> {
+pub(crate) fn levels_from(prices: Vec<i128>, sizes: Vec<i128>) -> Result<Vec<Level>> {
     if prices.len() != sizes.len() {
         return Err(corrupt(
             "book levels",
@@ -72,393 +73,223 @@ fn levels_from(prices: Vec<i128>, sizes: Vec<i128>) -> Result<Vec<Level>> {
         .collect()
 }
 
-/// Trade row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct TradeRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub trade_id: String,
-    pub side: i8,
-    pub price: i128,
-    pub size: i128,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
+fn ratio_kind(s: &str) -> Result<RatioKind> {
+    [
+        RatioKind::TopTraderPositions,
+        RatioKind::TopTraderAccounts,
+        RatioKind::AllAccounts,
+    ]
+    .into_iter()
+    .find(|k| ratio_kind_str(*k) == s)
+    .ok_or_else(|| corrupt("ratio kind", s))
 }
 
-impl EventRow for TradeRow {
-    const EVENT_KIND: EventKind = EventKind::Trade;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Trade(t) = event else {
-            return Ok(None);
-        };
-        Ok(Some(TradeRow {
-            exchange: t.exchange.as_str().into(),
-            market: t.market.as_str().into(),
-            symbol: t.symbol.as_str().into(),
-            trade_id: t.trade_id.as_str().into(),
-            side: side_code(t.side),
-            price: i(&t.price)?,
-            size: i(&t.size)?,
-            exchange_ts: t.exchange_ts,
-            local_ts: t.local_ts,
-        }))
-    }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::Trade(Trade {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            trade_id: self.trade_id.into(),
-            side: side(self.side)?,
-            price: dec(self.price)?,
-            size: dec(self.size)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
-    }
+fn text(d: &Option<Decimal>) -> Option<String> {
+    d.as_ref().map(Decimal::to_string)
+}
+fn untext(s: Option<String>) -> Result<Option<Decimal>> {
+    s.map(|s| s.parse().map_err(|_| corrupt("decimal text", &s)))
+        .transpose()
 }
 
-/// Book snapshot row: levels as parallel arrays, best first.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct BookSnapshotRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub sequence: u64,
-    pub bid_prices: Vec<i128>,
-    pub bid_sizes: Vec<i128>,
-    pub ask_prices: Vec<i128>,
-    pub ask_sizes: Vec<i128>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
+/// One column's conversion, event field → row value (`to`) and back (`from`).
+macro_rules! codec {
+    (to copy, $v:expr) => {
+        *$v
+    };
+    (from copy, $v:expr) => {
+        $v
+    };
+    (to string, $v:expr) => {
+        $v.as_str().into()
+    };
+    (from string, $v:expr) => {
+        $v.into()
+    };
+    (to ostring, $v:expr) => {
+        $v.as_ref().map(|s| s.as_str().to_owned())
+    };
+    (from ostring, $v:expr) => {
+        $v.map(Into::into)
+    };
+    (to dec, $v:expr) => {
+        i($v)?
+    };
+    (from dec, $v:expr) => {
+        dec($v)?
+    };
+    (to odec, $v:expr) => {
+        oi($v)?
+    };
+    (from odec, $v:expr) => {
+        odec($v)?
+    };
+    (to text, $v:expr) => {
+        text($v)
+    };
+    (from text, $v:expr) => {
+        untext($v)?
+    };
+    (to side, $v:expr) => {
+        side_code(*$v)
+    };
+    (from side, $v:expr) => {
+        side($v)?
+    };
+    (to flag, $v:expr) => {
+        u8::from(*$v)
+    };
+    (from flag, $v:expr) => {
+        $v != 0
+    };
+    (to ratio, $v:expr) => {
+        ratio_kind_str(*$v).into()
+    };
+    (from ratio, $v:expr) => {
+        ratio_kind(&$v)?
+    };
 }
 
-impl EventRow for BookSnapshotRow {
-    const EVENT_KIND: EventKind = EventKind::BookSnapshot;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::BookSnapshot(b) = event else {
-            return Ok(None);
-        };
-        let (bid_prices, bid_sizes) = levels_to(&b.bids)?;
-        let (ask_prices, ask_sizes) = levels_to(&b.asks)?;
-        Ok(Some(BookSnapshotRow {
-            exchange: b.exchange.as_str().into(),
-            market: b.market.as_str().into(),
-            symbol: b.symbol.as_str().into(),
-            sequence: b.sequence,
-            bid_prices,
-            bid_sizes,
-            ask_prices,
-            ask_sizes,
-            exchange_ts: b.exchange_ts,
-            local_ts: b.local_ts,
-        }))
-    }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::BookSnapshot(BookSnapshot {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            sequence: self.sequence,
-            bids: levels_from(self.bid_prices, self.bid_sizes)?,
-            asks: levels_from(self.ask_prices, self.ask_sizes)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
-    }
+/// Defines, from one table of columns, each row struct (columns `exchange`, `market`,
+/// `symbol`, the listed ones, then `exchange_ts`, `local_ts`, as in [`super::schema`]) and
+/// its [`EventRow`] mapping. A column is `name: RowType = event_field as codec`.
+macro_rules! event_rows {
+    ($(
+        $(#[$doc:meta])*
+        $row:ident for $variant:ident {
+            $($col:ident : $ty:ty = $field:ident as $codec:ident),* $(,)?
+        }
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Row, Serialize, Deserialize)]
+        pub(crate) struct $row {
+            pub exchange: String,
+            pub market: String,
+            pub symbol: String,
+            $(pub $col: $ty,)*
+            pub exchange_ts: i64,
+            pub local_ts: i64,
+        }
+
+        impl EventRow for $row {
+            const EVENT_KIND: EventKind = EventKind::$variant;
+            fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
+                let MarketEvent::$variant(e) = event else {
+                    return Ok(None);
+                };
+                Ok(Some($row {
+                    exchange: e.exchange.as_str().into(),
+                    market: e.market.as_str().into(),
+                    symbol: e.symbol.as_str().into(),
+                    $($col: codec!(to $codec, &e.$field),)*
+                    exchange_ts: e.exchange_ts,
+                    local_ts: e.local_ts,
+                }))
+            }
+            fn into_event(self) -> Result<MarketEvent> {
+                Ok(MarketEvent::$variant($variant {
+                    exchange: exchange(&self.exchange)?,
+                    market: market(&self.market)?,
+                    symbol: Symbol::from(self.symbol),
+                    $($field: codec!(from $codec, self.$col),)*
+                    exchange_ts: self.exchange_ts,
+                    local_ts: self.local_ts,
+                }))
+            }
+        }
+    )*};
 }
 
-/// Book delta row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct BookDeltaRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub prev_sequence: u64,
-    pub sequence: u64,
-    pub bid_prices: Vec<i128>,
-    pub bid_sizes: Vec<i128>,
-    pub ask_prices: Vec<i128>,
-    pub ask_sizes: Vec<i128>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
-}
-
-impl EventRow for BookDeltaRow {
-    const EVENT_KIND: EventKind = EventKind::BookDelta;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::BookDelta(b) = event else {
-            return Ok(None);
-        };
-        let (bid_prices, bid_sizes) = levels_to(&b.bids)?;
-        let (ask_prices, ask_sizes) = levels_to(&b.asks)?;
-        Ok(Some(BookDeltaRow {
-            exchange: b.exchange.as_str().into(),
-            market: b.market.as_str().into(),
-            symbol: b.symbol.as_str().into(),
-            prev_sequence: b.prev_sequence,
-            sequence: b.sequence,
-            bid_prices,
-            bid_sizes,
-            ask_prices,
-            ask_sizes,
-            exchange_ts: b.exchange_ts,
-            local_ts: b.local_ts,
-        }))
+event_rows! {
+    /// Trade row.
+    TradeRow for Trade {
+        trade_id: String = trade_id as string,
+        side: i8 = side as side,
+        price: i128 = price as dec,
+        size: i128 = size as dec,
     }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::BookDelta(BookDelta {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            prev_sequence: self.prev_sequence,
-            sequence: self.sequence,
-            bids: levels_from(self.bid_prices, self.bid_sizes)?,
-            asks: levels_from(self.ask_prices, self.ask_sizes)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+    /// BBO row.
+    BboRow for Bbo {
+        bid_price: i128 = bid_price as dec,
+        bid_size: i128 = bid_size as dec,
+        ask_price: i128 = ask_price as dec,
+        ask_size: i128 = ask_size as dec,
+        sequence: Option<u64> = sequence as copy,
     }
-}
-
-/// BBO row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct BboRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub bid_price: i128,
-    pub bid_size: i128,
-    pub ask_price: i128,
-    pub ask_size: i128,
-    pub sequence: Option<u64>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
-}
-
-impl EventRow for BboRow {
-    const EVENT_KIND: EventKind = EventKind::Bbo;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Bbo(b) = event else {
-            return Ok(None);
-        };
-        Ok(Some(BboRow {
-            exchange: b.exchange.as_str().into(),
-            market: b.market.as_str().into(),
-            symbol: b.symbol.as_str().into(),
-            bid_price: i(&b.bid_price)?,
-            bid_size: i(&b.bid_size)?,
-            ask_price: i(&b.ask_price)?,
-            ask_size: i(&b.ask_size)?,
-            sequence: b.sequence,
-            exchange_ts: b.exchange_ts,
-            local_ts: b.local_ts,
-        }))
+    /// Ticker row.
+    TickerRow for Ticker {
+        last_price: i128 = last_price as dec,
+        open_24h: Option<i128> = open_24h as odec,
+        high_24h: Option<i128> = high_24h as odec,
+        low_24h: Option<i128> = low_24h as odec,
+        volume_24h: Option<i128> = volume_24h as odec,
+        quote_volume_24h: Option<i128> = quote_volume_24h as odec,
+        best_bid: Option<i128> = best_bid as odec,
+        best_ask: Option<i128> = best_ask as odec,
     }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::Bbo(Bbo {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            bid_price: dec(self.bid_price)?,
-            bid_size: dec(self.bid_size)?,
-            ask_price: dec(self.ask_price)?,
-            ask_size: dec(self.ask_size)?,
-            sequence: self.sequence,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+    /// Funding rate row.
+    FundingRateRow for FundingRate {
+        rate: i128 = rate as dec,
+        next_rate: Option<i128> = next_rate as odec,
+        next_funding_ts: Option<i64> = next_funding_ts as copy,
+        mark_price: Option<i128> = mark_price as odec,
+        index_price: Option<i128> = index_price as odec,
     }
-}
-
-/// Ticker row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct TickerRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub last_price: i128,
-    pub open_24h: Option<i128>,
-    pub high_24h: Option<i128>,
-    pub low_24h: Option<i128>,
-    pub volume_24h: Option<i128>,
-    pub quote_volume_24h: Option<i128>,
-    pub best_bid: Option<i128>,
-    pub best_ask: Option<i128>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
-}
-
-impl EventRow for TickerRow {
-    const EVENT_KIND: EventKind = EventKind::Ticker;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::Ticker(t) = event else {
-            return Ok(None);
-        };
-        Ok(Some(TickerRow {
-            exchange: t.exchange.as_str().into(),
-            market: t.market.as_str().into(),
-            symbol: t.symbol.as_str().into(),
-            last_price: i(&t.last_price)?,
-            open_24h: oi(&t.open_24h)?,
-            high_24h: oi(&t.high_24h)?,
-            low_24h: oi(&t.low_24h)?,
-            volume_24h: oi(&t.volume_24h)?,
-            quote_volume_24h: oi(&t.quote_volume_24h)?,
-            best_bid: oi(&t.best_bid)?,
-            best_ask: oi(&t.best_ask)?,
-            exchange_ts: t.exchange_ts,
-            local_ts: t.local_ts,
-        }))
+    /// Mark/index price row.
+    MarkPriceRow for MarkPrice {
+        mark_price: Option<i128> = mark_price as odec,
+        index_price: Option<i128> = index_price as odec,
     }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::Ticker(Ticker {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            last_price: dec(self.last_price)?,
-            open_24h: odec(self.open_24h)?,
-            high_24h: odec(self.high_24h)?,
-            low_24h: odec(self.low_24h)?,
-            volume_24h: odec(self.volume_24h)?,
-            quote_volume_24h: odec(self.quote_volume_24h)?,
-            best_bid: odec(self.best_bid)?,
-            best_ask: odec(self.best_ask)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+    /// Open interest row.
+    OpenInterestRow for OpenInterest {
+        open_interest: i128 = open_interest as dec,
+        open_interest_value: Option<i128> = open_interest_value as odec,
     }
-}
-
-/// Funding rate row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct FundingRateRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub rate: i128,
-    pub next_rate: Option<i128>,
-    pub next_funding_ts: Option<i64>,
-    pub mark_price: Option<i128>,
-    pub index_price: Option<i128>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
-}
-
-impl EventRow for FundingRateRow {
-    const EVENT_KIND: EventKind = EventKind::FundingRate;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::FundingRate(f) = event else {
-            return Ok(None);
-        };
-        Ok(Some(FundingRateRow {
-            exchange: f.exchange.as_str().into(),
-            market: f.market.as_str().into(),
-            symbol: f.symbol.as_str().into(),
-            rate: i(&f.rate)?,
-            next_rate: oi(&f.next_rate)?,
-            next_funding_ts: f.next_funding_ts,
-            mark_price: oi(&f.mark_price)?,
-            index_price: oi(&f.index_price)?,
-            exchange_ts: f.exchange_ts,
-            local_ts: f.local_ts,
-        }))
+    /// Liquidation row.
+    LiquidationRow for Liquidation {
+        side: i8 = side as side,
+        price: i128 = price as dec,
+        size: i128 = size as dec,
     }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::FundingRate(FundingRate {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            rate: dec(self.rate)?,
-            next_rate: odec(self.next_rate)?,
-            next_funding_ts: self.next_funding_ts,
-            mark_price: odec(self.mark_price)?,
-            index_price: odec(self.index_price)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+    /// Long/short ratio row.
+    LongShortRatioRow for LongShortRatio {
+        kind: String = kind as ratio,
+        period: String = period as string,
+        ratio: i128 = ratio as dec,
+        long_share: Option<i128> = long_share as odec,
+        short_share: Option<i128> = short_share as odec,
     }
-}
-
-/// Mark/index price row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct MarkPriceRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub mark_price: Option<i128>,
-    pub index_price: Option<i128>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
-}
-
-impl EventRow for MarkPriceRow {
-    const EVENT_KIND: EventKind = EventKind::MarkPrice;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::MarkPrice(m) = event else {
-            return Ok(None);
-        };
-        Ok(Some(MarkPriceRow {
-            exchange: m.exchange.as_str().into(),
-            market: m.market.as_str().into(),
-            symbol: m.symbol.as_str().into(),
-            mark_price: oi(&m.mark_price)?,
-            index_price: oi(&m.index_price)?,
-            exchange_ts: m.exchange_ts,
-            local_ts: m.local_ts,
-        }))
+    /// Option summary row. Greeks and IVs arrive from exchanges as binary floats with up to
+    /// 17 significant digits at any scale, so they are kept as exact decimal text
+    /// (`Nullable(String)`).
+    OptionSummaryRow for OptionSummary {
+        mark_price: Option<String> = mark_price as text,
+        mark_iv: Option<String> = mark_iv as text,
+        bid_iv: Option<String> = bid_iv as text,
+        ask_iv: Option<String> = ask_iv as text,
+        delta: Option<String> = delta as text,
+        gamma: Option<String> = gamma as text,
+        vega: Option<String> = vega as text,
+        theta: Option<String> = theta as text,
+        rho: Option<String> = rho as text,
+        underlying_price: Option<String> = underlying_price as text,
+        underlying_index: Option<String> = underlying_index as ostring,
+        open_interest: Option<String> = open_interest as text,
     }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::MarkPrice(MarkPrice {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            mark_price: odec(self.mark_price)?,
-            index_price: odec(self.index_price)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+    /// Volatility index row.
+    VolatilityIndexRow for VolatilityIndex {
+        value: i128 = value as dec,
     }
-}
-
-/// Open interest row.
-#[derive(Debug, Clone, Row, Serialize, Deserialize)]
-pub(crate) struct OpenInterestRow {
-    pub exchange: String,
-    pub market: String,
-    pub symbol: String,
-    pub open_interest: i128,
-    pub open_interest_value: Option<i128>,
-    pub exchange_ts: i64,
-    pub local_ts: i64,
-}
-
-impl EventRow for OpenInterestRow {
-    const EVENT_KIND: EventKind = EventKind::OpenInterest;
-    fn from_event(event: &MarketEvent) -> Result<Option<Self>> {
-        let MarketEvent::OpenInterest(o) = event else {
-            return Ok(None);
-        };
-        Ok(Some(OpenInterestRow {
-            exchange: o.exchange.as_str().into(),
-            market: o.market.as_str().into(),
-            symbol: o.symbol.as_str().into(),
-            open_interest: i(&o.open_interest)?,
-            open_interest_value: oi(&o.open_interest_value)?,
-            exchange_ts: o.exchange_ts,
-            local_ts: o.local_ts,
-        }))
-    }
-    fn into_event(self) -> Result<MarketEvent> {
-        Ok(MarketEvent::OpenInterest(OpenInterest {
-            exchange: exchange(&self.exchange)?,
-            market: market(&self.market)?,
-            symbol: Symbol::from(self.symbol),
-            open_interest: dec(self.open_interest)?,
-            open_interest_value: odec(self.open_interest_value)?,
-            exchange_ts: self.exchange_ts,
-            local_ts: self.local_ts,
-        }))
+    /// Kline row.
+    KlineRow for Kline {
+        kline_interval: String = interval as string,
+        open_ts: i64 = open_ts as copy,
+        open: i128 = open as dec,
+        high: i128 = high as dec,
+        low: i128 = low as dec,
+        close: i128 = close as dec,
+        volume: i128 = volume as dec,
+        quote_volume: Option<i128> = quote_volume as odec,
+        closed: u8 = closed as flag,
     }
 }

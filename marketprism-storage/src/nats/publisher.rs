@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, stream::FuturesUnordered};
 use marketprism_core::{
+    backoff::Backoff,
     model::MarketEvent,
     sink::{Health, Sink},
     subject::write_subject,
@@ -40,7 +41,8 @@ pub struct PublisherConfig {
     pub max_in_flight: usize,
     /// Retries per event before the batch fails (default 5).
     pub max_retries: u32,
-    /// First retry delay, doubled per attempt up to 2 s (default 50 ms).
+    /// First retry delay, doubled per attempt up to 2 s and jittered (default 50 ms; see
+    /// [`Backoff`]).
     pub retry_backoff: Duration,
 }
 
@@ -232,11 +234,9 @@ impl JetStreamPublisher {
         tracing::debug!(%error, attempt, "JetStream publish failed; retrying");
         metrics::counter!(m::PUBLISH_RETRIES).increment(1);
         report.retries += 1;
-        let delay = self
-            .config
-            .retry_backoff
-            .saturating_mul(1 << attempt.min(10));
-        tokio::time::sleep(delay.min(Duration::from_secs(2))).await;
+        Backoff::new(self.config.retry_backoff, Duration::from_secs(2))
+            .sleep(attempt)
+            .await;
         queue.push_back((i, attempt + 1));
         Ok(())
     }
