@@ -31,13 +31,15 @@ run_one() {
         python3 "$REPO_ROOT/scripts/fuzz_seeds.py" "$target" "$dir/corpus" "$MARKETPRISM_CORPUS_DIR" >/dev/null
     fi
     log="$dir/last.log"
+    rm -f "$dir"/fuzz-*.log
     local rc=0
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
-    (cd fuzz && cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" "$dir/corpus" -- \
+    # From the work dir: with -jobs, libFuzzer writes its log (fuzz-0.log) to the current folder.
+    (cd "$dir" && cargo +nightly fuzz run --fuzz-dir "$REPO_ROOT/fuzz" "${BUILD_FLAGS[@]}" "$target" "$dir/corpus" -- \
         -max_total_time="$secs" -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$dir/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}) >"$log" 2>&1 || rc=$?
     local runs
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    runs=$(cat "$log" "$dir"/fuzz-*.log 2>/dev/null | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)
     printf '%s: %s runs in %s s%s\n' "$target" "${runs:-?}" "$secs" "$([[ $rc == 0 ]] || echo " FAILED ($rc), see $log")"
     if [[ $rc != 0 ]]; then
         grep -E 'panicked|ERROR|Test unit written' "$log" | head -5 >&2 || true

@@ -65,11 +65,9 @@ fn build(venue: Venue, bodies: &[String]) -> InstrumentMap {
 pub fn instruments(venue: Venue) -> &'static InstrumentMap {
     static MAPS: OnceLock<Vec<(Venue, InstrumentMap)>> = OnceLock::new();
     let maps = MAPS.get_or_init(|| {
-        let lines = |t: &str| {
-            t.lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned)
-        };
+        fn lines(t: &str) -> impl Iterator<Item = String> + '_ {
+            t.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned)
+        }
         let mut okx = corpus_lines("okx", "rest_instruments.jsonl");
         okx.extend(lines(OKX_EXTRA));
         let mut deribit = corpus_lines("deribit", "rest_get_instruments.jsonl");
