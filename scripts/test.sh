@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command: start the local servers, then fmt, clippy and the whole
-# workspace's tests (unit, integration, doctests) against them.
+# workspace's tests (unit, integration, doctests) against them; then, with MP_FUZZ=1
+# and a nightly toolchain, a few seconds of each fuzz target (scripts/fuzz.sh, FUZZ_SECONDS).
 #
 #   scripts/test.sh
 #
 # Env: CARGO_TARGET_DIR (respected), CARGO_BUILD_JOBS (default: all cores), ALL_FEATURES,
 # MARKETPRISM_CORPUS_DIR (default: <repo>/../shared/corpus), MARKETPRISM_SERVICES_DIR, MP_*_PORT,
-# CI (passed through to the tests).
+# CI (passed through to the tests), MP_FUZZ (1: fuzz smoke), FUZZ_SECONDS (default 6).
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,3 +76,21 @@ env | grep '^MARKETPRISM_TEST_' | sed 's/^/    /'
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --locked --jobs "$JOBS" "${FEATURE_ARGS[@]}" -- -D warnings
 step test cargo test --workspace --locked --no-fail-fast --jobs "$JOBS" "${FEATURE_ARGS[@]}"
+
+# Fuzz smoke (docs/fuzzing.md), opt-in with MP_FUZZ=1: build the cargo-fuzz targets (a release
+# build with the nightly toolchain: minutes on 2 cores) and run each a few seconds; with
+# CI=true cargo-fuzz is installed when missing.
+if [[ ${MP_FUZZ:-0} != 1 ]]; then
+    echo "==> fuzz: skipped (set MP_FUZZ=1 to build and run the fuzz targets)"
+elif cargo +nightly --version >/dev/null 2>&1; then
+    if ! cargo +nightly fuzz --version >/dev/null 2>&1 && [[ ${CI:-} == true ]]; then
+        step fuzz-install cargo install cargo-fuzz --locked
+    fi
+    if cargo +nightly fuzz --version >/dev/null 2>&1; then
+        step fuzz bash scripts/fuzz.sh all "${FUZZ_SECONDS:-6}"
+    else
+        echo "==> fuzz: skipped (cargo-fuzz not installed; CI=true installs it)"
+    fi
+else
+    echo "==> fuzz: skipped (no nightly toolchain)"
+fi

@@ -14,7 +14,7 @@
 //!   access log without secrets;
 //! - **live data** — `GET /ws/v1/stream?subjects=…` streams normalized events from an
 //!   [`EventSource`] (the in-process bus or NATS) with a bounded buffer per client ([`ws`]);
-//! - **status** — `/_gateway/status`, `/_gateway/services` ([`status`]); `/health` and
+//! - **status** — `/_gateway/status`, `/_gateway/services`, `/_gateway/openapi.json` ([`status`]); `/health` and
 //!   `/metrics` come from the core service runtime when served with [`serve`].
 //!
 //! ```no_run
@@ -211,6 +211,7 @@ fn build(
     let router = Router::new()
         .route("/_gateway/status", get(status::status))
         .route("/_gateway/services", get(status::services))
+        .route("/_gateway/openapi.json", get(status::openapi))
         .route("/ws/v1/stream", get(ws::handler).fallback(ws::wrong_method))
         .fallback(proxy::handler)
         .with_state(Arc::clone(&state))

@@ -156,3 +156,14 @@ pub(crate) async fn services(State(state): State<Arc<GatewayState>>) -> Json<Vec
     }
     Json(out)
 }
+
+/// The OpenAPI document of every service's public routes (`docs/openapi.json`).
+pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+
+/// `GET /_gateway/openapi.json`: [`OPENAPI_JSON`].
+pub(crate) async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON,
+    )
+}

@@ -256,12 +256,13 @@ fn events_of(body: Value, kind: Option<EventKind>) -> Result<Vec<MarketEvent>, A
                 return Err(bad("events", "each event must be a JSON object"));
             };
             if let Some(kind) = kind {
-                match o.get("type").and_then(Value::as_str) {
+                match o.get("type") {
                     None => {
                         o.insert("type".into(), Value::String(kind.as_str().into()));
                     }
-                    Some(t) if t == kind.as_str() => {}
-                    Some(t) => return Err(bad("type", format!("expected `{kind}`, got `{t}`"))),
+                    Some(Value::String(t)) if t == kind.as_str() => {}
+                    // A non-string `type` was silently replaced by the route's kind.
+                    Some(t) => return Err(bad("type", format!("expected `{kind}`, got {t}"))),
                 }
             }
             let event = serde_json::from_value::<MarketEvent>(item).map_err(|e| {
@@ -302,6 +303,17 @@ fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError
             )
         } else {
             bad("body", e.body_text())
+        }
+    })
+}
+
+/// A JSON object body (the lifecycle routes): an array or a scalar was read as `{}`.
+fn object_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
+    json_body(body).and_then(|v| {
+        if v.is_object() {
+            Ok(v)
+        } else {
+            Err(bad("body", "must be a JSON object"))
         }
     })
 }
@@ -445,7 +457,13 @@ async fn cold_query(
 }
 
 async fn cleanup(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
-    let body = json_body(body)?;
+    let body = object_body(body)?;
+    if body.get("retention_days").is_some() && body.get("retention_hours").is_some() {
+        return Err(bad(
+            "retention_hours",
+            "give retention_days or retention_hours, not both",
+        ));
+    }
     let days = match (body.get("retention_days"), body.get("retention_hours")) {
         (Some(d), _) => d
             .as_u64()
@@ -473,7 +491,7 @@ async fn archive_day(
     State(s): State<ApiState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult {
-    let body = json_body(body)?;
+    let body = object_body(body)?;
     let days_ago = match body.get("days_ago") {
         None => 1,
         Some(d) => d

@@ -342,6 +342,27 @@ async fn invalid_input_is_400_naming_the_field() {
             Some(json!({"days_ago": "yesterday"})),
             "days_ago",
         ),
+        // Found by schemathesis (docs/fuzzing.md): each was a 200.
+        (
+            "POST",
+            "/api/v1/storage/lifecycle/archive",
+            Some(json!([null, null])),
+            "body",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/lifecycle/cleanup",
+            Some(json!({"retention_days": 0, "retention_hours": -1})),
+            "retention_hours",
+        ),
+        (
+            "POST",
+            "/api/v1/storage/hot/trades",
+            Some(json!([{"type": {}, "exchange": "binance", "market": "spot",
+                "symbol": "BTC-USDT", "price": "1", "size": "1", "side": "buy",
+                "trade_id": "1", "exchange_ts": 1, "local_ts": 1}])),
+            "type",
+        ),
     ];
     for (method, uri, body, field) in cases {
         let (code, resp) = call(&app, method, uri, body.clone()).await;
