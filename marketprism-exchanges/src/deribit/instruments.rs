@@ -114,7 +114,7 @@ fn to_instrument(d: &InstrumentData<'_>) -> Result<Option<Instrument>, ExchangeE
 /// endpoint, never hand-written).
 ///
 /// ```
-/// use marketprism_core::model::{Exchange, Instrument, MarketType};
+/// use marketprism_core::model::{ExchangeId, Instrument, MarketType};
 /// use marketprism_exchanges::{InstrumentMap, deribit::index_instrument};
 /// let map = InstrumentMap::from_iter([
 ///     Instrument::new(ExchangeId::DERIBIT, MarketType::Perpetual, "BTC-PERPETUAL", "BTC", "USD"),
