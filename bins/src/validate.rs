@@ -8,7 +8,7 @@ use marketprism_core::config::{Problems, Validate};
 use crate::{
     broker::BrokerConfig,
     collector::CollectorConfig,
-    common::check_url,
+    common::{DiscoverySection, NatsSection, ServiceSection},
     gateway_service::GatewayServiceConfig,
     monitoring::MonitoringConfig,
     scheduler::{SchedulerConfig, check_cron},
@@ -164,4 +164,125 @@ impl Validate for StorageConfig {
             p.check("redis.url", check_url(u, &["redis", "rediss"]));
         }
     }
+}
+
+impl Validate for ServiceSection {
+    fn validate(&self, p: &mut Problems) {
+        if self.name.trim().is_empty() {
+            p.push("name", "must not be empty");
+        }
+        p.check("listen", check_host_port(&self.listen));
+        if self.weight == 0 {
+            p.push("weight", "must be at least 1");
+        }
+        for t in &self.tokens.0 {
+            // Sent as a header value: printable ASCII only; long enough not to be guessed.
+            if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                p.push(
+                    "tokens",
+                    format!(
+                        "a token of {} characters: each must be at least 16 printable ASCII characters without spaces",
+                        t.len()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl Validate for DiscoverySection {
+    fn validate(&self, p: &mut Problems) {
+        const SCHEMES: [&str; 7] = [
+            "memory", "etcd", "etcds", "nats", "redis", "consul", "consuls",
+        ];
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) if SCHEMES.contains(&u.scheme()) => {}
+            Ok(u) => p.push(
+                "url",
+                format!(
+                    "scheme `{}` is not one of {}",
+                    u.scheme(),
+                    SCHEMES.join(", ")
+                ),
+            ),
+            Err(e) => p.push(
+                "url",
+                format!(
+                    "`{}` is not a URL: {e}",
+                    marketprism_core::redact::url(&self.url)
+                ),
+            ),
+        }
+        if self.ttl_secs == 0 {
+            p.push("ttl_secs", "must be at least 1");
+        }
+    }
+}
+
+impl Validate for NatsSection {
+    fn validate(&self, p: &mut Problems) {
+        if !(1..=5).contains(&self.replicas) {
+            p.push(
+                "replicas",
+                format!("{} is not within 1..=5 (JetStream's limit)", self.replicas),
+            );
+        }
+        if let Some(urls) = &self.url {
+            for url in urls.split(',').map(str::trim) {
+                p.check("url", check_url(url, &["nats", "tls", "ws", "wss"]));
+            }
+        }
+        if self.stream.is_empty()
+            || !self
+                .stream
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            p.push(
+                "stream",
+                format!(
+                    "`{}` is not a stream name (letters, digits, `_`, `-`)",
+                    self.stream
+                ),
+            );
+        }
+        if let Some(prefix) = &self.subject_prefix {
+            let bad = prefix.is_empty()
+                || prefix.split('.').any(|t| t.is_empty())
+                || prefix
+                    .bytes()
+                    .any(|b| matches!(b, b'*' | b'>' | b' ' | b'\t' | b'\r' | b'\n'));
+            if bad {
+                p.push("subject_prefix", format!("`{prefix}` is not a subject prefix (dot-separated tokens without wildcards or spaces)"));
+            }
+        }
+    }
+}
+
+/// `host:port` with a numeric port (the host may be a name, an IPv4 or a bracketed IPv6).
+pub fn check_host_port(addr: &str) -> std::result::Result<(), String> {
+    let port = addr
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        Some((host, Ok(_))) if !host.is_empty() => Ok(()),
+        _ => Err(format!("`{addr}` is not HOST:PORT")),
+    }
+}
+
+/// `url` parses and has one of `schemes` and a host.
+pub fn check_url(url: &str, schemes: &[&str]) -> std::result::Result<(), String> {
+    let shown = marketprism_core::redact::url(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(format!(
+            "`{shown}`: scheme `{}` is not one of {}",
+            parsed.scheme(),
+            schemes.join(", ")
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{shown}` has no host"));
+    }
+    Ok(())
 }
