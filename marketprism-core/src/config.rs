@@ -293,7 +293,7 @@ impl ConfigLoader {
 /// ```
 /// use marketprism_core::config::{ConfigLoader, Problems, Validate};
 /// # use serde::{Deserialize, Serialize};
-/// #[derive(Serialize, Deserialize)]
+/// #[derive(Debug, Serialize, Deserialize)]
 /// struct Config { url: String }
 /// impl Validate for Config {
 ///     fn validate(&self, problems: &mut Problems) {
