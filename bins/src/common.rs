@@ -367,7 +367,7 @@ pub async fn registry(discovery: &DiscoverySection) -> Result<Registry> {
         .build())
 }
 
-/// Registers this service (renewed in the background until [`Registered::deregister`]).
+/// Registers this service (renewed in the background until the registry deregisters it).
 pub async fn register(
     registry: &Registry,
     service: &ServiceSection,
