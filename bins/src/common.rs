@@ -246,7 +246,7 @@ pub async fn registry(discovery: &DiscoverySection) -> Result<Registry> {
         .build())
 }
 
-/// Registers this service (renewed in the background until [`Registered::deregister`]).
+/// Registers this service (renewed in the background until the registry deregisters it).
 pub async fn register(
     registry: &Registry,
     service: &ServiceSection,
@@ -400,7 +400,7 @@ mod tests {
             nats: NatsSection,
         }
         impl Validate for C {
-            fn validate(&self, p: &mut Problems) {
+            fn validate(&self, p: &mut marketprism_core::config::Problems) {
                 p.nested("nats", &self.nats);
             }
         }

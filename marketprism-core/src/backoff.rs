@@ -94,7 +94,7 @@ impl Backoff {
 
 /// `d` scaled by a random factor in [0.5, 1].
 pub fn jitter(d: Duration) -> Duration {
-    d.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+    d.mul_f64(0.5 + unit_random() * 0.5)
 }
 
 /// The state of one retry loop over a [`Backoff`].
@@ -126,6 +126,14 @@ impl Retries {
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
+}
+
+/// A uniform value in [0, 1) for jitter, without a random-number crate: std's `RandomState`
+/// is seeded from the OS and differs for every instance.
+fn unit_random() -> f64 {
+    use std::hash::BuildHasher;
+    let bits = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

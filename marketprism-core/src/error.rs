@@ -5,6 +5,8 @@
 #[non_exhaustive]
 pub enum Error {
     /// A configuration key is unknown or its value is invalid.
+    #[cfg(feature = "config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     #[error("configuration error: {message}")]
     Config {
         /// What is wrong, naming the key and the file or variable that set it.

@@ -80,6 +80,7 @@
 //! deleted later), blocking-query behaviour under load, ACL denials, and the SIGKILL test.
 //! Run `conformance::run_all` against a real agent before relying on it.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backend;

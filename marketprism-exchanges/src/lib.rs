@@ -36,23 +36,36 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "binance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "binance")))]
 pub mod binance;
 pub mod capture;
 mod connection;
 pub mod de;
+#[cfg(feature = "deribit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deribit")))]
 pub mod deribit;
 mod error;
 mod exchange;
 mod instruments;
 mod normalizer;
+#[cfg(feature = "okx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "okx")))]
 pub mod okx;
+// The venues share these scanners; with only some venues enabled, some go unused.
+#[cfg_attr(
+    not(all(feature = "binance", feature = "okx", feature = "deribit")),
+    allow(dead_code)
+)]
 mod scan;
 mod stream;
 pub mod transport;
 mod venue;
 
 #[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 
 #[cfg(test)]

@@ -22,32 +22,55 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum Venue {
     /// Binance spot (`api.binance.com`, `stream.binance.com`).
+    #[cfg(feature = "binance")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "binance")))]
     BinanceSpot,
     /// Binance USDⓈ-M futures (`fapi.binance.com`, `fstream.binance.com`).
+    #[cfg(feature = "binance")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "binance")))]
     BinanceUsdm,
     /// Binance COIN-M futures (`dapi.binance.com`, `dstream.binance.com`).
+    #[cfg(feature = "binance")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "binance")))]
     BinanceCoinm,
     /// OKX v5: spot, swap, futures and options share one API.
+    #[cfg(feature = "okx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "okx")))]
     Okx,
     /// Deribit v2: futures, perpetuals and options.
+    #[cfg(feature = "deribit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deribit")))]
     Deribit,
 }
 
+/// How many venues the enabled features build in.
+const VENUE_COUNT: usize = 3 * cfg!(feature = "binance") as usize
+    + cfg!(feature = "okx") as usize
+    + cfg!(feature = "deribit") as usize;
+
 impl Venue {
-    /// All venues.
-    pub const ALL: [Venue; 5] = [
+    /// All venues the enabled features (`binance`, `okx`, `deribit`) build in.
+    pub const ALL: [Venue; VENUE_COUNT] = [
+        #[cfg(feature = "binance")]
         Venue::BinanceSpot,
+        #[cfg(feature = "binance")]
         Venue::BinanceUsdm,
+        #[cfg(feature = "binance")]
         Venue::BinanceCoinm,
+        #[cfg(feature = "okx")]
         Venue::Okx,
+        #[cfg(feature = "deribit")]
         Venue::Deribit,
     ];
 
     /// The exchange this venue belongs to.
     pub const fn exchange(self) -> ExchangeId {
         match self {
+            #[cfg(feature = "binance")]
             Venue::BinanceSpot | Venue::BinanceUsdm | Venue::BinanceCoinm => ExchangeId::BINANCE,
+            #[cfg(feature = "okx")]
             Venue::Okx => ExchangeId::OKX,
+            #[cfg(feature = "deribit")]
             Venue::Deribit => ExchangeId::DERIBIT,
         }
     }
@@ -55,10 +78,15 @@ impl Venue {
     /// The venue's [`Exchange`](crate::Exchange) implementation.
     pub fn as_exchange(self) -> &'static dyn crate::Exchange {
         match self {
+            #[cfg(feature = "binance")]
             Venue::BinanceSpot => &crate::binance::BinanceSpot,
+            #[cfg(feature = "binance")]
             Venue::BinanceUsdm => &crate::binance::BinanceUsdm,
+            #[cfg(feature = "binance")]
             Venue::BinanceCoinm => &crate::binance::BinanceCoinm,
+            #[cfg(feature = "okx")]
             Venue::Okx => &crate::okx::Okx,
+            #[cfg(feature = "deribit")]
             Venue::Deribit => &crate::deribit::Deribit,
         }
     }
@@ -67,10 +95,15 @@ impl Venue {
     /// `binance-spot`, `binance-usdm`, `binance-coinm`, `okx`, `deribit`).
     pub const fn as_str(self) -> &'static str {
         match self {
+            #[cfg(feature = "binance")]
             Venue::BinanceSpot => "binance-spot",
+            #[cfg(feature = "binance")]
             Venue::BinanceUsdm => "binance-usdm",
+            #[cfg(feature = "binance")]
             Venue::BinanceCoinm => "binance-coinm",
+            #[cfg(feature = "okx")]
             Venue::Okx => "okx",
+            #[cfg(feature = "deribit")]
             Venue::Deribit => "deribit",
         }
     }
@@ -79,10 +112,15 @@ impl Venue {
 impl From<Venue> for Arc<dyn crate::Exchange> {
     fn from(venue: Venue) -> Self {
         match venue {
+            #[cfg(feature = "binance")]
             Venue::BinanceSpot => Arc::new(crate::binance::BinanceSpot),
+            #[cfg(feature = "binance")]
             Venue::BinanceUsdm => Arc::new(crate::binance::BinanceUsdm),
+            #[cfg(feature = "binance")]
             Venue::BinanceCoinm => Arc::new(crate::binance::BinanceCoinm),
+            #[cfg(feature = "okx")]
             Venue::Okx => Arc::new(crate::okx::Okx),
+            #[cfg(feature = "deribit")]
             Venue::Deribit => Arc::new(crate::deribit::Deribit),
         }
     }

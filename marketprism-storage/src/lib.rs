@@ -23,7 +23,41 @@
 //! `Nats-Msg-Id`, every store uses it as its deduplication key, and the consumer acknowledges a
 //! message only after every sink has durably written it. So crashes anywhere cause
 //! redeliveries, never losses, and redeliveries never become duplicates.
+//!
+//! Every store is a [`Sink`](marketprism_core::sink::Sink) for writing and a
+//! [`query::HistoryStore`] for reading back; the embedded store needs no server:
+//!
+//! ```
+//! # #[cfg(feature = "embedded")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use marketprism_core::model::*;
+//! use marketprism_storage::{EventKind, embedded::EmbeddedStore, query::{EventQuery, HistoryStore}};
+//!
+//! let dir = std::env::temp_dir().join(format!("marketprism-doc-{}", std::process::id()));
+//! let store = EmbeddedStore::open(dir.join("store.redb"))?;
+//! let trade = MarketEvent::Trade(Trade {
+//!     exchange: ExchangeId::OKX,
+//!     market: MarketType::Spot,
+//!     symbol: Symbol::new("BTC-USDT"),
+//!     trade_id: "1".into(),
+//!     side: Side::Sell,
+//!     price: "64000.5".parse()?,
+//!     size: "0.1".parse()?,
+//!     exchange_ts: 1,
+//!     local_ts: 2,
+//! });
+//! store.write_events(&[trade.clone(), trade]).await?; // the same trade twice: stored once
+//! let found = store.query(&EventQuery::new(EventKind::Trade)).await?;
+//! assert_eq!(found.len(), 1);
+//! # drop(store);
+//! # std::fs::remove_dir_all(dir)?;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "embedded"))]
+//! # fn main() {}
+//! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api;
 mod api_checks;

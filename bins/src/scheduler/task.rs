@@ -220,7 +220,7 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
         .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
 }
 
-/// Parses `expr` ([`parse_cron`]) and checks that it fires within [`MAX_CRON_HORIZON_DAYS`]
+/// Parses `expr` ([`parse_cron`]) and checks that it fires within `MAX_CRON_HORIZON_DAYS`
 /// and never more often than every `min_interval_secs`: what a task may be given.
 pub fn check_cron(expr: &str, min_interval_secs: u64) -> Result<Cron, String> {
     let min_interval = i64::try_from(min_interval_secs).unwrap_or(i64::MAX);

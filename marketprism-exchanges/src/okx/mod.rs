@@ -21,7 +21,7 @@
 //! disconnect) → `Shutdown` + [`Action::Rotate`](crate::Action::Rotate); text `pong` →
 //! `Heartbeat`; `channel-conn-count` → `Control`.
 //!
-//! Book integrity rules are in [`book`]'s docs (sequence chain, keep-alive, exchange reset,
+//! Book integrity rules are in the `book` module's docs (sequence chain, keep-alive, exchange reset,
 //! checksum, resubscribe per instrument). Docs pages: WebSocket overview
 //! <https://www.okx.com/docs-v5/en/#overview-websocket>, market data
 //! <https://www.okx.com/docs-v5/en/#order-book-trading-market-data>, public data

@@ -2,12 +2,36 @@
 
 use std::{sync::Arc, time::Duration};
 
+use http_body_util::{BodyExt, Empty};
+use hyper::{
+    Request,
+    body::Bytes,
+    header::{HeaderValue, RETRY_AFTER, USER_AGENT},
+};
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+
 use crate::{ExchangeError, RestRequest, transport::WeightBudget};
 
+/// Whole-request bound (connect, send, read the body).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// TCP connect bound.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const USER_AGENT_VALUE: &str = concat!("marketprism/", env!("CARGO_PKG_VERSION"));
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
 /// GETs REST endpoints of one venue through its [`WeightBudget`].
+///
+/// HTTP/1.1 over hyper's pooled client, TLS by rustls (ring) with the Mozilla root store
+/// (`webpki-roots`), like the WebSocket side. Only GETs of JSON bodies are needed, so no
+/// redirect, proxy or compression layer is carried.
 #[derive(Debug, Clone)]
 pub struct RestClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base: String,
     venue: Arc<str>,
     budget: Arc<WeightBudget>,
@@ -30,12 +54,23 @@ impl RestClient {
         budget: Arc<WeightBudget>,
     ) -> Self {
         super::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("marketprism/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        let https = match hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+        {
+            Ok(builder) => builder,
+            // ring supports the default protocol versions; this is not expected. The process
+            // default provider (installed above unless the application chose its own) is
+            // the fallback.
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        }
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+        let http = Client::builder(TokioExecutor::new()).build(https);
         RestClient {
             http,
             base: base.into().trim_end_matches('/').to_owned(),
@@ -54,14 +89,24 @@ impl RestClient {
     pub async fn get(&self, request: &RestRequest) -> Result<String, ExchangeError> {
         self.budget.acquire(request.weight).await;
         let url = format!("{}{}", self.base, request.path_and_query);
-        let http_err = |e: reqwest::Error| ExchangeError::Http {
+        let http_err = |e: Box<dyn std::error::Error + Send + Sync>| ExchangeError::Http {
             url: url.clone(),
-            status: e.status().map(|s| s.as_u16()),
-            source: Some(Box::new(e)),
+            status: None,
+            source: Some(e),
         };
-        let response = self.http.get(&url).send().await.map_err(http_err)?;
-        let status = response.status();
-        let headers = response.headers();
+        let request = Request::get(&url)
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| http_err(Box::new(e)))?;
+        let (status, headers, body) = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            let response = self.http.request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((parts.status, parts.headers, body))
+        })
+        .await
+        .map_err(|elapsed| http_err(Box::new(elapsed)))?
+        .map_err(http_err)?;
         if let Some(used) = headers
             .get("x-mbx-used-weight-1m")
             .and_then(|v| v.to_str().ok())
@@ -71,7 +116,7 @@ impl RestClient {
         }
         if status.as_u16() == 429 || status.as_u16() == 418 {
             let retry_after = headers
-                .get(reqwest::header::RETRY_AFTER)
+                .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(Duration::from_secs(60), Duration::from_secs);
@@ -86,7 +131,7 @@ impl RestClient {
                 retry_after,
             });
         }
-        let body = response.text().await.map_err(http_err)?;
+        let body = String::from_utf8_lossy(&body).into_owned();
         if !status.is_success() {
             return Err(ExchangeError::Http {
                 url,

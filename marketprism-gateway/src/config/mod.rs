@@ -1,7 +1,7 @@
 //! Gateway configuration (serde, `deny_unknown_fields`, every key has a default).
 //!
-//! Load it with [`marketprism_core::config::ConfigLoader`] under a `gateway` section or on its
-//! own. Every key is listed in `docs/gateway.md`.
+//! Load it with `marketprism_core::config::ConfigLoader` (core feature `config`) under a
+//! `gateway` section or on its own. Every key is listed in `docs/gateway.md`.
 //!
 //! ```
 //! use marketprism_gateway::config::GatewayConfig;
