@@ -78,9 +78,10 @@ step clippy cargo clippy --workspace --all-targets --locked --jobs "$JOBS" "${FE
 # docs.rs readiness: rustdoc warnings (broken links, ...) fail; --no-deps keeps it to our crates.
 RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" step doc cargo doc --workspace --no-deps --locked --jobs "$JOBS" "${FEATURE_ARGS[@]}"
 # Every crate assembles as a .crate (file list, manifest rewrite). --no-verify: verifying a
-# dependent would need its unpublished path dependencies from a registry; see
+# dependent would need its unpublished path dependencies from a registry (the crates with
+# publish = false are left out); see
 # docs/performance.md ("Lean SDK dependencies").
-step package cargo package --workspace --locked --allow-dirty --no-verify
+step package cargo package --workspace --exclude marketprism-bins --exclude marketprism-examples --exclude marketprism-example-bybit --locked --allow-dirty --no-verify
 step test cargo test --workspace --locked --no-fail-fast --jobs "$JOBS" "${FEATURE_ARGS[@]}"
 
 # Fuzz smoke (docs/fuzzing.md), opt-in with MP_FUZZ=1: build the cargo-fuzz targets (a release

@@ -1,7 +1,7 @@
 //! # Bybit v5 spot for MarketPrism, from outside its crates
 //!
 //! An example of the extension point: [`Bybit`] implements
-//! [`Exchange`](marketprism_exchanges::Exchange) with the public API of
+//! [`marketprism_exchanges::Exchange`] with the public API of
 //! `marketprism-exchanges` and `marketprism-core` only, and gets what the built-in venues get:
 //! connections within the venue's limits, keep-alive, per-instrument book resync, the REST
 //! weight budget, capture/replay, and a place in the reference collector
