@@ -332,6 +332,7 @@ where
     Fut: Future<Output = Result<()>>,
 {
     crate::telemetry::init_tracing(args.log_json);
+    crate::telemetry::describe_metrics();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = async {
         let config: C = load_from_args(&defaults, args)?;

@@ -184,6 +184,7 @@ pub async fn run_platform(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(&PlatformConfigs) + Send,
 ) -> Result<()> {
+    crate::telemetry::describe_metrics();
     let bus = Bus::new();
     let stop = common::shutdown_token(shutdown);
     let l = |c: &dyn ServiceConfig| {
