@@ -242,3 +242,20 @@ async fn replay_yields_the_live_trades() {
     let rows = read_trades(&sink.path(EventKind::Trade)).expect("trade.csv parses");
     assert_eq!(rows, strip(&live));
 }
+
+#[test]
+fn csv_fields_round_trip_through_quoting() {
+    let fields = [
+        "plain",
+        "a,b",
+        "say \"hi\"",
+        "",
+        "{\"p\":\"1.10\",\"s\":[1,2]}",
+    ];
+    let line = fields
+        .iter()
+        .map(|f| csv_sink::csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(csv_sink::split_csv_line(&line), fields);
+}
