@@ -137,7 +137,7 @@ async fn storage_status_and_metrics_are_true_in_one_process_mode() {
         .text()
         .await
         .expect("text");
-    promtool_check(&exposition);
+    marketprism_core::testing::promtool_check_metrics(&exposition);
 
     let _ = stop_tx.send(());
     tokio::time::timeout(Duration::from_secs(30), platform)
@@ -145,40 +145,4 @@ async fn storage_status_and_metrics_are_true_in_one_process_mode() {
         .expect("platform stops")
         .expect("join")
         .expect("platform");
-}
-
-/// `promtool check metrics` on `exposition` (fails under CI=true when promtool is missing).
-fn promtool_check(exposition: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                !marketprism_core::testing::is_ci(),
-                "CI=true and promtool is missing ({e}); scripts/services.sh installs it"
-            );
-            eprintln!("SKIPPED promtool check (not CI): {e}");
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(exposition.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("promtool");
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

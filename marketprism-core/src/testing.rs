@@ -86,3 +86,42 @@ pub fn require_server(server: TestServer) -> Option<String> {
     eprintln!("SKIPPED (not CI): {msg}");
     None
 }
+
+/// Runs `promtool check metrics` on a Prometheus exposition and panics with its findings when
+/// it fails (every metric needs HELP text, names and labels must be valid). Without promtool
+/// it panics under CI=true (`scripts/services.sh` installs it) and is skipped otherwise.
+pub fn promtool_check_metrics(exposition: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                !is_ci(),
+                "CI=true and promtool is missing ({e}); scripts/services.sh installs it"
+            );
+            eprintln!("SKIPPED promtool check (not CI): {e}");
+            return;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let written = stdin.write_all(exposition.as_bytes());
+        assert!(written.is_ok(), "writing to promtool: {written:?}");
+    }
+    let out = child.wait_with_output();
+    let Ok(out) = out else {
+        panic!("promtool did not finish: {out:?}");
+    };
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

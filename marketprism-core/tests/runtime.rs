@@ -132,7 +132,7 @@ async fn health_routes_metrics_and_shutdown() {
         metrics.contains("# HELP marketprism_http_requests_total"),
         "{metrics}"
     );
-    promtool_check(&metrics);
+    marketprism_core::testing::promtool_check_metrics(&metrics);
 
     stop.send(()).expect("signal");
     tokio::time::timeout(Duration::from_secs(5), task)
@@ -169,42 +169,6 @@ async fn unhealthy_or_hanging_dependency_gives_503() {
             .contains("timed out")
     );
     let _ = stop.send(());
-}
-
-/// `promtool check metrics` (Debian package `prometheus`, installed by scripts/services.sh).
-fn promtool_check(exposition: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                !marketprism_core::testing::is_ci(),
-                "CI=true and promtool is missing ({e}); scripts/services.sh installs it"
-            );
-            eprintln!("SKIPPED promtool check (not CI): {e}");
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(exposition.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("promtool");
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Issue 13 finding 1: client-chosen methods must not become label values (each would be a

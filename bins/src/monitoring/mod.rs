@@ -285,6 +285,10 @@ fn instances_status(instances: &[InstanceView]) -> Vec<(String, String, String)>
         .collect()
 }
 
+/// Webhook retry delays: 500 ms doubling, at most 4 s, jittered.
+const WEBHOOK_RETRY: marketprism_core::backoff::Backoff =
+    marketprism_core::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(4));
+
 async fn webhook(url: Option<String>, mut rx: mpsc::Receiver<Alert>) {
     let client = reqwest::Client::new();
     while let Some(alert) = rx.recv().await {
@@ -307,7 +311,7 @@ async fn webhook(url: Option<String>, mut rx: mpsc::Receiver<Alert>) {
                     };
                     let shown = marketprism_core::redact::url(url);
                     tracing::warn!(attempt, url = %shown, %result, "webhook failed");
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                    tokio::time::sleep(WEBHOOK_RETRY.delay(attempt)).await;
                 }
             }
         }
