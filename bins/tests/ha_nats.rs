@@ -220,30 +220,15 @@ async fn killing_the_stream_leader_loses_no_trade_and_the_node_catches_up() {
             expected.insert(((*symbol).to_owned(), id));
         }
     }
-    let query = format!(
-        "SELECT symbol, trade_id FROM `{database}`.trade FINAL \
-         WHERE exchange = 'binance' FORMAT TabSeparated"
-    );
-    let drain = Instant::now();
-    let stored = loop {
-        let rows = clickhouse_pairs(&http, &clickhouse, &query)
-            .await
-            .unwrap_or_default();
-        if rows.len() >= expected.len() || drain.elapsed() > secs(45) {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    let stored_set: BTreeSet<(String, u64)> = stored.iter().cloned().collect();
-    assert_eq!(stored.len(), stored_set.len(), "FINAL returned a duplicate");
-    let missing: Vec<_> = expected.difference(&stored_set).take(10).collect();
-    let extra: Vec<_> = stored_set.difference(&expected).take(10).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "stored ≠ produced ({} vs {}): missing {missing:?}, extra {extra:?}",
-        stored_set.len(),
-        expected.len()
-    );
+    platform::assert_trades_stored_once(
+        &http,
+        &clickhouse,
+        &database,
+        &expected,
+        secs(45),
+        Duration::from_millis(300),
+    )
+    .await;
     let raw = clickhouse_pairs(&http, &clickhouse, &count_query)
         .await
         .unwrap_or_default()

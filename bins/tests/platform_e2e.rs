@@ -266,31 +266,16 @@ async fn six_processes_survive_a_storage_sigkill_with_every_trade_stored_once() 
             expected.insert((symbol.to_owned(), id));
         }
     }
-    let query = format!(
-        "SELECT symbol, trade_id FROM `{database}`.trade FINAL \
-         WHERE exchange = 'binance' FORMAT TabSeparated"
-    );
-    // Wait for the backlog to drain; on timeout the comparison below says what differs.
-    let started = std::time::Instant::now();
-    let stored = loop {
-        let rows = clickhouse_rows(&http, &clickhouse, &query)
-            .await
-            .unwrap_or_default();
-        if rows.len() >= expected.len() || started.elapsed() > secs(90) {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let stored_set: BTreeSet<(String, u64)> = stored.iter().cloned().collect();
-    assert_eq!(stored.len(), stored_set.len(), "FINAL returned a duplicate");
-    let missing: Vec<_> = expected.difference(&stored_set).take(10).collect();
-    let extra: Vec<_> = stored_set.difference(&expected).take(10).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "stored ≠ produced ({} vs {}): missing {missing:?}, extra {extra:?}",
-        stored_set.len(),
-        expected.len()
-    );
+    // Wait for the backlog to drain, then exactly the produced trades, each once.
+    platform::assert_trades_stored_once(
+        &http,
+        &clickhouse,
+        &database,
+        &expected,
+        secs(90),
+        Duration::from_millis(500),
+    )
+    .await;
     eprintln!(
         "{} trades produced and stored exactly once across a storage SIGKILL",
         expected.len()
@@ -395,22 +380,4 @@ async fn trade_ids(
 
 fn trade_id(trade: &Value) -> Option<u64> {
     trade["trade_id"].as_str()?.parse().ok()
-}
-
-async fn clickhouse_rows(
-    http: &reqwest::Client,
-    url: &str,
-    query: &str,
-) -> Option<Vec<(String, u64)>> {
-    let r = http.post(url).body(query.to_owned()).send().await.ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    let text = r.text().await.ok()?;
-    text.lines()
-        .map(|l| {
-            let (s, id) = l.split_once('\t')?;
-            Some((s.to_owned(), id.parse().ok()?))
-        })
-        .collect()
 }

@@ -301,3 +301,41 @@ pub(crate) async fn clickhouse_pairs(
         })
         .collect()
 }
+
+/// Waits (polling every `poll`, at most `timeout`) until the ClickHouse `trade` table of
+/// `database` holds as many deduplicated Binance trades as `expected`, then asserts that
+/// exactly `expected` is stored, each once.
+pub(crate) async fn assert_trades_stored_once(
+    http: &reqwest::Client,
+    clickhouse: &str,
+    database: &str,
+    expected: &std::collections::BTreeSet<(String, u64)>,
+    timeout: Duration,
+    poll: Duration,
+) {
+    let query = format!(
+        "SELECT symbol, trade_id FROM `{database}`.trade FINAL \
+         WHERE exchange = 'binance' FORMAT TabSeparated"
+    );
+    // On timeout the comparison below says what differs.
+    let started = Instant::now();
+    let stored = loop {
+        let rows = clickhouse_pairs(http, clickhouse, &query)
+            .await
+            .unwrap_or_default();
+        if rows.len() >= expected.len() || started.elapsed() > timeout {
+            break rows;
+        }
+        tokio::time::sleep(poll).await;
+    };
+    let stored_set: std::collections::BTreeSet<(String, u64)> = stored.iter().cloned().collect();
+    assert_eq!(stored.len(), stored_set.len(), "FINAL returned a duplicate");
+    let missing: Vec<_> = expected.difference(&stored_set).take(10).collect();
+    let extra: Vec<_> = stored_set.difference(expected).take(10).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "stored ≠ produced ({} vs {}): missing {missing:?}, extra {extra:?}",
+        stored_set.len(),
+        expected.len()
+    );
+}
