@@ -4,6 +4,10 @@
 #   scripts/fuzz.sh TARGET SECONDS   # one target
 #   scripts/fuzz.sh all SECONDS      # every target, SECONDS each
 #   scripts/fuzz.sh list             # the targets
+#   FUZZ_ARGS=-runs=10000000 scripts/fuzz.sh all 7200   # a campaign: 10 M executions each
+#
+# Inputs are capped at 4 KiB (-max_len=4096, unless FUZZ_ARGS sets one): the seeds are 40-line
+# chunks of corpus files, and longer scripts add little coverage at a tenth of the speed.
 #
 # Each target's working corpus lives outside the repo, in $MARKETPRISM_FUZZ_DIR/<target>
 # (default ~/.cache/marketprism/fuzz), seeded on first use by scripts/fuzz_seeds.py from the
@@ -32,12 +36,13 @@ run_one() {
     fi
     log="$dir/last.log"
     rm -f "$dir"/fuzz-*.log
-    local rc=0
+    local rc=0 max_len=-max_len=4096
+    [[ ${FUZZ_ARGS:-} != *max_len* ]] || max_len=
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     # From the work dir: with -jobs, libFuzzer writes its log (fuzz-0.log) to the current folder.
     (cd "$dir" && cargo +nightly fuzz run --fuzz-dir "$REPO_ROOT/fuzz" "${BUILD_FLAGS[@]}" "$target" "$dir/corpus" -- \
         -max_total_time="$secs" -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=10 \
-        -artifact_prefix="$dir/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}) >"$log" 2>&1 || rc=$?
+        -artifact_prefix="$dir/artifacts/" -print_final_stats=1 $max_len ${FUZZ_ARGS:-}) >"$log" 2>&1 || rc=$?
     local runs
     runs=$(cat "$log" "$dir"/fuzz-*.log 2>/dev/null | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)
     printf '%s: %s runs in %s s%s\n' "$target" "${runs:-?}" "$secs" "$([[ $rc == 0 ]] || echo " FAILED ($rc), see $log")"

@@ -10,7 +10,7 @@
 //! | `#emit` | `emit_books` |
 //! | anything else | `on_frame` |
 
-use std::{path::PathBuf, sync::OnceLock};
+use std::{collections::HashSet, path::PathBuf, sync::OnceLock};
 
 use marketprism_core::model::TimestampNs;
 use marketprism_exchanges::{InstrumentMap, Normalizer, Output, RestKind, Venue};
@@ -49,12 +49,44 @@ fn corpus_lines(exchange: &str, file: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn build(venue: Venue, bodies: &[String]) -> InstrumentMap {
+/// Upper-cased word tokens (`[A-Za-z0-9_-]+`) of every corpus file of `exchanges` but the
+/// instrument listings: the native symbols the frames mention.
+fn mentioned(exchanges: &[&str]) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    for exchange in exchanges {
+        let Ok(dir) = std::fs::read_dir(corpus_dir().join(exchange)) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.contains("instruments") || !name.ends_with(".jsonl") {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            seen.extend(
+                text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_ascii_uppercase),
+            );
+        }
+    }
+    seen
+}
+
+/// The instruments of `bodies` whose native symbol the corpus mentions. Each input clones the
+/// table into a fresh normalizer, so it is kept to what the frames can reach (a few dozen
+/// instruments rather than thousands: ~100× more executions per second). With no corpus, a
+/// fixed handful of common symbols.
+fn build(venue: Venue, bodies: &[String], seen: &HashSet<String>) -> InstrumentMap {
+    const FALLBACK: [&str; 4] = ["BTCUSDT", "BTC-USDT", "BTC-PERPETUAL", "BTCUSD_PERP"];
     let exchange = venue.as_exchange();
     let mut map = InstrumentMap::new();
     for body in bodies {
         if let Ok(parsed) = exchange.parse_instruments(body) {
-            map.extend(parsed);
+            map.extend(parsed.into_iter().filter(|i| {
+                let native = i.native_symbol.to_ascii_uppercase();
+                seen.contains(&native) || FALLBACK.contains(&native.as_str())
+            }));
         }
     }
     map
@@ -72,21 +104,24 @@ pub fn instruments(venue: Venue) -> &'static InstrumentMap {
         okx.extend(lines(OKX_EXTRA));
         let mut deribit = corpus_lines("deribit", "rest_get_instruments.jsonl");
         deribit.push(DERIBIT_EXPIRED.to_owned());
+        let binance = mentioned(&["binance-spot", "binance-usdm", "binance-coinm"]);
+        let okx_seen = mentioned(&["okx"]);
+        let deribit_seen = mentioned(&["deribit"]);
         vec![
             (
                 Venue::BinanceSpot,
-                build(Venue::BinanceSpot, &[SPOT_INFO.to_owned()]),
+                build(Venue::BinanceSpot, &[SPOT_INFO.to_owned()], &binance),
             ),
             (
                 Venue::BinanceUsdm,
-                build(Venue::BinanceUsdm, &[USDM_INFO.to_owned()]),
+                build(Venue::BinanceUsdm, &[USDM_INFO.to_owned()], &binance),
             ),
             (
                 Venue::BinanceCoinm,
-                build(Venue::BinanceCoinm, &[COINM_INFO.to_owned()]),
+                build(Venue::BinanceCoinm, &[COINM_INFO.to_owned()], &binance),
             ),
-            (Venue::Okx, build(Venue::Okx, &okx)),
-            (Venue::Deribit, build(Venue::Deribit, &deribit)),
+            (Venue::Okx, build(Venue::Okx, &okx, &okx_seen)),
+            (Venue::Deribit, build(Venue::Deribit, &deribit, &deribit_seen)),
         ]
     });
     maps.iter()

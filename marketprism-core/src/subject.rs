@@ -19,8 +19,10 @@
 //! `{exchange}` is the [`ExchangeId`](crate::model::ExchangeId): `binance`, `okx`, `deribit`
 //! or a user's own exchange such as `bybit` (valid names are always one safe token);
 //! `{market}` is `spot`, `perpetual`, `future`, `option` or `index`; `{symbol}` is the
-//! normalized symbol (`BTC-USDT-PERP`), which never contains `.`. Connection-wide status
-//! events use the symbol token `_all`.
+//! normalized symbol (`BTC-USDT-PERP`). A symbol is one token whatever it holds: `.`, `*`,
+//! `>`, whitespace and control characters in it are written as `_`, and an empty symbol as
+//! `_` (a hostile or careless normalizer cannot add tokens to a subject). Connection-wide
+//! status events use the symbol token `_all`.
 //!
 //! ```
 //! use marketprism_core::subject::{SubjectPattern, subject_of};
@@ -75,12 +77,28 @@ pub fn write_subject(event: &MarketEvent, buf: &mut String) {
     // Writing to a String cannot fail.
     let _ = write!(
         buf,
-        "{}.{}.{}.{}",
+        "{}.{}.{}.",
         type_token(event),
         event.exchange(),
         event.market(),
-        symbol
     );
+    push_token(buf, symbol);
+}
+
+/// Whether `c` may stand in a subject token as it is.
+fn token_safe(c: char) -> bool {
+    !(c == '.' || c == '*' || c == '>' || c.is_whitespace() || c.is_control())
+}
+
+/// Appends `token` as exactly one subject token (see the module docs).
+fn push_token(buf: &mut String, token: &str) {
+    if token.is_empty() {
+        buf.push('_');
+    } else if token.chars().all(token_safe) {
+        buf.push_str(token);
+    } else {
+        buf.extend(token.chars().map(|c| if token_safe(c) { c } else { '_' }));
+    }
 }
 
 /// The subject of `event`: `{type}.{exchange}.{market}.{symbol}`.
@@ -212,6 +230,30 @@ mod tests {
 
     fn m(p: &str, s: &str) -> bool {
         SubjectPattern::new(p).expect("valid pattern").matches(s)
+    }
+
+    /// Fuzz finding (`subject` target): a symbol holding `.` made a five-token subject, so
+    /// `trade.b.spot.*` missed the event and `trade.b.spot.BB.>` caught it.
+    #[test]
+    fn a_symbol_is_always_one_token() {
+        for (symbol, token) in [
+            ("BB.-USDT", "BB_-USDT"),
+            ("A*B", "A_B"),
+            ("X>", "X_"),
+            ("a b\u{0}", "a_b_"),
+            ("", "_"),
+            ("BTC-USDT", "BTC-USDT"),
+        ] {
+            let json = format!(
+                r#"{{"type":"trade","exchange":"b","market":"spot","symbol":{},"price":"0","size":"1","side":"buy","trade_id":"1","exchange_ts":1,"local_ts":0}}"#,
+                serde_json::to_string(symbol).expect("json string")
+            );
+            let event: MarketEvent = serde_json::from_str(&json).expect("trade json");
+            let subject = subject_of(&event);
+            assert_eq!(subject, format!("trade.b.spot.{token}"), "{symbol:?}");
+            assert!(SubjectPattern::new(&subject).is_ok_and(|p| p.is_literal()));
+            assert!(m("trade.b.spot.*", &subject));
+        }
     }
 
     #[test]
