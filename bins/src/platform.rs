@@ -277,32 +277,47 @@ pub struct Demo {
     pub sims: Vec<SimHandle>,
 }
 
+/// What `marketprism demo` simulates: every venue, one instrument of each market it lists
+/// (spot, perpetual, delivery future, option), with every channel. Each storage query kind
+/// then has data for every exchange that offers it (see docs/quickstart.md's table).
+pub const DEMO_PLAN: &[(Venue, &[&str])] = &[
+    (Venue::BinanceSpot, &["BTCUSDT", "ETHUSDT"]),
+    (Venue::BinanceUsdm, &["BTCUSDT", "BTCUSDT_301227"]),
+    (Venue::BinanceCoinm, &["BTCUSD_PERP", "BTCUSD_301227"]),
+    (
+        Venue::Okx,
+        &[
+            "BTC-USDT",
+            "BTC-USDT-SWAP",
+            "BTC-USD-301227",
+            "BTC-USD-301227-60000-C",
+        ],
+    ),
+    (
+        Venue::Deribit,
+        &["BTC-PERPETUAL", "BTC-27DEC30", "BTC-27DEC30-60000-C"],
+    ),
+];
+
 impl Demo {
-    /// Starts Binance spot (BTCUSDT, ETHUSDT) and OKX (BTC-USDT) simulators on free ports,
-    /// `rate` events per second and symbol.
+    /// Starts one simulator per venue of [`DEMO_PLAN`] on free ports, `rate` events per second
+    /// and symbol, and returns the collector config subscribing every channel of each.
+    /// Channels a market does not offer (funding on spot, ...) are skipped by the collector.
     pub async fn start(rate: f64) -> Result<(Demo, Vec<ExchangeConfig>)> {
-        let plan = [
-            (
-                Venue::BinanceSpot,
-                vec!["BTCUSDT", "ETHUSDT"],
-                vec!["BTC-USDT", "ETH-USDT"],
-            ),
-            (Venue::Okx, vec!["BTC-USDT"], vec!["BTC-USDT"]),
-        ];
         let mut sims = Vec::new();
         let mut exchanges = Vec::new();
-        for (venue, natives, symbols) in plan {
-            let sim =
-                SimHandle::start(SimConfig::new(venue).symbols(natives).rate(rate).seed(7)).await?;
+        for (venue, natives) in DEMO_PLAN {
+            let sim = SimHandle::start(
+                SimConfig::new(*venue)
+                    .symbols(natives.iter().copied())
+                    .rate(rate)
+                    .seed(7),
+            )
+            .await?;
             exchanges.push(ExchangeConfig {
                 venue: venue.as_str().into(),
-                channels: vec![
-                    Channel::Trades,
-                    Channel::Book,
-                    Channel::Bbo,
-                    Channel::Ticker,
-                ],
-                symbols: symbols.into_iter().map(str::to_owned).collect(),
+                channels: Channel::ALL.to_vec(),
+                symbols: natives.iter().map(|s| (*s).to_owned()).collect(),
                 markets: Vec::new(),
                 ws_url: Some(sim.ws_url()),
                 rest_url: Some(sim.http_url()),

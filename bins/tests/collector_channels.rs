@@ -6,35 +6,19 @@
 //! `deribit_volatility_index.btc-perpetual_usd` (which does not exist), and `BTC` /
 //! `btc_usd` were rejected as unknown instruments.
 
+mod channels;
+
 use std::{collections::BTreeSet, time::Duration};
 
+use channels::{kinds, offered};
 use marketprism_bins::collector::{self, CollectorConfig};
-use marketprism_core::{bus::Bus, model::MarketType};
+use marketprism_core::bus::Bus;
 use marketprism_exchanges::{
     Channel, Venue, fetch_instruments,
     sim::{SimConfig, SimHandle},
 };
 use serde_json::json;
 use tokio::{net::TcpListener, time::Instant};
-
-/// The event kind(s) a channel yields.
-fn kinds(channel: Channel) -> &'static [&'static str] {
-    match channel {
-        Channel::Trades => &["trade"],
-        Channel::Book => &["book_snapshot", "book_delta"],
-        Channel::Bbo => &["bbo"],
-        Channel::Ticker => &["ticker"],
-        Channel::Funding => &["funding_rate"],
-        Channel::MarkPrice => &["mark_price"],
-        Channel::OpenInterest => &["open_interest"],
-        Channel::Liquidations => &["liquidation"],
-        Channel::LongShortRatio => &["long_short_ratio"],
-        Channel::OptionSummary => &["option_summary"],
-        Channel::VolatilityIndex => &["volatility_index"],
-        Channel::Kline => &["kline"],
-        other => panic!("channel {other:?} has no expected kinds in this test yet"),
-    }
-}
 
 /// One instrument per market the simulator lists for `venue`.
 fn natives(venue: Venue) -> &'static [&'static str] {
@@ -49,32 +33,6 @@ fn natives(venue: Venue) -> &'static [&'static str] {
             "BTC-USD-301227-60000-C",
         ],
         _ => &["BTC-PERPETUAL", "BTC-27DEC30", "BTC-27DEC30-60000-C"],
-    }
-}
-
-/// (venue, channel, market) pairs the exchange does not offer (documented in each venue's
-/// module table); everything else must flow.
-fn offered(venue: Venue, channel: Channel, market: MarketType) -> bool {
-    use Channel as C;
-    use MarketType as M;
-    let derivative = market != M::Spot;
-    match channel {
-        C::Trades | C::Book | C::Bbo | C::Ticker | C::Kline => true,
-        // Delivery futures have no funding.
-        C::Funding => market == M::Perpetual,
-        C::MarkPrice => derivative || venue == Venue::Deribit,
-        C::OpenInterest => derivative,
-        // Known gap: the simulator does not flag Deribit trades as liquidations.
-        C::Liquidations => derivative && venue != Venue::Deribit,
-        C::LongShortRatio => match venue {
-            Venue::BinanceUsdm | Venue::BinanceCoinm => market == M::Perpetual,
-            Venue::Okx => market == M::Perpetual || market == M::Future,
-            _ => false,
-        },
-        // Known gap: OKX `opt-summary` is not implemented by the connector yet.
-        C::OptionSummary => market == M::Option && venue == Venue::Deribit,
-        C::VolatilityIndex => venue == Venue::Deribit,
-        other => panic!("channel {other:?} unknown to this test"),
     }
 }
 
