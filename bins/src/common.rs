@@ -409,6 +409,29 @@ mod tests {
         c.nats
     }
 
+    /// Issue 13: a digit-only service token from the environment parsed as a number and was
+    /// refused ("did not match any variant").
+    #[test]
+    fn digit_only_service_tokens_from_the_environment() {
+        #[derive(Serialize, Deserialize, Default)]
+        #[serde(default)]
+        struct C {
+            service: ServiceSection,
+        }
+        impl Validate for C {
+            fn validate(&self, _: &mut marketprism_core::config::Problems) {}
+        }
+        for (value, want) in [
+            ("0123456", vec!["0123456"]),
+            ("[0042, 17]", vec!["0042", "17"]),
+            ("s3cret", vec!["s3cret"]),
+        ] {
+            let env = HashMap::from([("MARKETPRISM_SERVICE__TOKENS".to_owned(), value.to_owned())]);
+            let c: C = load_config(&C::default(), None, &env, &[]).expect("loads");
+            assert_eq!(c.service.tokens.0, want, "{value}");
+        }
+    }
+
     #[test]
     fn nats_url_is_one_string_or_a_list_and_replicas_reach_the_streams() {
         let one = nats_from("[nats]\nurl = \"nats://a:4222,nats://b:4222\"\nreplicas = 3\n");

@@ -62,6 +62,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::Error;
 
+mod raw;
 mod validate;
 
 pub use validate::{Problems, Validate};
@@ -109,6 +110,8 @@ pub struct ConfigLoader {
     figment: Figment,
     sections: Vec<String>,
     error: Option<Error>,
+    /// Layers set from text, re-applied as text when typed values are rejected (see `raw`).
+    raw: Vec<raw::RawLayer>,
 }
 
 impl ConfigLoader {
@@ -125,6 +128,7 @@ impl ConfigLoader {
             figment,
             sections,
             error: None,
+            raw: Vec::new(),
         }
     }
 
@@ -266,9 +270,14 @@ impl ConfigLoader {
             .parse()
             .unwrap_or_else(|e: std::convert::Infallible| match e {});
         self.figment = self.figment.merge(KeyValue {
-            origin,
+            origin: origin.clone(),
             key: key.to_owned(),
             value,
+        });
+        self.raw.push(raw::RawLayer {
+            origin,
+            key: key.to_owned(),
+            raw: raw.to_owned(),
         });
         self
     }
@@ -278,12 +287,25 @@ impl ConfigLoader {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.figment.extract::<T>().map_err(|e| {
-            let message = describe(&self.figment, &e);
-            Error::Config {
-                message,
-                source: Box::new(e),
+        let first = match self.figment.extract::<T>() {
+            Ok(config) => return Ok(config),
+            Err(e) => e,
+        };
+        // A string that looks like a number (`MARKETPRISM_..._PASSWORD=123456`): retry with
+        // the rejected text layers applied as text, one at a time; report the first error.
+        let (mut figment, mut done) = (self.figment.clone(), Vec::new());
+        let mut last = first.clone();
+        while let Some(next) = raw::retry_as_text(&figment, &self.raw, &last, &mut done) {
+            figment = next;
+            match figment.extract::<T>() {
+                Ok(config) => return Ok(config),
+                Err(e) => last = e,
             }
+        }
+        let message = describe(&self.figment, &first);
+        Err(Error::Config {
+            message,
+            source: Box::new(first),
         })
     }
 }
