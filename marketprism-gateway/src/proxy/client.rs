@@ -8,6 +8,7 @@
 
 use std::{
     pin::Pin,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -51,6 +52,26 @@ pub(crate) enum AttemptError {
     Failed(BoxError),
 }
 
+/// The TLS client configuration for `https` upstreams, built once per process: the platform
+/// verifier reads the OS certificate store (hundreds of files), which cost a millisecond for
+/// every router built or configuration validated.
+fn tls_config() -> Result<rustls::ClientConfig, GatewayError> {
+    use hyper_rustls::ConfigBuilderExt as _;
+    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .try_with_platform_verifier()
+        .map(|b| b.with_no_client_auth())
+        .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|e| GatewayError::config(format!("cannot set up TLS for upstreams: {e}")))
+}
+
 impl UpstreamClient {
     /// No redirects followed and no system proxy (hyper does neither), `TCP_NODELAY`, a
     /// connect timeout and a bounded idle pool, as the reqwest client this replaces.
@@ -62,8 +83,7 @@ impl UpstreamClient {
         http.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
         http.set_keepalive(Some(Duration::from_secs(15)));
         let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
-            .map_err(|e| GatewayError::config_with("cannot set up TLS for upstreams", e))?
+            .with_tls_config(tls_config()?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
