@@ -39,10 +39,15 @@ for pair in api-gateway:0 market-data-collector:1 data-storage-service:2 monitor
     tag=${pair%:*}
     port=$((BASE + ${pair#*:}))
     echo "==> $tag on :$port"
+    # The scheduler's cron validity (parses, fires within five years, at most every
+    # min_interval_secs) cannot be said in JSON Schema: its 400s for schema-valid crons are
+    # intended, so that one check is off there (every other check, 5xx included, runs).
+    extra=()
+    [[ $tag != scheduler-service ]] || extra=(--exclude-checks positive_data_acceptance)
     # /ws/v1/stream needs a WebSocket client; the common routes are tagged `common`.
     "$VENV/bin/schemathesis" run docs/openapi.json --url "http://127.0.0.1:$port" \
         --include-tag "$tag" --exclude-path /ws/v1/stream \
-        --checks all --max-examples "$MAX" --request-timeout 10 --no-color || failed=1
+        --checks all "${extra[@]}" --max-examples "$MAX" --request-timeout 10 --no-color || failed=1
 done
 echo "==> common (/health, /metrics) on the storage service"
 "$VENV/bin/schemathesis" run docs/openapi.json --url "http://127.0.0.1:$((BASE + 2))" \

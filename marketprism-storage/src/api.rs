@@ -458,13 +458,16 @@ async fn cold_query(
 
 async fn cleanup(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
     let body = object_body(body)?;
-    if body.get("retention_days").is_some() && body.get("retention_hours").is_some() {
+    // `null` is the same as leaving the field out.
+    let given = |k: &str| body.get(k).filter(|v| !v.is_null());
+    let (days_field, hours_field) = (given("retention_days"), given("retention_hours"));
+    if days_field.is_some() && hours_field.is_some() {
         return Err(bad(
             "retention_hours",
             "give retention_days or retention_hours, not both",
         ));
     }
-    let days = match (body.get("retention_days"), body.get("retention_hours")) {
+    let days = match (days_field, hours_field) {
         (Some(d), _) => d
             .as_u64()
             .ok_or_else(|| bad("retention_days", "must be a non-negative integer"))?,
@@ -474,7 +477,7 @@ async fn cleanup(State(s): State<ApiState>, body: Result<Json<Value>, JsonReject
             .div_ceil(24),
         (None, None) => return Err(bad("retention_days", "missing (or give retention_hours)")),
     };
-    let field = if body.get("retention_days").is_some() {
+    let field = if days_field.is_some() {
         "retention_days"
     } else {
         "retention_hours"

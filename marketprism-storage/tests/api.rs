@@ -195,6 +195,18 @@ async fn cold_archive_query_and_cleanup() {
         (code, resp["retention_days"].clone()),
         (StatusCode::OK, json!(2))
     );
+    // schemathesis: `null` is the same as leaving the other field out.
+    let (code, resp) = call(
+        &app,
+        "POST",
+        "/api/v1/storage/lifecycle/cleanup",
+        Some(json!({"retention_days": null, "retention_hours": 72})),
+    )
+    .await;
+    assert_eq!(
+        (code, resp["retention_days"].clone()),
+        (StatusCode::OK, json!(3))
+    );
     // The daily archive (what the scheduler's built-in task calls): yesterday by default.
     let (code, resp) = call(
         &app,
