@@ -5,32 +5,26 @@
 //! that still answers 200. Here the monitoring service scrapes real (tiny) HTTP services, and
 //! the DOM Chromium dumps after running the page's JS must show them, their states and the
 //! alerts. A second test keeps the page self-contained: no CDN, fonts or scripts from elsewhere
-//! (the status page must work on an air-gapped host and leak nothing to third parties).
+//! (the status page must work on an air-gapped host and leak nothing to third parties). The
+//! per-channel charts are tested in `status_page_charts.rs` (a process of their own: they feed
+//! the process-wide metrics recorder).
 
-use std::{
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::{Duration, Instant},
-};
+mod browser;
+
+use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
+use browser::{dump_dom, element, require_chromium, table_rows};
 use marketprism_bins::monitoring::{self, MonitoringConfig};
 use marketprism_core::{
     runtime::{DependencyHealth, HealthReport, OverallStatus},
     sink::Health,
-    testing::is_ci,
 };
 use marketprism_discovery::{Registry, ServiceInstance};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
 const STATUS_HTML: &str = include_str!("../src/monitoring/status.html");
-
-/// Debian installs the browser here; `PATH` is searched first.
-const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Chromium gets this long to load, run and dump the page before it is killed.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[test]
 fn status_page_loads_no_external_resources() {
@@ -221,71 +215,6 @@ async fn status_page_renders_services_and_alerts_in_chromium() {
     );
 }
 
-/// Chromium's path, or `None` (with a note) when it is not installed and not under CI.
-fn require_chromium() -> Option<PathBuf> {
-    let path_dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let found = path_dirs
-        .into_iter()
-        .map(|d| d.join("chromium"))
-        .chain([PathBuf::from(DEBIAN_CHROMIUM)])
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let msg = "chromium not found on PATH or at /usr/bin/chromium; install it with \
-                   `scripts/services.sh start` as root (apt package `chromium`)";
-        assert!(!is_ci(), "CI=true and the browser is missing: {msg}");
-        eprintln!("SKIPPED (not CI): {msg}");
-    }
-    found
-}
-
-/// Loads `url` in headless Chromium, lets its JS run, and returns the serialized DOM.
-async fn dump_dom(chromium: &Path, url: &str) -> String {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut cmd = tokio::process::Command::new(chromium);
-    // The background-networking/sync/component flags stop Chromium from calling home: on a
-    // host without internet those calls hang on refused connections and the dump never comes.
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .arg(url)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true)
-    // Own process group, so a timeout can kill the renderer/zygote children too.
-    .process_group(0);
-    let child = cmd.spawn().expect("spawn chromium");
-    let pid = child.id();
-    match tokio::time::timeout(BROWSER_TIMEOUT, child.wait_with_output()).await {
-        Ok(out) => {
-            let out = out.expect("chromium output");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "chromium: {}\n{stderr}", out.status);
-            String::from_utf8(out.stdout).expect("utf-8 DOM")
-        }
-        Err(_) => {
-            if let Some(pid) = pid {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .status();
-            }
-            panic!("chromium did not dump {url} within {BROWSER_TIMEOUT:?}; killed");
-        }
-    }
-}
-
 /// Polls `/api/v1/overview` until `ready` holds (the scrape loop has seen everything).
 async fn wait_for_overview(base: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let client = reqwest::Client::new();
@@ -383,58 +312,4 @@ fn external_refs(html: &str) -> Vec<String> {
         }
     }
     found
-}
-
-/// `(class, text)` of the element with `id`.
-fn element(dom: &str, id: &str) -> (String, String) {
-    let at = dom
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no #{id} in DOM:\n{dom}"));
-    let open_start = dom[..at].rfind('<').expect("tag start");
-    let open_end = at + dom[at..].find('>').expect("tag end");
-    let text_end = open_end + dom[open_end..].find('<').expect("closing tag");
-    (
-        class_of(&dom[open_start..open_end]),
-        unescape(&dom[open_end + 1..text_end]),
-    )
-}
-
-/// The `<tbody>` rows of table `id`, each a list of `(class, text)` cells.
-fn table_rows(dom: &str, id: &str) -> Vec<Vec<(String, String)>> {
-    let table = &dom[dom
-        .find(&format!("<table id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no table #{id}"))..];
-    let body =
-        &table[table.find("<tbody>").expect("tbody")..table.find("</tbody>").expect("/tbody")];
-    body.split("<tr>")
-        .skip(1)
-        .map(|tr| {
-            tr.split("<td")
-                .skip(1)
-                .map(|td| {
-                    let open_end = td.find('>').expect("td tag end");
-                    let close = td.find("</td>").expect("</td>");
-                    (
-                        class_of(&td[..open_end]),
-                        unescape(&td[open_end + 1..close]),
-                    )
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn class_of(tag: &str) -> String {
-    tag.split_once("class=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(c, _)| c.to_owned())
-        .unwrap_or_default()
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
