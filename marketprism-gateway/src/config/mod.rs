@@ -27,7 +27,8 @@ use crate::auth::{Role, sha256_hex};
 pub struct GatewayConfig {
     /// Name shown on `/health` and `/_gateway/status` (default `api-gateway`).
     pub name: String,
-    /// Path prefix → service name; longest prefix wins; the path is forwarded unchanged.
+    /// Path prefix → service name; longest prefix wins; the path is forwarded unchanged
+    /// unless the route strips its prefix (`/monitoring/…`, the status page).
     pub routes: Vec<RouteConfig>,
     /// Static instances per service, for [`crate::StaticUpstreams::from_config`].
     pub upstreams: BTreeMap<String, Vec<UpstreamConfig>>,
@@ -50,6 +51,7 @@ impl Default for GatewayConfig {
         let route = |prefix: &str, service: &str| RouteConfig {
             prefix: prefix.to_owned(),
             service: service.to_owned(),
+            strip_prefix: false,
         };
         GatewayConfig {
             name: "api-gateway".to_owned(),
@@ -61,6 +63,13 @@ impl Default for GatewayConfig {
                 route("/api/v1/overview", "monitoring-service"),
                 route("/api/v1/services", "monitoring-service"),
                 route("/api/v1/alerts", "monitoring-service"),
+                route("/api/v1/history", "monitoring-service"),
+                // The monitoring status page and its API calls (relative URLs), for browsers.
+                RouteConfig {
+                    prefix: "/monitoring".to_owned(),
+                    service: "monitoring-service".to_owned(),
+                    strip_prefix: true,
+                },
             ],
             upstreams: BTreeMap::new(),
             proxy: ProxyConfig::default(),
@@ -78,6 +87,19 @@ impl GatewayConfig {
     /// segments (`/api/v1/storage` matches `/api/v1/storage` and `/api/v1/storage/x`, not
     /// `/api/v1/storagex`).
     pub fn service_for(&self, path: &str) -> Option<&str> {
+        self.route_for(path).map(|r| r.service.as_str())
+    }
+
+    /// The route a path takes: the longest matching prefix, on whole path segments.
+    ///
+    /// ```
+    /// use marketprism_gateway::config::GatewayConfig;
+    /// let c = GatewayConfig::default();
+    /// let r = c.route_for("/monitoring/api/v1/overview").unwrap();
+    /// assert_eq!(r.service, "monitoring-service");
+    /// assert_eq!(r.upstream_path("/monitoring/api/v1/overview?x=1"), "/api/v1/overview?x=1");
+    /// ```
+    pub fn route_for(&self, path: &str) -> Option<&RouteConfig> {
         self.routes
             .iter()
             .filter(|r| {
@@ -86,7 +108,6 @@ impl GatewayConfig {
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
             .max_by_key(|r| r.prefix.len())
-            .map(|r| r.service.as_str())
     }
 
     /// Adds (or replaces) a route.
@@ -102,6 +123,7 @@ impl GatewayConfig {
         self.routes.push(RouteConfig {
             prefix,
             service: service.into(),
+            strip_prefix: false,
         });
         self
     }
@@ -180,6 +202,28 @@ pub struct RouteConfig {
     pub prefix: String,
     /// Service name in discovery, e.g. `data-storage-service`.
     pub service: String,
+    /// Forward the path without the prefix (`/monitoring/api/v1/alerts` → `/api/v1/alerts`,
+    /// `/monitoring/` → `/`): a service's own pages, whose relative links then stay under the
+    /// prefix. Default false: the path is forwarded unchanged.
+    #[serde(default)]
+    pub strip_prefix: bool,
+}
+
+impl RouteConfig {
+    /// The path and query sent upstream for `path_and_query` (which matched this route).
+    pub fn upstream_path<'a>(&self, path_and_query: &'a str) -> std::borrow::Cow<'a, str> {
+        let prefix = self.prefix.trim_end_matches('/');
+        match path_and_query.strip_prefix(prefix) {
+            Some(rest) if self.strip_prefix && !prefix.is_empty() => {
+                if rest.starts_with('/') {
+                    rest.into()
+                } else {
+                    format!("/{rest}").into()
+                }
+            }
+            _ => path_and_query.into(),
+        }
+    }
 }
 
 /// A statically configured instance.
@@ -464,12 +508,36 @@ mod tests {
     }
 
     #[test]
+    fn a_stripping_route_forwards_the_rest_of_the_path() {
+        let c = GatewayConfig::default();
+        let page = |p: &str| {
+            let r = c
+                .route_for(p.split('?').next().unwrap_or(p))
+                .expect("route");
+            (r.service.clone(), r.upstream_path(p).into_owned())
+        };
+        let mon = |p: &str| ("monitoring-service".to_owned(), p.to_owned());
+        assert_eq!(page("/monitoring"), mon("/"));
+        assert_eq!(page("/monitoring?x=1"), mon("/?x=1"));
+        assert_eq!(page("/monitoring/"), mon("/"));
+        assert_eq!(page("/monitoring/api/v1/history"), mon("/api/v1/history"));
+        assert_eq!(page("/api/v1/history"), mon("/api/v1/history"));
+        assert_eq!(c.route_for("/monitoringx"), None);
+        // Ordinary routes forward the path unchanged.
+        let storage = c.route_for("/api/v1/storage/x").expect("route");
+        assert_eq!(
+            storage.upstream_path("/api/v1/storage/x?a=b"),
+            "/api/v1/storage/x?a=b"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_and_defaults_fill_in() {
         let ok: GatewayConfig =
             serde_json::from_str(r#"{"proxy": {"max_retries": 3}}"#).expect("valid");
         assert_eq!(ok.proxy.max_retries, 3);
         assert_eq!(ok.proxy.timeout_ms, 10_000);
-        assert_eq!(ok.routes.len(), 7);
+        assert_eq!(ok.routes.len(), 9);
         let bad = serde_json::from_str::<GatewayConfig>(r#"{"proxy": {"max_retry": 3}}"#);
         assert!(bad.is_err());
     }
