@@ -7,7 +7,8 @@
 //! alerts. A second test keeps the page self-contained: no CDN, fonts or scripts from elsewhere
 //! (the status page must work on an air-gapped host and leak nothing to third parties). The
 //! per-channel charts are tested in `status_page_charts.rs` (a process of their own: they feed
-//! the process-wide metrics recorder).
+//! the process-wide metrics recorder). The last test opens the page the way an operator does
+//! in a deployment: through the gateway's `/monitoring/`, with a gateway API key (issue 13).
 
 mod browser;
 
@@ -15,7 +16,11 @@ use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
 use browser::{dump_dom, element, require_chromium, table_rows};
-use marketprism_bins::monitoring::{self, MonitoringConfig};
+use marketprism_bins::{
+    common::ServiceTokenList,
+    gateway_service::{self, GatewayServiceConfig},
+    monitoring::{self, MonitoringConfig},
+};
 use marketprism_core::{
     runtime::{DependencyHealth, HealthReport, OverallStatus},
     sink::Health,
@@ -213,6 +218,163 @@ async fn status_page_renders_services_and_alerts_in_chromium() {
         "status page test: {:.1} s total, Chromium {browser_secs:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Issue 13: monitoring's routes need the service token, which a browser cannot send. Behind
+/// the gateway, `/monitoring/` serves the page and its API calls to whoever has a gateway key
+/// with the `read` role (as `X-API-Key`, bearer, or the Basic password a browser asks for);
+/// anonymous requests are refused, and the service token never leaves the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_behind_the_gateway_needs_a_read_key() {
+    const TOKEN: &str = "status-page-service-token-0123456789";
+    const KEY: &str = "operator-read-key";
+    marketprism_bins::common::install_crypto();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    let discovery = format!("memory://statusgw{}x{nanos}", std::process::id());
+
+    let mut m = MonitoringConfig::default();
+    m.discovery.url = discovery.clone();
+    m.services = vec!["monitoring-service".to_owned()];
+    m.scrape_interval_ms = 200;
+    m.service.tokens = ServiceTokenList(vec![TOKEN.to_owned()]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mon_port = listener.local_addr().expect("addr").port();
+    let (stop_mon, mon_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mon = tokio::spawn(monitoring::run(m, listener, async move {
+        let _ = mon_stopped.await;
+    }));
+
+    let mut g = GatewayServiceConfig::default();
+    g.discovery.url = discovery.clone();
+    g.service.tokens = ServiceTokenList(vec![TOKEN.to_owned()]);
+    g.gateway = g
+        .gateway
+        .api_key("operator", KEY, &[marketprism_gateway::Role::Read]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gw_port = listener.local_addr().expect("addr").port();
+    let (stop_gw, gw_stopped) = tokio::sync::oneshot::channel::<()>();
+    let gw = tokio::spawn(gateway_service::run(g, listener, async move {
+        let _ = gw_stopped.await;
+    }));
+
+    let client = reqwest::Client::new();
+    let gw_base = format!("http://127.0.0.1:{gw_port}");
+    let get = |url: String, auth: Option<(&'static str, String)>| {
+        let mut req = client.get(url);
+        if let Some((name, value)) = auth {
+            req = req.header(name, value);
+        }
+        async move { req.send().await.expect("send") }
+    };
+    let key = || Some(("x-api-key", KEY.to_owned()));
+    // Up when the gateway finds monitoring in discovery.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = get(format!("{gw_base}/monitoring/api/v1/overview"), key()).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway never reached monitoring: {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Directly, the service wants its token: no browser gets past this.
+    let direct = get(format!("http://127.0.0.1:{mon_port}/"), None).await;
+    assert_eq!(direct.status(), 401);
+
+    // Anonymous, a wrong key, or a service token sent by the client: refused at the gateway,
+    // with a challenge a browser answers by asking for credentials.
+    for path in [
+        "/monitoring/",
+        "/monitoring/api/v1/overview",
+        "/monitoring/api/v1/history",
+    ] {
+        let r = get(format!("{gw_base}{path}"), None).await;
+        assert_eq!(r.status(), 401, "{path}");
+        let challenges: Vec<String> = r
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        assert!(
+            challenges.iter().any(|c| c.starts_with("Basic ")),
+            "{challenges:?}"
+        );
+        let wrong = get(
+            format!("{gw_base}{path}"),
+            Some(("x-api-key", "nope".into())),
+        )
+        .await;
+        assert_eq!(wrong.status(), 401, "{path}");
+        let token = Some(("x-marketprism-service-token", TOKEN.to_owned()));
+        assert_eq!(get(format!("{gw_base}{path}"), token).await.status(), 401);
+    }
+
+    // An operator's read key: the page and every JSON it loads.
+    let page = get(format!("{gw_base}/monitoring/"), key()).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("page");
+    assert!(html.contains("Channels, last hour"), "{html}");
+    for (path, field) in [
+        ("overview", "status"),
+        ("services", "services"),
+        ("alerts", "firing"),
+        ("history", "series"),
+    ] {
+        let r = get(format!("{gw_base}/monitoring/api/v1/{path}"), key()).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let body: Value = r.json().await.expect("json");
+        assert!(!body[field].is_null(), "{path}: {body}");
+    }
+    // The same read key as a browser sends it (Basic), but no writes that way.
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("operator:{KEY}"))
+    );
+    let r = get(
+        format!("{gw_base}/monitoring/api/v1/history"),
+        Some(("authorization", basic.clone())),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let post = client
+        .post(format!("{gw_base}/api/v1/scheduler/stop"))
+        .header("authorization", basic)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(post.status(), 401);
+
+    // And in a browser: the page at the gateway, its relative API calls under the same prefix.
+    if let Some(chromium) = require_chromium() {
+        let url = format!("http://operator:{KEY}@127.0.0.1:{gw_port}/monitoring/");
+        let dom = dump_dom(&chromium, &url).await;
+        let overall = element(&dom, "overall").1;
+        assert!(
+            ["ok", "warning", "critical"].contains(&overall.as_str()),
+            "the page could not load its data through the gateway: {overall:?}\n{dom}"
+        );
+        assert!(dom.contains("data-start-ms="), "history not drawn:\n{dom}");
+    }
+
+    let _ = stop_gw.send(());
+    let _ = stop_mon.send(());
+    for task in [gw, mon] {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("service stops")
+            .expect("join")
+            .expect("service run");
+    }
 }
 
 /// Polls `/api/v1/overview` until `ready` holds (the scrape loop has seen everything).
