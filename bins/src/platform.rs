@@ -341,7 +341,7 @@ pub fn banner(c: &PlatformConfigs) -> String {
     let port = |l: &str| l.rsplit(':').next().unwrap_or_default().to_owned();
     let mut s = format!(
         "MarketPrism is running (all six services in this process).\n\
-         \n  Status page           http://{mon}/\n\
+         \n  Status page           http://{gw}/monitoring/\n\
          \n  Recent trades (REST)  http://{gw}/api/v1/storage/hot/trades/binance/BTC-USDT\
          \n  Order book (REST)     http://{gw}/api/v1/storage/hot/orderbooks/binance/BTC-USDT\
          \n  Live events (WS)      ws://{gw}/ws/v1/stream?subjects=trade.%3E\
@@ -355,7 +355,6 @@ pub fn banner(c: &PlatformConfigs) -> String {
         port(&c.monitoring.service.listen),
         port(&c.scheduler.service.listen),
         port(&c.broker.service.listen),
-        mon = c.monitoring.service.listen.replace("0.0.0.0", "127.0.0.1"),
     );
     s.push_str("\n  Try: curl -s http://");
     s.push_str(&gw);

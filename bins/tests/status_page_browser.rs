@@ -5,32 +5,31 @@
 //! that still answers 200. Here the monitoring service scrapes real (tiny) HTTP services, and
 //! the DOM Chromium dumps after running the page's JS must show them, their states and the
 //! alerts. A second test keeps the page self-contained: no CDN, fonts or scripts from elsewhere
-//! (the status page must work on an air-gapped host and leak nothing to third parties).
+//! (the status page must work on an air-gapped host and leak nothing to third parties). The
+//! per-channel charts are tested in `status_page_charts.rs` (a process of their own: they feed
+//! the process-wide metrics recorder). The last test opens the page the way an operator does
+//! in a deployment: through the gateway's `/monitoring/`, with a gateway API key (issue 13).
 
-use std::{
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::{Duration, Instant},
-};
+mod browser;
+
+use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
-use marketprism_bins::monitoring::{self, MonitoringConfig};
+use browser::{dump_dom, element, require_chromium, table_rows};
+use marketprism_bins::{
+    common::ServiceTokenList,
+    gateway_service::{self, GatewayServiceConfig},
+    monitoring::{self, MonitoringConfig},
+};
 use marketprism_core::{
     runtime::{DependencyHealth, HealthReport, OverallStatus},
     sink::Health,
-    testing::is_ci,
 };
 use marketprism_discovery::{Registry, ServiceInstance};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
 const STATUS_HTML: &str = include_str!("../src/monitoring/status.html");
-
-/// Debian installs the browser here; `PATH` is searched first.
-const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Chromium gets this long to load, run and dump the page before it is killed.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[test]
 fn status_page_loads_no_external_resources() {
@@ -221,68 +220,160 @@ async fn status_page_renders_services_and_alerts_in_chromium() {
     );
 }
 
-/// Chromium's path, or `None` (with a note) when it is not installed and not under CI.
-fn require_chromium() -> Option<PathBuf> {
-    let path_dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let found = path_dirs
-        .into_iter()
-        .map(|d| d.join("chromium"))
-        .chain([PathBuf::from(DEBIAN_CHROMIUM)])
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let msg = "chromium not found on PATH or at /usr/bin/chromium; install it with \
-                   `scripts/services.sh start` as root (apt package `chromium`)";
-        assert!(!is_ci(), "CI=true and the browser is missing: {msg}");
-        eprintln!("SKIPPED (not CI): {msg}");
-    }
-    found
-}
+/// Issue 13: monitoring's routes need the service token, which a browser cannot send. Behind
+/// the gateway, `/monitoring/` serves the page and its API calls to whoever has a gateway key
+/// with the `read` role (as `X-API-Key`, bearer, or the Basic password a browser asks for);
+/// anonymous requests are refused, and the service token never leaves the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_behind_the_gateway_needs_a_read_key() {
+    const TOKEN: &str = "status-page-service-token-0123456789";
+    const KEY: &str = "operator-read-key";
+    marketprism_bins::common::install_crypto();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    let discovery = format!("memory://statusgw{}x{nanos}", std::process::id());
 
-/// Loads `url` in headless Chromium, lets its JS run, and returns the serialized DOM.
-async fn dump_dom(chromium: &Path, url: &str) -> String {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut cmd = tokio::process::Command::new(chromium);
-    // The background-networking/sync/component flags stop Chromium from calling home: on a
-    // host without internet those calls hang on refused connections and the dump never comes.
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .arg(url)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true)
-    // Own process group, so a timeout can kill the renderer/zygote children too.
-    .process_group(0);
-    let child = cmd.spawn().expect("spawn chromium");
-    let pid = child.id();
-    match tokio::time::timeout(BROWSER_TIMEOUT, child.wait_with_output()).await {
-        Ok(out) => {
-            let out = out.expect("chromium output");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "chromium: {}\n{stderr}", out.status);
-            String::from_utf8(out.stdout).expect("utf-8 DOM")
+    let mut m = MonitoringConfig::default();
+    m.discovery.url = discovery.clone();
+    m.services = vec!["monitoring-service".to_owned()];
+    m.scrape_interval_ms = 200;
+    m.service.tokens = ServiceTokenList(vec![TOKEN.to_owned()]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mon_port = listener.local_addr().expect("addr").port();
+    let (stop_mon, mon_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mon = tokio::spawn(monitoring::run(m, listener, async move {
+        let _ = mon_stopped.await;
+    }));
+
+    let mut g = GatewayServiceConfig::default();
+    g.discovery.url = discovery.clone();
+    g.service.tokens = ServiceTokenList(vec![TOKEN.to_owned()]);
+    g.gateway = g
+        .gateway
+        .api_key("operator", KEY, &[marketprism_gateway::Role::Read]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gw_port = listener.local_addr().expect("addr").port();
+    let (stop_gw, gw_stopped) = tokio::sync::oneshot::channel::<()>();
+    let gw = tokio::spawn(gateway_service::run(g, listener, async move {
+        let _ = gw_stopped.await;
+    }));
+
+    let client = reqwest::Client::new();
+    let gw_base = format!("http://127.0.0.1:{gw_port}");
+    let get = |url: String, auth: Option<(&'static str, String)>| {
+        let mut req = client.get(url);
+        if let Some((name, value)) = auth {
+            req = req.header(name, value);
         }
-        Err(_) => {
-            if let Some(pid) = pid {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .status();
-            }
-            panic!("chromium did not dump {url} within {BROWSER_TIMEOUT:?}; killed");
+        async move { req.send().await.expect("send") }
+    };
+    let key = || Some(("x-api-key", KEY.to_owned()));
+    // Up when the gateway finds monitoring in discovery.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = get(format!("{gw_base}/monitoring/api/v1/overview"), key()).await;
+        if r.status() == 200 {
+            break;
         }
+        assert!(
+            Instant::now() < deadline,
+            "gateway never reached monitoring: {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Directly, the service wants its token: no browser gets past this.
+    let direct = get(format!("http://127.0.0.1:{mon_port}/"), None).await;
+    assert_eq!(direct.status(), 401);
+
+    // Anonymous, a wrong key, or a service token sent by the client: refused at the gateway,
+    // with a challenge a browser answers by asking for credentials.
+    for path in [
+        "/monitoring/",
+        "/monitoring/api/v1/overview",
+        "/monitoring/api/v1/history",
+    ] {
+        let r = get(format!("{gw_base}{path}"), None).await;
+        assert_eq!(r.status(), 401, "{path}");
+        let challenges: Vec<String> = r
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        assert!(
+            challenges.iter().any(|c| c.starts_with("Basic ")),
+            "{challenges:?}"
+        );
+        let wrong = get(
+            format!("{gw_base}{path}"),
+            Some(("x-api-key", "nope".into())),
+        )
+        .await;
+        assert_eq!(wrong.status(), 401, "{path}");
+        let token = Some(("x-marketprism-service-token", TOKEN.to_owned()));
+        assert_eq!(get(format!("{gw_base}{path}"), token).await.status(), 401);
+    }
+
+    // An operator's read key: the page and every JSON it loads.
+    let page = get(format!("{gw_base}/monitoring/"), key()).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("page");
+    assert!(html.contains("Channels, last hour"), "{html}");
+    for (path, field) in [
+        ("overview", "status"),
+        ("services", "services"),
+        ("alerts", "firing"),
+        ("history", "series"),
+    ] {
+        let r = get(format!("{gw_base}/monitoring/api/v1/{path}"), key()).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let body: Value = r.json().await.expect("json");
+        assert!(!body[field].is_null(), "{path}: {body}");
+    }
+    // The same read key as a browser sends it (Basic), but no writes that way.
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("operator:{KEY}"))
+    );
+    let r = get(
+        format!("{gw_base}/monitoring/api/v1/history"),
+        Some(("authorization", basic.clone())),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let post = client
+        .post(format!("{gw_base}/api/v1/scheduler/stop"))
+        .header("authorization", basic)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(post.status(), 401);
+
+    // And in a browser: the page at the gateway, its relative API calls under the same prefix.
+    if let Some(chromium) = require_chromium() {
+        let url = format!("http://operator:{KEY}@127.0.0.1:{gw_port}/monitoring/");
+        let dom = dump_dom(&chromium, &url).await;
+        let overall = element(&dom, "overall").1;
+        assert!(
+            ["ok", "warning", "critical"].contains(&overall.as_str()),
+            "the page could not load its data through the gateway: {overall:?}\n{dom}"
+        );
+        assert!(dom.contains("data-start-ms="), "history not drawn:\n{dom}");
+    }
+
+    let _ = stop_gw.send(());
+    let _ = stop_mon.send(());
+    for task in [gw, mon] {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("service stops")
+            .expect("join")
+            .expect("service run");
     }
 }
 
@@ -383,58 +474,4 @@ fn external_refs(html: &str) -> Vec<String> {
         }
     }
     found
-}
-
-/// `(class, text)` of the element with `id`.
-fn element(dom: &str, id: &str) -> (String, String) {
-    let at = dom
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no #{id} in DOM:\n{dom}"));
-    let open_start = dom[..at].rfind('<').expect("tag start");
-    let open_end = at + dom[at..].find('>').expect("tag end");
-    let text_end = open_end + dom[open_end..].find('<').expect("closing tag");
-    (
-        class_of(&dom[open_start..open_end]),
-        unescape(&dom[open_end + 1..text_end]),
-    )
-}
-
-/// The `<tbody>` rows of table `id`, each a list of `(class, text)` cells.
-fn table_rows(dom: &str, id: &str) -> Vec<Vec<(String, String)>> {
-    let table = &dom[dom
-        .find(&format!("<table id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no table #{id}"))..];
-    let body =
-        &table[table.find("<tbody>").expect("tbody")..table.find("</tbody>").expect("/tbody")];
-    body.split("<tr>")
-        .skip(1)
-        .map(|tr| {
-            tr.split("<td")
-                .skip(1)
-                .map(|td| {
-                    let open_end = td.find('>').expect("td tag end");
-                    let close = td.find("</td>").expect("</td>");
-                    (
-                        class_of(&td[..open_end]),
-                        unescape(&td[open_end + 1..close]),
-                    )
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn class_of(tag: &str) -> String {
-    tag.split_once("class=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(c, _)| c.to_owned())
-        .unwrap_or_default()
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }

@@ -217,9 +217,15 @@ impl IntoResponse for GatewayError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
+            let headers = response.headers_mut();
+            headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"marketprism\""),
+            );
+            // Browsers (the status page) then ask for a user name and an API key as password.
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"marketprism\", charset=\"UTF-8\""),
             );
         }
         response

@@ -137,6 +137,59 @@ async fn api_keys_and_roles() {
     assert_eq!(up.hits(), 4, "only authorized requests reach the upstream");
 }
 
+fn basic(user: &str, password: &str) -> Option<(&'static str, String)> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    Some(("authorization", format!("Basic {encoded}")))
+}
+
+/// Browsers send API keys as HTTP Basic passwords (the status page): reads only, never
+/// more than `read`, so a credential a browser resends by itself cannot authorize a write.
+#[tokio::test]
+async fn basic_credentials_carry_an_api_key_for_reads_only() {
+    let (app, up) = app().await;
+    let tasks = "/api/v1/scheduler/tasks";
+    // The 401 invites a browser to ask for them.
+    let response = app
+        .clone()
+        .oneshot(Request::get(tasks).body(Body::empty()).expect("req"))
+        .await
+        .expect("infallible");
+    let challenges: Vec<_> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Basic realm=")),
+        "{challenges:?}"
+    );
+    assert!(challenges.iter().any(|c| c.starts_with("Bearer")));
+
+    assert_eq!(
+        call(&app, "GET", tasks, basic("anyone", "key-read")).await,
+        200
+    );
+    assert_eq!(call(&app, "HEAD", tasks, basic("", "key-admin")).await, 200);
+    // Writes: refused even with an admin key.
+    assert_eq!(
+        call(&app, "POST", tasks, basic("ops", "key-admin")).await,
+        401
+    );
+    assert_eq!(
+        call(&app, "DELETE", tasks, basic("ops", "key-admin")).await,
+        401
+    );
+    // Wrong key, garbage, no colon.
+    assert_eq!(call(&app, "GET", tasks, basic("ops", "nope")).await, 401);
+    let garbage = Some(("authorization", "Basic %%%".to_owned()));
+    assert_eq!(call(&app, "GET", tasks, garbage).await, 401);
+    let no_colon = Some(("authorization", "Basic a2V5LXJlYWQ=".to_owned()));
+    assert_eq!(call(&app, "GET", tasks, no_colon).await, 401);
+    assert_eq!(up.hits(), 2, "only the two reads reach the upstream");
+}
+
 #[tokio::test]
 async fn jwt_hs256_and_rs256_with_roles() {
     let (app, _up) = app().await;

@@ -1,9 +1,13 @@
 //! monitoring-service (port 8083): scrapes every discovered service's `/health` and
 //! `/metrics`, evaluates alert rules, keeps alerts (firing/resolved, with history), notifies a
-//! webhook, and serves a self-contained status page at `/`.
+//! webhook, keeps an hour of per-channel history ([`history`]), and serves a self-contained
+//! status page at `/` whose charts are drawn from it.
 //!
-//! Routes: `/`, `/api/v1/overview`, `/api/v1/services`, `/api/v1/alerts`.
+//! Routes: `/`, `/api/v1/overview`, `/api/v1/services`, `/api/v1/alerts`, `/api/v1/history`.
+//! The page fetches them by relative URLs, so it works both directly and behind the gateway's
+//! `/monitoring/` prefix.
 
+pub mod history;
 mod rules;
 
 use std::{
@@ -98,6 +102,7 @@ struct MonState {
     history: VecDeque<Alert>,
     previous: Vec<Sample>,
     scrapes: u64,
+    channels: history::History,
 }
 
 #[derive(Clone)]
@@ -123,6 +128,7 @@ pub async fn run(
         .route("/api/v1/overview", get(overview))
         .route("/api/v1/services", get(services))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/history", get(history))
         .with_state(mon.clone());
     let service = Service::builder(config.service.name.clone())
         .version(env!("CARGO_PKG_VERSION"))
@@ -273,6 +279,12 @@ async fn scrape_once(
         .filter(|a| a.state == "firing")
         .count();
     metrics::gauge!("marketprism_monitoring_alerts_firing").set(firing as f64);
+    let collectors: Vec<(&str, &[Sample])> = instances
+        .iter()
+        .filter(|i| i.service == history::COLLECTOR_SERVICE)
+        .map(|i| (i.id.as_str(), i.samples.as_slice()))
+        .collect();
+    state.channels.record(now, &collectors);
     state.previous = all;
     state.instances = instances;
     state.scrapes += 1;
@@ -361,6 +373,11 @@ async fn alerts(State(m): State<Monitor>) -> Json<Value> {
     Json(
         json!({ "firing": firing, "resolved": resolved, "history": s.history, "rules": m.config.rules }),
     )
+}
+
+async fn history(State(m): State<Monitor>) -> Json<history::HistoryView> {
+    let s = m.state.lock().unwrap_or_else(PoisonError::into_inner);
+    Json(s.channels.view(now_ms(), &m.config.rules))
 }
 
 async fn page() -> Html<&'static str> {

@@ -4,7 +4,13 @@
 //! - `Authorization: Bearer <jwt>` (three dot-separated parts) — verified with the HS256
 //!   secret or the RS256 public key, whichever matches the token's `alg`;
 //! - `Authorization: Bearer <api-key>` or `X-API-Key: <api-key>` — hashed with SHA-256 and
-//!   compared in constant time with the configured hashes.
+//!   compared in constant time with the configured hashes;
+//! - `Authorization: Basic <base64(user:api-key)>` — the password is an API key (the user
+//!   name is not checked), for browsers, which cannot send the headers above but ask for and
+//!   resend Basic credentials by themselves (the monitoring status page at `/monitoring/`).
+//!   Accepted for `GET` and `HEAD` only and worth [`Role::Read`] at most, whatever the key's
+//!   roles: a browser resends them on requests other sites make it send, so they must never
+//!   authorize a write (cross-site request forgery).
 //!
 //! Authorization: `GET`/`HEAD`/`OPTIONS` need [`Role::Read`], every other method needs
 //! [`Role::Admin`] (so do paths under `auth.admin_paths`, whatever the method); `admin`
@@ -201,7 +207,7 @@ impl Authenticator {
                 method: AuthMethod::Anonymous,
             });
         }
-        let principal = self.authenticate(headers)?;
+        let principal = self.authenticate(method, headers)?;
         let required = self.required_role(method, path);
         if principal.has(required) {
             Ok(principal)
@@ -214,19 +220,42 @@ impl Authenticator {
         }
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, GatewayError> {
+    fn authenticate(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Principal, GatewayError> {
         let fail = |reason: &'static str| {
             metrics::counter!("marketprism_gateway_auth_failures_total", "reason" => reason)
                 .increment(1);
             GatewayError::Unauthorized { reason }
         };
-        let bearer = headers
+        let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, value) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
-            });
+            .and_then(|v| v.split_once(' '))
+            .map(|(scheme, value)| (scheme, value.trim()));
+        if let Some((scheme, value)) = authorization
+            && scheme.eq_ignore_ascii_case("basic")
+        {
+            if !matches!(*method, Method::GET | Method::HEAD) {
+                return Err(fail("basic credentials are accepted for GET and HEAD only"));
+            }
+            let key = basic_password(value).ok_or_else(|| fail("invalid basic credentials"))?;
+            let mut principal = self
+                .keys
+                .verify(&key)
+                .ok_or_else(|| fail("invalid API key"))?;
+            // Never more than read, whatever the key allows elsewhere.
+            principal.roles = if principal.has(Role::Read) {
+                vec![Role::Read]
+            } else {
+                Vec::new()
+            };
+            return Ok(principal);
+        }
+        let bearer = authorization
+            .and_then(|(scheme, value)| scheme.eq_ignore_ascii_case("bearer").then_some(value));
         let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
         match (bearer, api_key) {
             (Some(token), _) if token.split('.').count() == 3 => {
@@ -238,4 +267,15 @@ impl Authenticator {
             (None, None) => Err(fail("missing credentials")),
         }
     }
+}
+
+/// The password of `Authorization: Basic` credentials (`base64(user:password)`).
+fn basic_password(encoded: &str) -> Option<String> {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (_user, password) = text.split_once(':')?;
+    Some(password.to_owned())
 }

@@ -11,12 +11,14 @@
 //! assert_eq!(config.service_for("/api/v1/storagex"), None);
 //! ```
 
+mod route;
 mod secret;
 
 use std::{collections::BTreeMap, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+pub use route::RouteConfig;
 pub use secret::Secret;
 
 use crate::auth::{Role, sha256_hex};
@@ -27,7 +29,8 @@ use crate::auth::{Role, sha256_hex};
 pub struct GatewayConfig {
     /// Name shown on `/health` and `/_gateway/status` (default `api-gateway`).
     pub name: String,
-    /// Path prefix → service name; longest prefix wins; the path is forwarded unchanged.
+    /// Path prefix → service name; longest prefix wins; the path is forwarded unchanged
+    /// unless the route strips its prefix (`/monitoring/…`, the status page).
     pub routes: Vec<RouteConfig>,
     /// Static instances per service, for [`crate::StaticUpstreams::from_config`].
     pub upstreams: BTreeMap<String, Vec<UpstreamConfig>>,
@@ -50,6 +53,7 @@ impl Default for GatewayConfig {
         let route = |prefix: &str, service: &str| RouteConfig {
             prefix: prefix.to_owned(),
             service: service.to_owned(),
+            strip_prefix: false,
         };
         GatewayConfig {
             name: "api-gateway".to_owned(),
@@ -61,6 +65,13 @@ impl Default for GatewayConfig {
                 route("/api/v1/overview", "monitoring-service"),
                 route("/api/v1/services", "monitoring-service"),
                 route("/api/v1/alerts", "monitoring-service"),
+                route("/api/v1/history", "monitoring-service"),
+                // The monitoring status page and its API calls (relative URLs), for browsers.
+                RouteConfig {
+                    prefix: "/monitoring".to_owned(),
+                    service: "monitoring-service".to_owned(),
+                    strip_prefix: true,
+                },
             ],
             upstreams: BTreeMap::new(),
             proxy: ProxyConfig::default(),
@@ -74,21 +85,6 @@ impl Default for GatewayConfig {
 }
 
 impl GatewayConfig {
-    /// The service a path is routed to: the longest matching prefix, matched on whole path
-    /// segments (`/api/v1/storage` matches `/api/v1/storage` and `/api/v1/storage/x`, not
-    /// `/api/v1/storagex`).
-    pub fn service_for(&self, path: &str) -> Option<&str> {
-        self.routes
-            .iter()
-            .filter(|r| {
-                let prefix = r.prefix.trim_end_matches('/');
-                path.strip_prefix(prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            })
-            .max_by_key(|r| r.prefix.len())
-            .map(|r| r.service.as_str())
-    }
-
     /// Adds (or replaces) a route.
     ///
     /// ```
@@ -102,6 +98,7 @@ impl GatewayConfig {
         self.routes.push(RouteConfig {
             prefix,
             service: service.into(),
+            strip_prefix: false,
         });
         self
     }
@@ -170,16 +167,6 @@ impl GatewayConfig {
         self.limits.per_key = None;
         self
     }
-}
-
-/// One route: a path prefix and the service it goes to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    /// Path prefix, e.g. `/api/v1/storage`.
-    pub prefix: String,
-    /// Service name in discovery, e.g. `data-storage-service`.
-    pub service: String,
 }
 
 /// A statically configured instance.
@@ -450,26 +437,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn longest_prefix_on_segment_boundary() {
-        let c = GatewayConfig::default()
-            .route("/api/v1/storage/admin", "storage-admin")
-            .route("/api/v1/storage", "storage-2");
-        assert_eq!(
-            c.service_for("/api/v1/storage/admin/x"),
-            Some("storage-admin")
-        );
-        assert_eq!(c.service_for("/api/v1/storage"), Some("storage-2"));
-        assert_eq!(c.service_for("/api/v1/storage/hot"), Some("storage-2"));
-        assert_eq!(c.service_for("/api/v2/storage"), None);
-    }
-
-    #[test]
     fn unknown_keys_are_rejected_and_defaults_fill_in() {
         let ok: GatewayConfig =
             serde_json::from_str(r#"{"proxy": {"max_retries": 3}}"#).expect("valid");
         assert_eq!(ok.proxy.max_retries, 3);
         assert_eq!(ok.proxy.timeout_ms, 10_000);
-        assert_eq!(ok.routes.len(), 7);
+        assert_eq!(ok.routes.len(), 9);
         let bad = serde_json::from_str::<GatewayConfig>(r#"{"proxy": {"max_retry": 3}}"#);
         assert!(bad.is_err());
     }

@@ -80,11 +80,12 @@ enum Failure {
 
 async fn forward(state: &GatewayState, req: Request) -> Result<Response, GatewayError> {
     // Borrowed from the config for the whole request; owned copies only go into errors.
-    let Some(service) = state.config.service_for(req.uri().path()) else {
+    let Some(route) = state.config.route_for(req.uri().path()) else {
         return Err(GatewayError::NoRoute {
             path: req.uri().path().to_owned(),
         });
     };
+    let service = route.service.as_str();
     let peer_ip = peer_ip(&req);
     let (mut parts, body) = req.into_parts();
     let limit = state.config.limits.body_bytes;
@@ -103,7 +104,9 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
         peer_ip,
         state.service_token.as_ref(),
     );
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let path_and_query =
+        route.upstream_path(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let path_and_query = path_and_query.as_ref();
     let idempotent = is_idempotent(&parts.method);
     let max_attempts = 1 + state.config.proxy.max_retries as usize;
     let timeout = Duration::from_millis(state.config.proxy.timeout_ms);
