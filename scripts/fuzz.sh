@@ -36,7 +36,7 @@ run_one() {
     fi
     log="$dir/last.log"
     rm -f "$dir"/fuzz-*.log
-    local rc=0 max_len=-max_len=4096
+    local rc=0 max_len=-max_len=4096 started=$SECONDS
     [[ ${FUZZ_ARGS:-} != *max_len* ]] || max_len=
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     # From the work dir: with -jobs, libFuzzer writes its log (fuzz-0.log) to the current folder.
@@ -45,7 +45,7 @@ run_one() {
         -artifact_prefix="$dir/artifacts/" -print_final_stats=1 $max_len ${FUZZ_ARGS:-}) >"$log" 2>&1 || rc=$?
     local runs
     runs=$(cat "$log" "$dir"/fuzz-*.log 2>/dev/null | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)
-    printf '%s: %s runs in %s s%s\n' "$target" "${runs:-?}" "$secs" "$([[ $rc == 0 ]] || echo " FAILED ($rc), see $log")"
+    printf '%s: %s runs in %s s%s\n' "$target" "${runs:-?}" "$((SECONDS - started))" "$([[ $rc == 0 ]] || echo " FAILED ($rc), see $log")"
     if [[ $rc != 0 ]]; then
         grep -E 'panicked|ERROR|Test unit written' "$log" | head -5 >&2 || true
     fi
