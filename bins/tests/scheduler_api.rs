@@ -150,6 +150,9 @@ async fn credential_schedule_limits_and_json_errors() {
     )
     .await;
     assert_eq!(code, 404, "{body}");
+    // schemathesis (stateful): the runs of a task that does not exist (deleted) are 404 too.
+    let (code, body) = call(Method::GET, "/api/v1/scheduler/tasks/nosuch/runs", None, t).await;
+    assert_eq!(code, 404, "{body}");
 
     // A valid task; run now: the target sees the scheduler's credential.
     let (code, body) = call(

@@ -42,6 +42,11 @@ pub(crate) fn check_event(event: &MarketEvent) -> Result<(), StorageError> {
     };
     match event {
         MarketEvent::Trade(t) => {
+            // The trade id is the trade's identity: an empty one would make every such trade
+            // of the instrument one row.
+            if t.trade_id.is_empty() {
+                return Err(invalid("trade_id", "must not be empty".to_owned()));
+            }
             positive("price", &t.price)?;
             positive("size", &t.size)
         }

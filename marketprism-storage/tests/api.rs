@@ -542,7 +542,10 @@ async fn impossible_events_and_oversized_bodies_are_refused() {
         v["size"] = json!(size);
         v
     };
+    let mut no_id = trade("BTC-USDT", "100", "1");
+    no_id["trade_id"] = json!("");
     for (body, field) in [
+        (no_id, "trade_id"),
         (trade("BTC-USDT", "-1", "1"), "price"),
         (trade("BTC-USDT", "0", "1"), "price"),
         (trade("BTC-USDT", "100", "-0.5"), "size"),

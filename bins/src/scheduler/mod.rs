@@ -462,6 +462,13 @@ async fn task_runs(
     Path(id): Path<String>,
     Query(q): Query<Limit>,
 ) -> Reply {
+    // A deleted (or never created) task has no runs resource; its past runs stay listed
+    // under /api/v1/scheduler/runs.
+    match e.store.get(&id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return err(StatusCode::NOT_FOUND, format!("no task `{id}`")),
+        Err(x) => return err(StatusCode::SERVICE_UNAVAILABLE, x),
+    }
     match e.store.runs(Some(&id), q.limit.unwrap_or(100)).await {
         Ok(r) => (StatusCode::OK, Json(json!({ "runs": r }))),
         Err(x) => err(StatusCode::SERVICE_UNAVAILABLE, x),
