@@ -215,7 +215,7 @@ impl ConsulBackend {
             .filter(|(i, _)| {
                 i.metadata
                     .get(wire::NS_META)
-                    .is_none_or(|ns| *ns == self.namespace)
+                    .is_none_or(|ns| ns.as_str() == Some(self.namespace.as_str()))
             })
             .map(|(mut i, alive)| {
                 i.metadata.remove(wire::NS_META);

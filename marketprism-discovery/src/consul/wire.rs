@@ -14,6 +14,7 @@ pub(crate) const NS_META: &str = "mp_namespace";
 const STATUS_META: &str = "mp_status";
 const HEALTH_URL_META: &str = "mp_health_check_url";
 const REGISTERED_META: &str = "mp_registered_at_ms";
+const JSON_KEYS_META: &str = "mp_json_keys";
 const NS_TAG_PREFIX: &str = "mp-ns-";
 
 /// The body of `PUT /v1/agent/service/register` for `instance` with a TTL check.
@@ -31,11 +32,23 @@ const NS_TAG_PREFIX: &str = "mp-ns-";
 /// ```
 pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &str) -> Value {
     let ttl = ttl_secs(ttl);
+    // Consul's `Meta` holds strings only: a non-string value travels as its JSON text and its
+    // key is listed in `mp_json_keys`, so parsing restores the value with its type.
+    let mut json_keys = Vec::new();
     let mut meta: serde_json::Map<String, Value> = instance
         .metadata
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| match v {
+            Value::String(s) => (k.clone(), Value::String(s.clone())),
+            other => {
+                json_keys.push(k.as_str());
+                (k.clone(), Value::String(other.to_string()))
+            }
+        })
         .collect();
+    if !json_keys.is_empty() {
+        meta.insert(JSON_KEYS_META.into(), json_keys.join(",").into());
+    }
     meta.insert(STATUS_META.into(), instance.status.as_str().into());
     meta.insert(NS_META.into(), namespace.into());
     meta.insert(
@@ -90,6 +103,11 @@ pub fn parse_health(value: &Value) -> Result<Vec<(ServiceInstance, bool)>> {
         let mut status = InstanceStatus::Healthy;
         let mut registered_at = None;
         if let Some(meta) = s["Meta"].as_object() {
+            let json_keys: Vec<&str> = meta
+                .get(JSON_KEYS_META)
+                .and_then(Value::as_str)
+                .map(|k| k.split(',').collect())
+                .unwrap_or_default();
             for (k, v) in meta {
                 let v = v.as_str().unwrap_or_default();
                 match k.as_str() {
@@ -102,6 +120,13 @@ pub fn parse_health(value: &Value) -> Result<Vec<(ServiceInstance, bool)>> {
                     }
                     HEALTH_URL_META => b = b.health_check_url(v),
                     REGISTERED_META => registered_at = v.parse::<i64>().ok(),
+                    JSON_KEYS_META => {}
+                    _ if json_keys.contains(&k.as_str()) => {
+                        // Written by us as JSON text; a value edited into something else by
+                        // hand stays the string it is.
+                        let value: Value = serde_json::from_str(v).unwrap_or_else(|_| v.into());
+                        b = b.metadata(k.as_str(), value);
+                    }
                     _ => b = b.metadata(k.as_str(), v),
                 }
             }
@@ -232,6 +257,10 @@ mod tests {
             .id("a")
             .tag("x")
             .metadata("version", "1")
+            .metadata("ssl", true)
+            .metadata("weight", 3)
+            .metadata("tags", vec!["a", "b"])
+            .metadata("looks_like_json", "true")
             .health_check_url("http://127.0.0.1:9/health")
             .status(InstanceStatus::Maintenance)
             .weight(4)
@@ -252,7 +281,13 @@ mod tests {
         }]);
         let (mut back, alive) = parse_health(&entry).unwrap().remove(0);
         assert!(alive);
-        assert_eq!(back.metadata.remove(NS_META).as_deref(), Some("ns1"));
+        assert_eq!(body["Meta"]["ssl"], "true");
+        assert_eq!(body["Meta"]["tags"], r#"["a","b"]"#);
+        assert_eq!(body["Meta"]["looks_like_json"], "true");
+        assert_eq!(body["Meta"]["mp_json_keys"], "ssl,tags,weight");
+        assert_eq!(back.metadata.remove(NS_META), Some(json!("ns1")));
+        assert_eq!(back.metadata["ssl"], json!(true));
+        assert_eq!(back.metadata["looks_like_json"], json!("true"));
         assert_eq!(back, i);
         let catalog = json!({ "consul": [], "svc": ["x", "mp-ns-ns1"], "other": ["mp-ns-ns2"] });
         assert_eq!(parse_catalog_services(&catalog, "ns1"), ["svc"]);
