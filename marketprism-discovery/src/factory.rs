@@ -3,7 +3,7 @@
 //! | URL | backend | feature |
 //! |---|---|---|
 //! | `memory://` or `memory://<name>` | [`MemoryBackend`] (process-wide store) | always |
-//! | `etcd://host:port?namespace=ns` | etcd v3 JSON gateway over HTTP | `etcd` |
+//! | `etcd://[user:pass@]host:port?namespace=ns` | etcd v3 JSON gateway over HTTP | `etcd` |
 //! | `nats://[user:pass@]host:port?namespace=ns` | NATS JetStream KV bucket | `nats` |
 //! | `redis://[:pass@]host:port[/db]?namespace=ns&keyspace_events=auto` | Redis keys + pub/sub | `redis` |
 //! | `consul://host:port?token=t&dc=dc1` | Consul agent + health HTTP API | `consul` |
@@ -92,7 +92,7 @@ impl BackendResolver {
     /// Parses `url` and asks the factory of its scheme.
     pub async fn resolve(&self, url: &str) -> Result<Arc<dyn Backend>> {
         let parsed = Url::parse(url).map_err(|e| DiscoveryError::InvalidUrl {
-            url: url.to_owned(),
+            url: marketprism_core::redact::url(url),
             reason: e.to_string(),
         })?;
         let scheme = parsed.scheme();
@@ -159,7 +159,7 @@ pub(crate) fn query_param(url: &Url, key: &str) -> Option<String> {
 pub(crate) fn namespace(url: &Url) -> Result<String> {
     let ns = query_param(url, "namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
     crate::instance::validate_name("namespace", &ns).map_err(|e| DiscoveryError::InvalidUrl {
-        url: url.to_string(),
+        url: marketprism_core::redact::url(url.as_str()),
         reason: e.to_string(),
     })?;
     Ok(ns)
@@ -172,7 +172,7 @@ pub(crate) fn host_port(url: &Url, default_port: u16) -> Result<String> {
         url.host_str()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| DiscoveryError::InvalidUrl {
-                url: url.to_string(),
+                url: marketprism_core::redact::url(url.as_str()),
                 reason: "missing host".to_owned(),
             })?;
     Ok(format!("{host}:{}", url.port().unwrap_or(default_port)))
