@@ -6,7 +6,8 @@
 //! | `etcd://[user:pass@]host:port?namespace=ns` | etcd v3 JSON gateway over HTTP | `etcd` |
 //! | `nats://[user:pass@]host:port?namespace=ns` | NATS JetStream KV bucket | `nats` |
 //! | `redis://[:pass@]host:port[/db]?namespace=ns&keyspace_events=auto` | Redis keys + pub/sub | `redis` |
-//! | `consul://host:port?token=t&dc=dc1` | Consul agent + health HTTP API | `consul` |
+//! | `consul://host:port?token=t&dc=dc1` | Consul agent + health HTTP API (HTTP) | `consul` |
+//! | `consul+https://host:port?token=t&dc=dc1&ca_file=ca.pem` | the same over HTTPS | `consul` |
 //!
 //! Every backend accepts `namespace` (default `default`): registries in different namespaces
 //! never see each other (tests use a random one).
@@ -70,7 +71,9 @@ impl Default for BackendResolver {
         #[cfg(feature = "redis")]
         r.register(Arc::new(crate::redis::RedisFactory));
         #[cfg(feature = "consul")]
-        r.register(Arc::new(crate::consul::ConsulFactory));
+        r.register(Arc::new(crate::consul::ConsulFactory { https: false }));
+        #[cfg(feature = "consul")]
+        r.register(Arc::new(crate::consul::ConsulFactory { https: true }));
         r
     }
 }
@@ -103,7 +106,7 @@ impl BackendResolver {
             "etcd" => Some("etcd"),
             "nats" => Some("nats"),
             "redis" => Some("redis"),
-            "consul" => Some("consul"),
+            "consul" | "consul+https" => Some("consul"),
             _ => None,
         };
         Err(match feature {

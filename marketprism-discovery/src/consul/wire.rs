@@ -17,6 +17,14 @@ const REGISTERED_META: &str = "mp_registered_at_ms";
 const JSON_KEYS_META: &str = "mp_json_keys";
 const NS_TAG_PREFIX: &str = "mp-ns-";
 
+/// The Consul service id of instance `id` of `service` in `namespace`: Consul ids are unique
+/// per agent, not per service, and namespaces share the agent.
+///
+/// `consul_id("default", "api", "api-1")` is `default.api.api-1`.
+pub(crate) fn consul_id(namespace: &str, service: &str, id: &str) -> String {
+    format!("{namespace}.{service}.{id}")
+}
+
 /// The body of `PUT /v1/agent/service/register` for `instance` with a TTL check.
 ///
 /// ```
@@ -24,9 +32,9 @@ const NS_TAG_PREFIX: &str = "mp-ns-";
 /// use marketprism_discovery::{ServiceInstance, consul::registration_body};
 /// let i = ServiceInstance::builder("redis", "10.1.10.12", 8000).id("redis1").weight(10).build()?;
 /// let body = registration_body(&i, Duration::from_secs(15), "default");
-/// assert_eq!(body["ID"], "redis1");
+/// assert_eq!(body["ID"], "default.redis.redis1");
 /// assert_eq!(body["Check"]["TTL"], "15s");
-/// assert_eq!(body["Check"]["CheckID"], "service:redis1");
+/// assert_eq!(body["Check"]["CheckID"], "service:default.redis.redis1");
 /// assert_eq!(body["Weights"]["Passing"], 10);
 /// # Ok::<(), marketprism_discovery::DiscoveryError>(())
 /// ```
@@ -60,8 +68,9 @@ pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &
     }
     let mut tags = instance.tags.clone();
     tags.push(format!("{NS_TAG_PREFIX}{namespace}"));
+    let id = consul_id(namespace, &instance.service, &instance.id);
     json!({
-        "ID": instance.id,
+        "ID": id,
         "Name": instance.service,
         "Tags": tags,
         "Address": instance.host,
@@ -69,7 +78,7 @@ pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &
         "Meta": meta,
         "Weights": { "Passing": instance.weight, "Warning": 1 },
         "Check": {
-            "CheckID": format!("service:{}", instance.id),
+            "CheckID": format!("service:{id}"),
             "Name": "marketprism TTL",
             "TTL": format!("{ttl}s"),
             "Status": "passing",
@@ -99,6 +108,12 @@ pub fn parse_health(value: &Value) -> Result<Vec<(ServiceInstance, bool)>> {
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0);
+        // Ours are `<namespace>.<service>.<id>`; others are taken as they are.
+        let ns = s["Meta"][NS_META].as_str().unwrap_or_default();
+        let id = id
+            .strip_prefix(&format!("{ns}.{name}."))
+            .filter(|_| !ns.is_empty())
+            .unwrap_or(id);
         let mut b = ServiceInstance::builder(name, host, port).id(id);
         let mut status = InstanceStatus::Healthy;
         let mut registered_at = None;
