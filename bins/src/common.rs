@@ -114,6 +114,9 @@ pub struct DiscoverySection {
     pub ttl_secs: u64,
     /// Active health checks of discovered instances (0 = off).
     pub health_check_interval_secs: u64,
+    /// How a service picks an instance of another: `weighted_round_robin` (default),
+    /// `least_connections` or `random`.
+    pub balance: marketprism_core::balance::Strategy,
 }
 
 impl Default for DiscoverySection {
@@ -122,6 +125,7 @@ impl Default for DiscoverySection {
             url: "memory://".into(),
             ttl_secs: 15,
             health_check_interval_secs: 10,
+            balance: marketprism_core::balance::Strategy::WeightedRoundRobin,
         }
     }
 }
@@ -243,6 +247,7 @@ pub async fn registry(discovery: &DiscoverySection) -> Result<Registry> {
     Ok(Registry::builder(backend)
         .ttl(Duration::from_secs(discovery.ttl_secs.max(2)))
         .health_check_interval((hc > 0).then(|| Duration::from_secs(hc)))
+        .balance(discovery.balance)
         .build())
 }
 
