@@ -108,7 +108,8 @@ impl Default for ServiceSection {
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoverySection {
     /// `memory://` (in-process), `etcd://host:2379`, `nats://host:4222`, `redis://host:6379`,
-    /// `consul://host:8500`. Env `DISCOVERY_URL` or `MARKETPRISM_DISCOVERY__URL`.
+    /// `consul://host:8500`, `consul+https://host:8501`. Env `DISCOVERY_URL`, the original's
+    /// `CONSUL_URL` (+ `CONSUL_DATACENTER`), or `MARKETPRISM_DISCOVERY__URL` (wins).
     pub url: String,
     /// Registration lifetime without renewal (renewed every third of it).
     pub ttl_secs: u64,
@@ -220,9 +221,6 @@ pub fn load_config<T: Serialize + DeserializeOwned + Validate>(
     let mut loader = ConfigLoader::new(defaults);
     if let Some(f) = file {
         loader = loader.file(f);
-    }
-    if let Some(url) = env.get("DISCOVERY_URL") {
-        loader = loader.set("discovery.url", url);
     }
     Ok(loader.env(env).set_all(sets).load_validated()?)
 }
