@@ -7,6 +7,11 @@
 
 use std::sync::Mutex;
 
+use serde_json::json;
+
+use super::{EtcdBackend, NAME};
+use crate::error::{DiscoveryError, Result};
+
 /// User name and password, with a `Debug` that hides the password.
 pub(super) struct Credentials {
     pub(super) user: String,
@@ -45,6 +50,65 @@ impl Credentials {
             .token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
+    }
+}
+
+impl EtcdBackend {
+    /// The token for the `Authorization` header: the cached one, or a fresh one.
+    pub(super) async fn token(&self) -> Result<Option<String>> {
+        let Some(creds) = &self.credentials else {
+            return Ok(None);
+        };
+        if let Some(t) = creds.token() {
+            return Ok(Some(t));
+        }
+        let body = json!({ "name": creds.user, "password": creds.password });
+        let answer = self.post("auth/authenticate", &body, None).await?;
+        let token = match answer {
+            Ok(v) => v["token"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| DiscoveryError::protocol(NAME, "authenticate answered no token"))?,
+            Err((code, message)) if code == 3 || code == 16 => {
+                return Err(DiscoveryError::Auth {
+                    backend: NAME,
+                    message: format!(
+                        "authentication as user `{}` failed (wrong user name or password?): {message}",
+                        creds.user
+                    ),
+                });
+            }
+            Err((code, message)) => return Err(self.classify("auth/authenticate", code, message)),
+        };
+        creds.set_token(Some(token.clone()));
+        Ok(Some(token))
+    }
+
+    /// The error for gRPC `code` answered to `path`.
+    pub(super) fn classify(&self, path: &str, code: i64, message: String) -> DiscoveryError {
+        let user = self.credentials.as_ref().map(|c| c.user.as_str());
+        match code {
+            // UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED
+            14 | 4 | 8 | 10 => DiscoveryError::Unavailable {
+                backend: NAME,
+                message: format!("{path}: {message}"),
+                source: None,
+            },
+            7 => DiscoveryError::Auth {
+                backend: NAME,
+                message: format!(
+                    "{path}: {message}: user `{}` needs a role with readwrite on the prefix `/marketprism/discovery/`",
+                    user.unwrap_or_default()
+                ),
+            },
+            3 if message.contains("user name is empty") => DiscoveryError::Auth {
+                backend: NAME,
+                message: format!(
+                    "{path}: {message}: this etcd has authentication enabled; give a user and password in the URL (`etcd://user:password@host:2379`)"
+                ),
+            },
+            _ => DiscoveryError::protocol(NAME, format!("{path}: code {code}: {message}")),
+        }
     }
 }
 

@@ -144,36 +144,6 @@ impl EtcdBackend {
         self
     }
 
-    /// The token for the `Authorization` header: the cached one, or a fresh one.
-    async fn token(&self) -> Result<Option<String>> {
-        let Some(creds) = &self.credentials else {
-            return Ok(None);
-        };
-        if let Some(t) = creds.token() {
-            return Ok(Some(t));
-        }
-        let body = json!({ "name": creds.user, "password": creds.password });
-        let answer = self.post("auth/authenticate", &body, None).await?;
-        let token = match answer {
-            Ok(v) => v["token"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| DiscoveryError::protocol(NAME, "authenticate answered no token"))?,
-            Err((code, message)) if code == 3 || code == 16 => {
-                return Err(DiscoveryError::Auth {
-                    backend: NAME,
-                    message: format!(
-                        "authentication as user `{}` failed (wrong user name or password?): {message}",
-                        creds.user
-                    ),
-                });
-            }
-            Err((code, message)) => return Err(self.classify("auth/authenticate", code, message)),
-        };
-        creds.set_token(Some(token.clone()));
-        Ok(Some(token))
-    }
-
     /// One POST; `Ok(Err((grpc code, message)))` when etcd answered with an error.
     async fn post(
         &self,
@@ -219,33 +189,6 @@ impl EtcdBackend {
             });
         }
         Ok(Err((code, message)))
-    }
-
-    /// The error for gRPC `code` answered to `path`.
-    fn classify(&self, path: &str, code: i64, message: String) -> DiscoveryError {
-        let user = self.credentials.as_ref().map(|c| c.user.as_str());
-        match code {
-            // UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED
-            14 | 4 | 8 | 10 => DiscoveryError::Unavailable {
-                backend: NAME,
-                message: format!("{path}: {message}"),
-                source: None,
-            },
-            7 => DiscoveryError::Auth {
-                backend: NAME,
-                message: format!(
-                    "{path}: {message}: user `{}` needs a role with readwrite on the prefix `/marketprism/discovery/`",
-                    user.unwrap_or_default()
-                ),
-            },
-            3 if message.contains("user name is empty") => DiscoveryError::Auth {
-                backend: NAME,
-                message: format!(
-                    "{path}: {message}: this etcd has authentication enabled; give a user and password in the URL (`etcd://user:password@host:2379`)"
-                ),
-            },
-            _ => DiscoveryError::protocol(NAME, format!("{path}: code {code}: {message}")),
-        }
     }
 
     fn key(&self, service: &str, id: &str) -> String {
