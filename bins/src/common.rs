@@ -108,12 +108,16 @@ impl Default for ServiceSection {
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoverySection {
     /// `memory://` (in-process), `etcd://host:2379`, `nats://host:4222`, `redis://host:6379`,
-    /// `consul://host:8500`. Env `DISCOVERY_URL` or `MARKETPRISM_DISCOVERY__URL`.
+    /// `consul://host:8500`, `consul+https://host:8501`. Env `DISCOVERY_URL`, the original's
+    /// `CONSUL_URL` (+ `CONSUL_DATACENTER`), or `MARKETPRISM_DISCOVERY__URL` (wins).
     pub url: String,
     /// Registration lifetime without renewal (renewed every third of it).
     pub ttl_secs: u64,
     /// Active health checks of discovered instances (0 = off).
     pub health_check_interval_secs: u64,
+    /// How a service picks an instance of another: `weighted_round_robin` (default),
+    /// `least_connections` or `random`.
+    pub balance: marketprism_core::balance::Strategy,
 }
 
 impl Default for DiscoverySection {
@@ -122,6 +126,7 @@ impl Default for DiscoverySection {
             url: "memory://".into(),
             ttl_secs: 15,
             health_check_interval_secs: 10,
+            balance: marketprism_core::balance::Strategy::WeightedRoundRobin,
         }
     }
 }
@@ -217,9 +222,6 @@ pub fn load_config<T: Serialize + DeserializeOwned + Validate>(
     if let Some(f) = file {
         loader = loader.file(f);
     }
-    if let Some(url) = env.get("DISCOVERY_URL") {
-        loader = loader.set("discovery.url", url);
-    }
     Ok(loader.env(env).set_all(sets).load_validated()?)
 }
 
@@ -243,6 +245,7 @@ pub async fn registry(discovery: &DiscoverySection) -> Result<Registry> {
     Ok(Registry::builder(backend)
         .ttl(Duration::from_secs(discovery.ttl_secs.max(2)))
         .health_check_interval((hc > 0).then(|| Duration::from_secs(hc)))
+        .balance(discovery.balance)
         .build())
 }
 

@@ -62,7 +62,9 @@ impl Default for ConsumerSection {
     }
 }
 
-/// `[clickhouse]`. Env `CLICKHOUSE_URL`, or `CLICKHOUSE_HOST` + `CLICKHOUSE_PORT` (HTTP port).
+/// `[clickhouse]`. Env `CLICKHOUSE_URL`, or `CLICKHOUSE_HOST` + `CLICKHOUSE_PORT`. The
+/// native port the original system used (`clickhouse://host:9000`, `CLICKHOUSE_PORT=9000`) is
+/// taken as the HTTP interface on 8123 (9440 as HTTPS on 8443), with a notice at start.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseSection {
@@ -70,7 +72,7 @@ pub struct ClickHouseSection {
     pub url: Option<String>,
     /// Host (when `url` is unset).
     pub host: Option<String>,
-    /// HTTP port with `host` (default 8123).
+    /// Port with `host` (default 8123; 9000, the native port, means 8123).
     pub port: Option<u16>,
 }
 
@@ -80,7 +82,7 @@ impl ClickHouseSection {
         self.url.clone().or_else(|| {
             self.host
                 .as_ref()
-                .map(|h| format!("http://{h}:{}", self.port.unwrap_or(8123)))
+                .map(|h| format!("clickhouse://{h}:{}", self.port.unwrap_or(8123)))
         })
     }
 }
@@ -157,6 +159,12 @@ pub async fn run_with_bus(
 ) -> Result<()> {
     let stop = common::shutdown_token(shutdown);
     let ch = config.clickhouse.effective_url();
+    if let Some(notice) = ch
+        .as_deref()
+        .and_then(marketprism_storage::factory::clickhouse_native_port_notice)
+    {
+        tracing::warn!("{notice}");
+    }
     let mut urls: Vec<String> = ch.iter().cloned().chain(config.redis.store_url()).collect();
     if ch.is_none() || config.redis.url.is_none() {
         if let Some(dir) = config

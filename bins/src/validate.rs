@@ -192,9 +192,7 @@ impl Validate for ServiceSection {
 
 impl Validate for DiscoverySection {
     fn validate(&self, p: &mut Problems) {
-        const SCHEMES: [&str; 7] = [
-            "memory", "etcd", "etcds", "nats", "redis", "consul", "consuls",
-        ];
+        const SCHEMES: [&str; 6] = ["memory", "etcd", "nats", "redis", "consul", "consul+https"];
         match reqwest::Url::parse(&self.url) {
             Ok(u) if SCHEMES.contains(&u.scheme()) => {}
             Ok(u) => p.push(

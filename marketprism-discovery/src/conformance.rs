@@ -104,6 +104,7 @@ where
         ("deregister", deregister(a.clone()).boxed()),
         ("watch_events", watch_events(a.clone()).boxed()),
         ("weights_and_status", weights_and_status(a.clone()).boxed()),
+        ("metadata_values", metadata_values(a.clone()).boxed()),
         (
             "concurrent_clients",
             concurrent_clients(a.clone(), b.clone()).boxed(),
@@ -360,6 +361,34 @@ async fn weights_and_status(b: Arc<dyn Backend>) -> CaseResult {
             Err(DiscoveryError::InvalidInstance { .. })
         ),
         "update with another instance's lease accepted"
+    );
+    b.deregister(&s, "x").await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Metadata of every JSON type (the original system passed booleans, numbers and lists)
+/// comes back with its type, through `list`, `watch` and `update`.
+async fn metadata_values(b: Arc<dyn Backend>) -> CaseResult {
+    let s = service_name("meta");
+    let mut w = b.watch(&s).await.map_err(|e| format!("watch: {e}"))?;
+    let mut x = instance(&s, "x", 1010)?;
+    let seed = serde_json::json!({"ssl": true, "weight": 3, "tags": ["a", "b"],
+        "ratio": 0.5, "nested": {"k": null}, "text": "true"});
+    if let serde_json::Value::Object(m) = seed {
+        x.metadata.extend(m);
+    }
+    let lease = b.register(&x, TTL * 10).await.map_err(|e| e.to_string())?;
+    let listed = b.list(&s).await.map_err(|e| e.to_string())?;
+    ensure!(listed == vec![x.clone()], "metadata round trip: {listed:?}");
+    next_event(&mut w, &s, "register", |e| *e == WatchEvent::Put(x.clone())).await?;
+    x.metadata
+        .insert("ssl".to_owned(), serde_json::Value::Bool(false));
+    x.metadata.remove("tags");
+    b.update(&lease, &x).await.map_err(|e| e.to_string())?;
+    let listed = b.list(&s).await.map_err(|e| e.to_string())?;
+    ensure!(
+        listed == vec![x.clone()],
+        "metadata after update: {listed:?}"
     );
     b.deregister(&s, "x").await.map_err(|e| e.to_string())?;
     Ok(())

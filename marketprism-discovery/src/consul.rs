@@ -1,4 +1,7 @@
-//! Consul backend over the documented HTTP API: `consul://host:port?token=T&dc=dc1&namespace=ns`.
+//! Consul backend over the documented HTTP API: `consul://host:port?token=T&dc=dc1&namespace=ns`
+//! (plain HTTP, default port 8500) or `consul+https://host:port?...&ca_file=/etc/consul/ca.pem`
+//! (HTTPS, default port 8501, Consul's HTTPS port; the server certificate is verified against
+//! the system's roots plus the PEM certificates in `ca_file`, when given).
 //!
 //! **Tested without a Consul server** (none can be installed here): request building and
 //! response parsing are unit-tested against the JSON examples of Consul's API docs, and a
@@ -6,12 +9,17 @@
 //! `X-Consul-Token`, bodies — are sent. The conformance suite has **not** run against a real
 //! Consul agent; semantics below follow the documentation and are unverified.
 //!
-//! - register: `PUT /v1/agent/service/register` with a TTL check (`CheckID` `service:<id>`,
+//! - Consul service ids are unique per *agent*, not per service, so ours is
+//!   `<namespace>.<service>.<id>` (dots cannot occur in the three parts); the instance id is
+//!   read back from it.
+//! - register: `PUT /v1/agent/service/register` with a TTL check (`CheckID` `service:<consul id>`,
 //!   `TTL` in whole seconds, `DeregisterCriticalServiceAfter` = max(1 m, 3 × TTL) — Consul's
 //!   reaper runs about every 30 s, so an expired instance is *hidden* at once (its check is
 //!   critical) but *deleted* only a minute or more later).
-//! - renew: `PUT /v1/agent/check/pass/service:<id>`; update: `GET /v1/agent/service/<id>`
-//!   (404 → `NotFound`) then register again; deregister: `PUT /v1/agent/service/deregister/<id>`.
+//! - renew: `GET /v1/agent/health/service/id/<id>` (404 or 503 critical → `NotFound`: an
+//!   expired instance is not revived, as on every backend; a check turning critical between
+//!   the two requests is revived) then `PUT /v1/agent/check/pass/service:<id>`; update: the
+//!   same health request, then register again; deregister: `PUT /v1/agent/service/deregister/<id>`.
 //! - list: `GET /v1/health/service/<name>`; an instance with a critical check counts as
 //!   expired and is left out. services: `GET /v1/catalog/services`.
 //! - watch: blocking queries on `/v1/health/service/<name>?index=&wait=` and a diff of the
@@ -21,9 +29,12 @@
 //!   `mp_health_check_url`, `mp_registered_at_ms`, `mp_namespace` (namespaces share one
 //!   Consul catalog and are filtered client-side; a tag `mp-ns-<namespace>` marks them in the
 //!   catalog). Consul restricts `Meta` keys to `[A-Za-z0-9_-]`, ≤ 128 characters, 64 pairs.
-//! - The agent is plain HTTP; the requests must go to the agent the service runs next to
-//!   (agent endpoints are node-local).
+//! - Non-string metadata values travel as JSON text, their keys listed in `mp_json_keys`, and
+//!   come back with their type (Consul's `Meta` values are strings of ≤ 512 characters).
+//! - The requests must go to the agent the service runs next to (agent endpoints are
+//!   node-local).
 
+mod tls;
 mod wire;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -58,18 +69,41 @@ pub struct ConsulBackend {
     namespace: String,
 }
 
-pub(crate) struct ConsulFactory;
+/// Serves `consul://` (HTTP) or, with `https`, `consul+https://`.
+pub(crate) struct ConsulFactory {
+    pub(crate) https: bool,
+}
+
+/// The URL scheme for Consul over HTTPS.
+pub const HTTPS_SCHEME: &str = "consul+https";
 
 #[async_trait]
 impl BackendFactory for ConsulFactory {
     fn scheme(&self) -> &'static str {
-        "consul"
+        if self.https { HTTPS_SCHEME } else { "consul" }
     }
     async fn resolve(&self, url: &Url) -> Result<Arc<dyn Backend>> {
-        let mut b = ConsulBackend::new(
-            &format!("http://{}", host_port(url, 8500)?),
-            &namespace(url)?,
-        )?;
+        let ns = namespace(url)?;
+        let mut b = if self.https {
+            let ca = match query_param(url, "ca_file") {
+                Some(path) => {
+                    Some(
+                        std::fs::read(&path).map_err(|e| DiscoveryError::InvalidUrl {
+                            url: marketprism_core::redact::url(url.as_str()),
+                            reason: format!("ca_file `{path}` cannot be read: {e}"),
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            ConsulBackend::with_tls(
+                &format!("https://{}", host_port(url, 8501)?),
+                &ns,
+                ca.as_deref(),
+            )?
+        } else {
+            ConsulBackend::new(&format!("http://{}", host_port(url, 8500)?), &ns)?
+        };
         b.token = query_param(url, "token");
         b.dc = query_param(url, "dc");
         Ok(Arc::new(b))
@@ -99,6 +133,11 @@ impl ConsulBackend {
             dc: None,
             namespace: namespace.to_owned(),
         })
+    }
+
+    /// The agent's base URL (`http://…:8500` or `https://…:8501`).
+    pub fn endpoint(&self) -> &str {
+        &self.base
     }
 
     /// Sends `X-Consul-Token: token` (ACLs).
@@ -159,7 +198,9 @@ impl ConsulBackend {
             .bytes()
             .await
             .map_err(|e| DiscoveryError::unavailable(NAME, format!("reading {url}"), e))?;
-        if status >= 500 && !is_unknown(&bytes) {
+        // 503 is how the agent's health endpoint says "critical", not an outage.
+        let critical = status == 503 && path.starts_with("agent/health/service/id/");
+        if status >= 500 && !critical && !is_unknown(&bytes) {
             return Err(DiscoveryError::Unavailable {
                 backend: NAME,
                 message: format!(
@@ -170,10 +211,12 @@ impl ConsulBackend {
             });
         }
         if status == 401 || status == 403 {
-            return Err(DiscoveryError::protocol(
-                NAME,
-                format!("{method} {url}: {status} (ACL token missing or lacking permission)"),
-            ));
+            return Err(DiscoveryError::Auth {
+                backend: NAME,
+                message: format!(
+                    "{method} {url}: {status} (ACL token missing or lacking permission; give `?token=` in the URL)"
+                ),
+            });
         }
         Ok((status, index, bytes.to_vec()))
     }
@@ -215,7 +258,7 @@ impl ConsulBackend {
             .filter(|(i, _)| {
                 i.metadata
                     .get(wire::NS_META)
-                    .is_none_or(|ns| *ns == self.namespace)
+                    .is_none_or(|ns| ns.as_str() == Some(self.namespace.as_str()))
             })
             .map(|(mut i, alive)| {
                 i.metadata.remove(wire::NS_META);
@@ -223,6 +266,24 @@ impl ConsulBackend {
             })
             .collect();
         Ok((entries, idx.unwrap_or(0)))
+    }
+
+    /// Whether the instance is registered and its TTL check not critical
+    /// (`GET /v1/agent/health/service/id/<id>`: 200 passing, 429 warning, 503 critical, 404
+    /// unknown).
+    async fn alive(&self, service: &str, id: &str) -> Result<bool> {
+        let path = format!(
+            "agent/health/service/id/{}",
+            wire::consul_id(&self.namespace, service, id)
+        );
+        let (status, _, _) = self
+            .send(Method::GET, &path, &[], None, REQUEST_TIMEOUT)
+            .await?;
+        match status {
+            200 | 429 => Ok(true),
+            404 | 503 => Ok(false),
+            _ => Err(DiscoveryError::protocol(NAME, format!("{path}: {status}"))),
+        }
     }
 
     async fn put_registration(&self, instance: &ServiceInstance, ttl: Duration) -> Result<()> {
@@ -271,7 +332,15 @@ impl Backend for ConsulBackend {
     }
 
     async fn renew(&self, lease: &Lease) -> Result<()> {
-        let path = format!("agent/check/pass/service:{}", lease.id);
+        // Passing a critical check would bring an expired instance back: Consul keeps it until
+        // `DeregisterCriticalServiceAfter`. Expired is gone, as on every other backend.
+        if !self.alive(&lease.service, &lease.id).await? {
+            return Err(DiscoveryError::not_found(&lease.service, &lease.id));
+        }
+        let path = format!(
+            "agent/check/pass/service:{}",
+            wire::consul_id(&self.namespace, &lease.service, &lease.id)
+        );
         let (status, _, body) = self
             .send(Method::PUT, &path, &[], None, REQUEST_TIMEOUT)
             .await?;
@@ -285,11 +354,7 @@ impl Backend for ConsulBackend {
 
     async fn update(&self, lease: &Lease, instance: &ServiceInstance) -> Result<()> {
         check_lease_matches(lease, instance)?;
-        let path = format!("agent/service/{}", lease.id);
-        let (status, _, _) = self
-            .send(Method::GET, &path, &[], None, REQUEST_TIMEOUT)
-            .await?;
-        if status == 404 {
+        if !self.alive(&lease.service, &lease.id).await? {
             return Err(DiscoveryError::not_found(&lease.service, &lease.id));
         }
         self.put_registration(instance, lease.ttl).await
@@ -298,7 +363,10 @@ impl Backend for ConsulBackend {
     async fn deregister(&self, service: &str, id: &str) -> Result<()> {
         validate_name("service name", service)?;
         validate_name("instance id", id)?;
-        let path = format!("agent/service/deregister/{id}");
+        let path = format!(
+            "agent/service/deregister/{}",
+            wire::consul_id(&self.namespace, service, id)
+        );
         let (status, _, body) = self
             .send(Method::PUT, &path, &[], None, REQUEST_TIMEOUT)
             .await?;

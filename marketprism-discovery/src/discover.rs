@@ -68,13 +68,26 @@ impl Registry {
         Ok(d)
     }
 
-    /// `scheme://host:port` of a healthy instance of `service`, chosen by smooth weighted
-    /// round-robin (weights 3 and 1 give 3 picks of the first for each of the second).
+    /// `scheme://host:port` of a healthy instance of `service`, chosen by the registry's
+    /// balancing strategy (default smooth weighted round-robin: weights 3 and 1 give 3 picks
+    /// of the first for each of the second).
     pub async fn get_service_url(&self, service: &str) -> Result<String> {
         Ok(self.pick(service).await?.base_url())
     }
 
-    /// A healthy instance of `service` by smooth weighted round-robin.
+    /// A healthy instance of `service` and a guard counting one request to it as in flight
+    /// until dropped (what [`Strategy::LeastConnections`](marketprism_core::balance::Strategy)
+    /// balances on). Hold the guard while the request runs.
+    pub async fn pick_tracked(
+        &self,
+        service: &str,
+    ) -> Result<(ServiceInstance, marketprism_core::balance::InFlight)> {
+        let instance = self.pick(service).await?;
+        let guard = self.inner.balancer.start(service, &instance.id);
+        Ok((instance, guard))
+    }
+
+    /// A healthy instance of `service`, chosen by the registry's balancing strategy.
     pub async fn pick(&self, service: &str) -> Result<ServiceInstance> {
         let d = self.discover(service).await?;
         let healthy: Vec<ServiceInstance> = d.healthy().into_iter().cloned().collect();

@@ -69,6 +69,15 @@ pub enum DiscoveryError {
         #[source]
         source: Option<BoxError>,
     },
+    /// The backend refused the credentials or the permission (wrong password, no user name
+    /// where one is required, a role without access). Not retryable: fix the configuration.
+    #[error("discovery backend `{backend}` refused access: {message}")]
+    Auth {
+        /// Backend name.
+        backend: &'static str,
+        /// What was refused and what to change (never the password).
+        message: String,
+    },
     /// A watch stream fell behind and lost events; list the service again to resynchronize.
     #[error("watch stream lagged behind and missed {missed} events")]
     Lagged {

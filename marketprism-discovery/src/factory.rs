@@ -3,10 +3,11 @@
 //! | URL | backend | feature |
 //! |---|---|---|
 //! | `memory://` or `memory://<name>` | [`MemoryBackend`] (process-wide store) | always |
-//! | `etcd://host:port?namespace=ns` | etcd v3 JSON gateway over HTTP | `etcd` |
+//! | `etcd://[user:pass@]host:port?namespace=ns` | etcd v3 JSON gateway over HTTP | `etcd` |
 //! | `nats://[user:pass@]host:port?namespace=ns` | NATS JetStream KV bucket | `nats` |
 //! | `redis://[:pass@]host:port[/db]?namespace=ns&keyspace_events=auto` | Redis keys + pub/sub | `redis` |
-//! | `consul://host:port?token=t&dc=dc1` | Consul agent + health HTTP API | `consul` |
+//! | `consul://host:port?token=t&dc=dc1` | Consul agent + health HTTP API (HTTP) | `consul` |
+//! | `consul+https://host:port?token=t&dc=dc1&ca_file=ca.pem` | the same over HTTPS | `consul` |
 //!
 //! Every backend accepts `namespace` (default `default`): registries in different namespaces
 //! never see each other (tests use a random one).
@@ -70,7 +71,9 @@ impl Default for BackendResolver {
         #[cfg(feature = "redis")]
         r.register(Arc::new(crate::redis::RedisFactory));
         #[cfg(feature = "consul")]
-        r.register(Arc::new(crate::consul::ConsulFactory));
+        r.register(Arc::new(crate::consul::ConsulFactory { https: false }));
+        #[cfg(feature = "consul")]
+        r.register(Arc::new(crate::consul::ConsulFactory { https: true }));
         r
     }
 }
@@ -92,7 +95,7 @@ impl BackendResolver {
     /// Parses `url` and asks the factory of its scheme.
     pub async fn resolve(&self, url: &str) -> Result<Arc<dyn Backend>> {
         let parsed = Url::parse(url).map_err(|e| DiscoveryError::InvalidUrl {
-            url: url.to_owned(),
+            url: marketprism_core::redact::url(url),
             reason: e.to_string(),
         })?;
         let scheme = parsed.scheme();
@@ -103,7 +106,7 @@ impl BackendResolver {
             "etcd" => Some("etcd"),
             "nats" => Some("nats"),
             "redis" => Some("redis"),
-            "consul" => Some("consul"),
+            "consul" | "consul+https" => Some("consul"),
             _ => None,
         };
         Err(match feature {
@@ -159,7 +162,7 @@ pub(crate) fn query_param(url: &Url, key: &str) -> Option<String> {
 pub(crate) fn namespace(url: &Url) -> Result<String> {
     let ns = query_param(url, "namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
     crate::instance::validate_name("namespace", &ns).map_err(|e| DiscoveryError::InvalidUrl {
-        url: url.to_string(),
+        url: marketprism_core::redact::url(url.as_str()),
         reason: e.to_string(),
     })?;
     Ok(ns)
@@ -172,7 +175,7 @@ pub(crate) fn host_port(url: &Url, default_port: u16) -> Result<String> {
         url.host_str()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| DiscoveryError::InvalidUrl {
-                url: url.to_string(),
+                url: marketprism_core::redact::url(url.as_str()),
                 reason: "missing host".to_owned(),
             })?;
     Ok(format!("{host}:{}", url.port().unwrap_or(default_port)))

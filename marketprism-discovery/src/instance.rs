@@ -74,9 +74,13 @@ pub struct ServiceInstance {
     /// URL probed by active health checks (`None`: not probed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_url: Option<String>,
-    /// Free-form metadata (`version`, `region`, `scheme`, ...).
+    /// Free-form metadata (`version`, `region`, `scheme`, ...). Values are JSON values —
+    /// strings, numbers, booleans, lists, objects — as the original system passed them
+    /// (`{"ssl": true, "weight": 3, "tags": ["a", "b"]}`); every backend stores and returns
+    /// them with their type (Consul, whose `Meta` holds only strings, carries non-strings as
+    /// JSON text and restores them; see [`crate::consul`]).
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, serde_json::Value>,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -119,9 +123,32 @@ impl ServiceInstance {
         }
     }
 
-    /// `scheme://host:port`, the scheme from metadata `scheme` (default `http`).
+    /// The metadata value of `key` when it is a string.
+    ///
+    /// ```
+    /// let i = marketprism_discovery::ServiceInstance::builder("s", "h", 1)
+    ///     .metadata("region", "eu")
+    ///     .metadata("ssl", true)
+    ///     .build()?;
+    /// assert_eq!(i.metadata_str("region"), Some("eu"));
+    /// assert_eq!(i.metadata_str("ssl"), None);
+    /// assert_eq!(i.metadata["ssl"], true);
+    /// # Ok::<(), marketprism_discovery::DiscoveryError>(())
+    /// ```
+    pub fn metadata_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(serde_json::Value::as_str)
+    }
+
+    /// `scheme://host:port`, the scheme from metadata `scheme` (default `http`; `https` also
+    /// when metadata `ssl` is `true`, as the original system marked TLS instances).
     pub fn base_url(&self) -> String {
-        let scheme = self.metadata.get("scheme").map_or("http", String::as_str);
+        let scheme = self.metadata_str("scheme").unwrap_or(
+            if self.metadata.get("ssl") == Some(&serde_json::Value::Bool(true)) {
+                "https"
+            } else {
+                "http"
+            },
+        );
         if self.host.contains(':') && !self.host.starts_with('[') {
             format!("{scheme}://[{}]:{}", self.host, self.port)
         } else {
@@ -237,8 +264,20 @@ impl ServiceInstanceBuilder {
         self
     }
 
-    /// Adds one metadata entry.
-    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    /// Adds one metadata entry; the value is anything convertible to a JSON value (`&str`,
+    /// `bool`, integers, `Vec<&str>`, `serde_json::json!(..)`).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// let i = marketprism_discovery::ServiceInstance::builder("s", "h", 1)
+    ///     .metadata("ssl", true)
+    ///     .metadata("weight", 3)
+    ///     .metadata("tags", vec!["a", "b"])
+    ///     .build()?;
+    /// assert_eq!(serde_json::to_value(&i.metadata)?, json!({"ssl": true, "weight": 3, "tags": ["a", "b"]}));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         self.inner.metadata.insert(key.into(), value.into());
         self
     }

@@ -9,10 +9,10 @@
 //! | URL | backend | feature | tested against |
 //! |---|---|---|---|
 //! | `memory://[name]` | [`MemoryBackend`], process-wide store (default) | always | conformance suite |
-//! | `etcd://host:2379?namespace=ns` | [`etcd`] v3 JSON gateway: lease + keepalive, prefix range, watch | `etcd` | conformance suite on etcd 3.4, SIGKILL test |
+//! | `etcd://[user:pass@]host:2379?namespace=ns` | [`etcd`] v3 JSON gateway: lease + keepalive, prefix range, watch, auth | `etcd` | conformance suite on etcd 3.4 (with and without auth), SIGKILL test |
 //! | `nats://host:4222?namespace=ns` | [`nats`] JetStream KV, per-key TTL + limit markers, watch | `nats` | conformance suite on NATS 2.15, SIGKILL test |
 //! | `redis://host:6379/0?namespace=ns` | [`redis`] keys with `PX` expiry, pub/sub + keyspace notifications | `redis` | conformance suite (both notification modes) on Redis 7, SIGKILL test |
-//! | `consul://host:8500?token=t&dc=dc1` | [`consul`] agent/health HTTP API, TTL checks, blocking queries | `consul` | **no Consul server**: documented JSON + recorded requests only (below) |
+//! | `consul://host:8500?token=t&dc=dc1`, `consul+https://host:8501?ca_file=ca.pem` | [`consul`] agent/health HTTP(S) API, TTL checks, blocking queries | `consul` | **no Consul server**: documented JSON, recorded requests, conformance suite against a fake agent over TLS (below) |
 //!
 //! ```
 //! use std::time::Duration;
@@ -43,7 +43,7 @@
 //! ## Guarantees, every backend
 //!
 //! One conformance suite (`conformance::run_all`, run by `tests/conformance.rs`) checks each
-//! backend: register + list round trip, TTL expiry without renewals, renewals keep a record
+//! backend: register + list round trip, metadata values of every JSON type, TTL expiry without renewals, renewals keep a record
 //! alive, deregistration (idempotent; renew/update afterwards → [`DiscoveryError::NotFound`]),
 //! watch events for register / status change / deregister / expiry with the right
 //! [`RemovalReason`], weights and statuses round-trip, two clients registering 20 instances
@@ -72,13 +72,14 @@
 //! No Consul server can be installed where this crate is developed, so the `consul` backend
 //! is built on the documented HTTP API and has **not** run against a real agent. What is
 //! tested: the registration body and the parsing of `/v1/health/service` answers against the
-//! JSON examples of Consul's API docs (unit tests), and — with a recording HTTP stub, i.e. a
-//! mock — the exact requests sent (methods, paths, `?dc=`, `X-Consul-Token`, bodies), the
-//! blocking-query `index`/`wait` sequence of a watch, and the unreachable-agent error. What is
-//! **not** tested: the conformance suite, TTL-check expiry timing, `DeregisterCriticalServiceAfter`
-//! reaping (Consul's minimum is one minute, so an expired instance is hidden at once but
-//! deleted later), blocking-query behaviour under load, ACL denials, and the SIGKILL test.
-//! Run `conformance::run_all` against a real agent before relying on it.
+//! JSON examples of Consul's API docs (unit tests); with a recording HTTP stub (a mock) the
+//! exact requests sent; and the whole conformance suite through `consul+https://` against a
+//! *fake* agent (an in-memory imitation of the endpoints used, with TTL checks and blocking
+//! queries) behind real TLS with a self-signed certificate. What is **not** tested: a real
+//! agent's TTL timing, `DeregisterCriticalServiceAfter` reaping (Consul's minimum is one
+//! minute, so an expired instance is hidden at once but deleted later), blocking queries
+//! under load, ACL denials, and the SIGKILL test. Run `conformance::run_all` against a real
+//! agent before relying on it.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -86,7 +86,7 @@ impl BackendFactory for RedisFactory {
             Some("off") => KeyspaceEvents::Off,
             Some(other) => {
                 return Err(DiscoveryError::InvalidUrl {
-                    url: url.to_string(),
+                    url: marketprism_core::redact::url(url.as_str()),
                     reason: format!("keyspace_events must be auto, set or off, not `{other}`"),
                 });
             }

@@ -42,6 +42,7 @@ pub(crate) struct Config {
     pub(crate) cleanup_interval: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) event_capacity: usize,
+    pub(crate) balance: marketprism_core::balance::Strategy,
 }
 
 /// A discovery client over one [`Backend`]. Cheap to clone; background tasks (renewals,
@@ -173,6 +174,14 @@ impl RegistryBuilder {
         self.cfg.retry = policy;
         self
     }
+    /// How [`pick`](Registry::pick) and [`get_service_url`](Registry::get_service_url) choose
+    /// among healthy instances (default weighted round-robin; see
+    /// [`Strategy`](marketprism_core::balance::Strategy)). With least-connections, take
+    /// instances with [`pick_tracked`](Registry::pick_tracked) so requests are counted.
+    pub fn balance(mut self, strategy: marketprism_core::balance::Strategy) -> Self {
+        self.cfg.balance = strategy;
+        self
+    }
     /// Capacity of the event channel (default 1024; slow subscribers lose events).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.cfg.event_capacity = capacity.max(1);
@@ -193,6 +202,7 @@ impl RegistryBuilder {
             .build()
             .inspect_err(|e| tracing::warn!(error = %e, "no HTTP client: health checks disabled"))
             .ok();
+        let balance = cfg.balance;
         Registry {
             inner: Arc::new(Inner {
                 backend: self.backend,
@@ -200,7 +210,7 @@ impl RegistryBuilder {
                 own: Mutex::new(HashMap::new()),
                 cache: Mutex::new(HashMap::new()),
                 observed: Mutex::new(HashMap::new()),
-                balancer: marketprism_core::balance::Balancer::new(),
+                balancer: marketprism_core::balance::Balancer::with_strategy(balance),
                 events,
                 handlers: Mutex::new(Vec::new()),
                 tasks: Mutex::new(Vec::new()),
@@ -224,6 +234,7 @@ impl Registry {
                 cleanup_interval: Duration::from_secs(10),
                 retry: RetryPolicy::default(),
                 event_capacity: 1024,
+                balance: marketprism_core::balance::Strategy::WeightedRoundRobin,
             },
             renew_set: false,
         }

@@ -38,12 +38,14 @@ async fn sends_the_documented_requests_with_the_acl_token() {
                 *reg.lock().unwrap() = serde_json::from_str(&r.body).ok();
                 (200, vec![], String::new())
             }
-            ("PUT", "/v1/agent/check/pass/service:api-1") => (200, vec![], String::new()),
+            ("PUT", "/v1/agent/check/pass/service:t1.api.api-1") => (200, vec![], String::new()),
             ("PUT", p) if p.starts_with("/v1/agent/check/pass/") => {
                 (404, vec![], "Unknown check".into())
             }
-            ("GET", "/v1/agent/service/api-1") => (200, vec![], "{}".into()),
-            ("GET", p) if p.starts_with("/v1/agent/service/") => (404, vec![], String::new()),
+            ("GET", "/v1/agent/health/service/id/t1.api.api-1") => (200, vec![], "{}".into()),
+            ("GET", p) if p.starts_with("/v1/agent/health/service/id/") => {
+                (404, vec![], String::new())
+            }
             ("PUT", p) if p.starts_with("/v1/agent/service/deregister/") => {
                 (200, vec![], String::new())
             }
@@ -99,13 +101,14 @@ async fn sends_the_documented_requests_with_the_acl_token() {
         lines,
         [
             "PUT /v1/agent/service/register?dc=dc1",
-            "PUT /v1/agent/check/pass/service:api-1?dc=dc1",
+            "GET /v1/agent/health/service/id/t1.api.api-1?dc=dc1",
+            "PUT /v1/agent/check/pass/service:t1.api.api-1?dc=dc1",
             "GET /v1/health/service/api?dc=dc1",
             "GET /v1/catalog/services?dc=dc1",
-            "GET /v1/agent/service/api-1?dc=dc1",
+            "GET /v1/agent/health/service/id/t1.api.api-1?dc=dc1",
             "PUT /v1/agent/service/register?dc=dc1",
-            "PUT /v1/agent/service/deregister/api-1?dc=dc1",
-            "PUT /v1/agent/check/pass/service:api-2?dc=dc1",
+            "PUT /v1/agent/service/deregister/t1.api.api-1?dc=dc1",
+            "GET /v1/agent/health/service/id/t1.api.api-2?dc=dc1",
         ]
     );
     assert!(
@@ -116,9 +119,9 @@ async fn sends_the_documented_requests_with_the_acl_token() {
     assert_eq!(body["Name"], "api");
     assert_eq!(body["Port"], 8080);
     assert_eq!(body["Check"]["TTL"], "10s");
-    assert_eq!(body["Check"]["CheckID"], "service:api-1");
+    assert_eq!(body["Check"]["CheckID"], "service:t1.api.api-1");
     assert_eq!(body["Weights"]["Passing"], 3);
-    let updated: serde_json::Value = serde_json::from_str(&reqs[5].body).unwrap();
+    let updated: serde_json::Value = serde_json::from_str(&reqs[6].body).unwrap();
     assert_eq!(updated["Weights"]["Passing"], 5);
 }
 

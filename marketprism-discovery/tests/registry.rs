@@ -85,6 +85,53 @@ async fn dropping_the_registry_lets_the_instance_expire() {
     assert!(store.list("svc").await.unwrap().is_empty());
 }
 
+/// The other strategies through a registry: least-connections avoids an instance whose
+/// requests (held `pick_tracked` guards) are still running; random follows the weights.
+#[tokio::test]
+async fn least_connections_and_random_strategies() {
+    use marketprism_core::balance::Strategy;
+    let store: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let registry = Registry::builder(store.clone())
+        .health_check_interval(None)
+        .balance(Strategy::LeastConnections)
+        .build();
+    registry.register(inst("lc", "a", 1001, 1)).await.unwrap();
+    registry.register(inst("lc", "b", 1002, 1)).await.unwrap();
+    let (first, held) = registry.pick_tracked("lc").await.unwrap();
+    // While `first` works on its request, every new request goes to the other one.
+    for _ in 0..5 {
+        let (next, guard) = registry.pick_tracked("lc").await.unwrap();
+        assert_ne!(next.id, first.id);
+        drop(guard);
+    }
+    drop(held);
+    let (_, g1) = registry.pick_tracked("lc").await.unwrap();
+    let (_, g2) = registry.pick_tracked("lc").await.unwrap();
+    drop((g1, g2));
+
+    let random = Registry::builder(store)
+        .health_check_interval(None)
+        .balance(Strategy::Random)
+        .build();
+    random.register(inst("rnd", "x", 1003, 4)).await.unwrap();
+    random.register(inst("rnd", "y", 1004, 1)).await.unwrap();
+    let mut x = 0;
+    for _ in 0..2000 {
+        if random
+            .get_service_url("rnd")
+            .await
+            .unwrap()
+            .ends_with(":1003")
+        {
+            x += 1;
+        }
+    }
+    assert!(
+        (1500..1700).contains(&x),
+        "x picked {x} of 2000 (weight 4 of 5)"
+    );
+}
+
 #[tokio::test]
 async fn weighted_round_robin_and_status() {
     let store: Arc<dyn Backend> = Arc::new(MemoryBackend::new());

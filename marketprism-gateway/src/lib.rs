@@ -193,13 +193,14 @@ fn build(
         .map(|r| RateLimitLayer::per_ip(r, trusted_proxies.clone()));
     let per_key = config.limits.per_key.map(RateLimitLayer::per_key);
     let body_limit = config.limits.body_bytes;
+    let balancer = Balancer::with_strategy(config.proxy.balance);
     let state = Arc::new(GatewayState {
         breakers: BreakerRegistry::new(config.breaker),
         instances: proxy::Instances::default(),
         config,
         upstreams,
         events,
-        balancer: Balancer::new(),
+        balancer,
         client,
         service_token,
         trusted_proxies,

@@ -374,3 +374,38 @@ async fn https_upstreams_are_called_over_tls() {
     // A TLS record of type handshake (0x16), version 3.x: a ClientHello.
     assert_eq!(seen.await.expect("first bytes"), [0x16, 0x03]);
 }
+
+/// `proxy.balance = least_connections`: a slow instance, still busy with its requests, gets
+/// few new ones; weighted round-robin gives it half regardless.
+#[tokio::test]
+async fn least_connections_sends_less_to_a_slow_instance() {
+    use marketprism_core::balance::Strategy;
+    let mut slow_hits = Vec::new();
+    for strategy in [Strategy::WeightedRoundRobin, Strategy::LeastConnections] {
+        let fast = TestUpstream::start("fast").await;
+        let slow = TestUpstream::start("slow").await;
+        slow.set_delay(400);
+        let ups = StaticUpstreams::new()
+            .with("monitoring-service", Upstream::new("fast", &fast.url))
+            .with("monitoring-service", Upstream::new("slow", &slow.url));
+        let mut config = open_config();
+        config.proxy.balance = strategy;
+        let gw = TestGateway::start(config, Arc::new(ups), bus()).await;
+        let client = http();
+        let mut running = Vec::new();
+        for _ in 0..20 {
+            let (client, url) = (client.clone(), format!("{}/api/v1/overview", gw.url));
+            running.push(tokio::spawn(async move {
+                client.get(url).send().await.expect("send").status()
+            }));
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        }
+        for r in running {
+            assert_eq!(r.await.expect("join"), 200);
+        }
+        assert_eq!(fast.hits() + slow.hits(), 20);
+        slow_hits.push(slow.hits());
+    }
+    assert_eq!(slow_hits[0], 10, "round-robin: {slow_hits:?}");
+    assert!(slow_hits[1] <= 3, "least connections: {slow_hits:?}");
+}

@@ -4,12 +4,12 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `POST /api/v1/storage/hot/trades` · `/hot/tickers` · `/hot/orderbooks` | writes one event or an array (model JSON; `type` may be omitted) to the hot store |
+//! | `POST /api/v1/storage/hot/trades` · `/hot/tickers` · `/hot/orderbooks` | writes one event or an array (model JSON; `type` may be omitted) to the hot store; `/hot/trades` also takes the original system's trade body (`amount`, `timestamp`, native symbol), translated as `docs/migration.md` says, with header `x-marketprism-translated: <count>` |
 //! | `GET /api/v1/storage/hot/trades/{exchange}/{symbol}` | recent trades, newest first (`limit`, default 100) |
 //! | `GET /api/v1/storage/hot/tickers/{exchange}/{symbol}` | latest ticker (404 when none) |
 //! | `GET /api/v1/storage/hot/orderbooks/{exchange}/{symbol}` | top-N book |
 //! | `GET /api/v1/storage/hot/latest/{type}/{exchange}/{symbol}` | latest `bbo`, `ticker`, `funding_rate`, `open_interest`, `mark_price` |
-//! | `POST /api/v1/storage/cold/archive` | writes events (`{"events":[...]}` or an array) to the history store, idempotently |
+//! | `POST /api/v1/storage/cold/archive` | writes events (`{"events":[...]}` or an array) to the history store, idempotently; any other body (the original's "archive now") answers 400 with `new_form` |
 //! | `GET /api/v1/storage/cold/{type}/{exchange}/{symbol}` | history: `start_time`, `end_time` (ns since epoch; `start` inclusive, `end` exclusive), `limit` (default 1000), `order` (`asc`/`desc`) |
 //! | `POST /api/v1/storage/lifecycle/cleanup` | retention: `{"retention_days": N}` (or `retention_hours`, rounded up to days) |
 //! | `POST /api/v1/storage/lifecycle/archive` | daily archive: `{"days_ago": N}` (default 1) seals that UTC day (ClickHouse: `OPTIMIZE … PARTITION … FINAL` per table) |
@@ -333,11 +333,24 @@ async fn post_trades(
     State(s): State<ApiState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult {
-    write(
-        &s.hot_sink,
-        events_of(json_body(body)?, Some(EventKind::Trade))?,
+    let (body, translated) =
+        crate::api_original::original_trades(json_body(body)?).map_err(refused)?;
+    let mut resp = write(&s.hot_sink, events_of(body, Some(EventKind::Trade))?).await?;
+    if translated > 0 {
+        // The original's body was accepted; say what it became (docs/migration.md).
+        resp.headers_mut().insert(
+            "x-marketprism-translated",
+            axum::http::HeaderValue::from(translated),
+        );
+    }
+    Ok(resp)
+}
+
+fn refused(r: crate::api_original::Refusal) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        json!({"error": format!("invalid {}: {}", r.field, r.message), "field": r.field, "new_form": r.new_form}),
     )
-    .await
 }
 
 async fn post_tickers(
@@ -363,7 +376,30 @@ async fn post_books(
 }
 
 async fn archive(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> ApiResult {
-    let events = events_of(json_body(body)?, None)?;
+    // The original's archive (move hot data to cold storage) took no events; here the route
+    // writes events to history. A body that is not events answers 400 with the new forms.
+    let not_events = || refused(crate::api_original::archive_refusal());
+    let body = json_body(body).map_err(|e| {
+        // No body at all (the original's bare POST) gets the new forms; a body too large or
+        // broken JSON keeps its own answer.
+        let text = e.1["error"].as_str().unwrap_or_default();
+        if e.0 == StatusCode::BAD_REQUEST
+            && (text.contains("EOF while parsing") || text.contains("Content-Type"))
+        {
+            not_events()
+        } else {
+            e
+        }
+    })?;
+    let is_events = match &body {
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(o) => o.contains_key("events") || o.contains_key("type"),
+        _ => false,
+    };
+    if !is_events {
+        return Err(not_events());
+    }
+    let events = events_of(body, None)?;
     s.cold_sink
         .write_batch(&events)
         .await

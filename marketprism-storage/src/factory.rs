@@ -2,7 +2,7 @@
 //!
 //! | URL | store | feature |
 //! |---|---|---|
-//! | `http://host:8123[/?database=db]`, `clickhouse://host:8123[/db]` | [`ClickHouseStore`](crate::clickhouse::ClickHouseStore): sink + history | `clickhouse` |
+//! | `http://host:8123[/?database=db]`, `clickhouse://host:8123[/db]` (`clickhouse://host:9000` — the native port — means HTTP `host:8123`, `9440` means `https://host:8443`) | [`ClickHouseStore`](crate::clickhouse::ClickHouseStore): sink + history | `clickhouse` |
 //! | `redis://host:6379[/n][?key_prefix=p]`, `rediss://...` | [`RedisStore`](crate::redis::RedisStore): sink + hot (keys under `p`, default `mp`) | `redis` |
 //! | `embedded:///abs/path/store.redb`, `embedded://relative/path` | [`EmbeddedStore`](crate::embedded::EmbeddedStore): sink + history + hot | `embedded` |
 //!
@@ -65,8 +65,9 @@ impl StoreUrl {
             "clickhouse" => {
                 let (host, db) = rest.split_once('/').unwrap_or((rest, ""));
                 let db = db.trim_matches('/');
+                let (scheme, host) = native_to_http(host);
                 Ok(StoreUrl::ClickHouse {
-                    url: format!("http://{host}"),
+                    url: format!("{scheme}://{host}"),
                     database: if db.is_empty() {
                         "marketprism".into()
                     } else {
@@ -105,6 +106,48 @@ impl StoreUrl {
             }),
         }
     }
+}
+
+/// `host:9000` (ClickHouse's native TCP port, which the original system used) → `http`,
+/// `host:8123`; `host:9440` (native over TLS) → `https`, `host:8443`; anything else → `http`,
+/// unchanged. This client speaks ClickHouse's HTTP interface only.
+fn native_to_http(host: &str) -> (&'static str, String) {
+    match host.rsplit_once(':') {
+        Some((h, "9000")) => ("http", format!("{h}:8123")),
+        Some((h, "9440")) => ("https", format!("{h}:8443")),
+        _ => ("http", host.to_owned()),
+    }
+}
+
+/// The notice to log when `url` names ClickHouse's native port and is taken as its HTTP
+/// interface (see [`StoreUrl::parse`]); `None` otherwise.
+///
+/// ```
+/// use marketprism_storage::factory::{StoreUrl, clickhouse_native_port_notice};
+/// let url = "clickhouse://data-storage:9000";
+/// assert_eq!(
+///     StoreUrl::parse(url)?,
+///     StoreUrl::ClickHouse { url: "http://data-storage:8123".into(), database: "marketprism".into() }
+/// );
+/// let notice = clickhouse_native_port_notice(url).unwrap();
+/// assert!(notice.contains("http://data-storage:8123"));
+/// assert!(clickhouse_native_port_notice("clickhouse://h:8123").is_none());
+/// assert!(clickhouse_native_port_notice("http://h:9000").is_none()); // explicit HTTP is kept
+/// # Ok::<_, marketprism_storage::StorageError>(())
+/// ```
+pub fn clickhouse_native_port_notice(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("clickhouse://")?;
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let (scheme, mapped) = native_to_http(host);
+    (mapped != host).then(|| {
+        let port = host.rsplit_once(':').map_or("", |(_, p)| p);
+        format!(
+            "ClickHouse URL {} names the native TCP port {port} (as the original system used); \
+             this client speaks ClickHouse's HTTP interface, so it connects to {scheme}://{mapped}. \
+             Write {scheme}://{mapped} (or clickhouse://{mapped}) to silence this notice.",
+            marketprism_core::redact::url(url)
+        )
+    })
 }
 
 /// The stores opened from a list of URLs: every one is a sink; the history and hot query

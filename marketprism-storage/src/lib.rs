@@ -61,6 +61,7 @@
 
 pub mod api;
 mod api_checks;
+mod api_original;
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
 pub mod driver;

@@ -51,7 +51,7 @@ fn is_normalized_shape(symbol: &str) -> bool {
 }
 
 /// The normalized form of a native symbol, where its convention is recognizable.
-fn suggest(symbol: &str) -> Option<String> {
+pub(crate) fn suggest(symbol: &str) -> Option<String> {
     let upper = symbol.to_ascii_uppercase();
     let tokens: Vec<&str> = upper.split('-').collect();
     match tokens.as_slice() {

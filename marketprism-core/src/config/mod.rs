@@ -23,6 +23,7 @@
 //! | `REDIS_URL` | `redis.url` |
 //! | `COLLECTOR_URL` | `services.collector_url` |
 //! | `STORAGE_URL` | `services.storage_url` |
+//! | `DISCOVERY_URL`, or the original's `CONSUL_URL` (+ `CONSUL_DATACENTER`) | `discovery.url` ([`discovery_url_from_env`]) |
 //!
 //! ```
 //! use marketprism_core::config::ConfigLoader;
@@ -62,8 +63,11 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::Error;
 
+mod legacy;
 mod raw;
 mod validate;
+
+pub use legacy::discovery_url_from_env;
 
 pub use validate::{Problems, Validate};
 
@@ -195,6 +199,15 @@ impl ConfigLoader {
                     self = self.layer(format!("environment variable `{name}`"), key, value);
                 }
             }
+        }
+        if self.sections.iter().any(|s| s == "discovery")
+            && let Some((name, url)) = discovery_url_from_env(&vars)
+        {
+            self = self.layer(
+                format!("environment variable `{name}`"),
+                "discovery.url",
+                &url,
+            );
         }
         for (name, value) in &vars {
             if let Some(rest) = name.strip_prefix(ENV_PREFIX) {

@@ -14,7 +14,16 @@ pub(crate) const NS_META: &str = "mp_namespace";
 const STATUS_META: &str = "mp_status";
 const HEALTH_URL_META: &str = "mp_health_check_url";
 const REGISTERED_META: &str = "mp_registered_at_ms";
+const JSON_KEYS_META: &str = "mp_json_keys";
 const NS_TAG_PREFIX: &str = "mp-ns-";
+
+/// The Consul service id of instance `id` of `service` in `namespace`: Consul ids are unique
+/// per agent, not per service, and namespaces share the agent.
+///
+/// `consul_id("default", "api", "api-1")` is `default.api.api-1`.
+pub(crate) fn consul_id(namespace: &str, service: &str, id: &str) -> String {
+    format!("{namespace}.{service}.{id}")
+}
 
 /// The body of `PUT /v1/agent/service/register` for `instance` with a TTL check.
 ///
@@ -23,19 +32,31 @@ const NS_TAG_PREFIX: &str = "mp-ns-";
 /// use marketprism_discovery::{ServiceInstance, consul::registration_body};
 /// let i = ServiceInstance::builder("redis", "10.1.10.12", 8000).id("redis1").weight(10).build()?;
 /// let body = registration_body(&i, Duration::from_secs(15), "default");
-/// assert_eq!(body["ID"], "redis1");
+/// assert_eq!(body["ID"], "default.redis.redis1");
 /// assert_eq!(body["Check"]["TTL"], "15s");
-/// assert_eq!(body["Check"]["CheckID"], "service:redis1");
+/// assert_eq!(body["Check"]["CheckID"], "service:default.redis.redis1");
 /// assert_eq!(body["Weights"]["Passing"], 10);
 /// # Ok::<(), marketprism_discovery::DiscoveryError>(())
 /// ```
 pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &str) -> Value {
     let ttl = ttl_secs(ttl);
+    // Consul's `Meta` holds strings only: a non-string value travels as its JSON text and its
+    // key is listed in `mp_json_keys`, so parsing restores the value with its type.
+    let mut json_keys = Vec::new();
     let mut meta: serde_json::Map<String, Value> = instance
         .metadata
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| match v {
+            Value::String(s) => (k.clone(), Value::String(s.clone())),
+            other => {
+                json_keys.push(k.as_str());
+                (k.clone(), Value::String(other.to_string()))
+            }
+        })
         .collect();
+    if !json_keys.is_empty() {
+        meta.insert(JSON_KEYS_META.into(), json_keys.join(",").into());
+    }
     meta.insert(STATUS_META.into(), instance.status.as_str().into());
     meta.insert(NS_META.into(), namespace.into());
     meta.insert(
@@ -47,8 +68,9 @@ pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &
     }
     let mut tags = instance.tags.clone();
     tags.push(format!("{NS_TAG_PREFIX}{namespace}"));
+    let id = consul_id(namespace, &instance.service, &instance.id);
     json!({
-        "ID": instance.id,
+        "ID": id,
         "Name": instance.service,
         "Tags": tags,
         "Address": instance.host,
@@ -56,7 +78,7 @@ pub fn registration_body(instance: &ServiceInstance, ttl: Duration, namespace: &
         "Meta": meta,
         "Weights": { "Passing": instance.weight, "Warning": 1 },
         "Check": {
-            "CheckID": format!("service:{}", instance.id),
+            "CheckID": format!("service:{id}"),
             "Name": "marketprism TTL",
             "TTL": format!("{ttl}s"),
             "Status": "passing",
@@ -86,10 +108,21 @@ pub fn parse_health(value: &Value) -> Result<Vec<(ServiceInstance, bool)>> {
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0);
+        // Ours are `<namespace>.<service>.<id>`; others are taken as they are.
+        let ns = s["Meta"][NS_META].as_str().unwrap_or_default();
+        let id = id
+            .strip_prefix(&format!("{ns}.{name}."))
+            .filter(|_| !ns.is_empty())
+            .unwrap_or(id);
         let mut b = ServiceInstance::builder(name, host, port).id(id);
         let mut status = InstanceStatus::Healthy;
         let mut registered_at = None;
         if let Some(meta) = s["Meta"].as_object() {
+            let json_keys: Vec<&str> = meta
+                .get(JSON_KEYS_META)
+                .and_then(Value::as_str)
+                .map(|k| k.split(',').collect())
+                .unwrap_or_default();
             for (k, v) in meta {
                 let v = v.as_str().unwrap_or_default();
                 match k.as_str() {
@@ -102,6 +135,13 @@ pub fn parse_health(value: &Value) -> Result<Vec<(ServiceInstance, bool)>> {
                     }
                     HEALTH_URL_META => b = b.health_check_url(v),
                     REGISTERED_META => registered_at = v.parse::<i64>().ok(),
+                    JSON_KEYS_META => {}
+                    _ if json_keys.contains(&k.as_str()) => {
+                        // Written by us as JSON text; a value edited into something else by
+                        // hand stays the string it is.
+                        let value: Value = serde_json::from_str(v).unwrap_or_else(|_| v.into());
+                        b = b.metadata(k.as_str(), value);
+                    }
                     _ => b = b.metadata(k.as_str(), v),
                 }
             }
@@ -232,6 +272,10 @@ mod tests {
             .id("a")
             .tag("x")
             .metadata("version", "1")
+            .metadata("ssl", true)
+            .metadata("weight", 3)
+            .metadata("tags", vec!["a", "b"])
+            .metadata("looks_like_json", "true")
             .health_check_url("http://127.0.0.1:9/health")
             .status(InstanceStatus::Maintenance)
             .weight(4)
@@ -252,7 +296,13 @@ mod tests {
         }]);
         let (mut back, alive) = parse_health(&entry).unwrap().remove(0);
         assert!(alive);
-        assert_eq!(back.metadata.remove(NS_META).as_deref(), Some("ns1"));
+        assert_eq!(body["Meta"]["ssl"], "true");
+        assert_eq!(body["Meta"]["tags"], r#"["a","b"]"#);
+        assert_eq!(body["Meta"]["looks_like_json"], "true");
+        assert_eq!(body["Meta"]["mp_json_keys"], "ssl,tags,weight");
+        assert_eq!(back.metadata.remove(NS_META), Some(json!("ns1")));
+        assert_eq!(back.metadata["ssl"], json!(true));
+        assert_eq!(back.metadata["looks_like_json"], json!("true"));
         assert_eq!(back, i);
         let catalog = json!({ "consul": [], "svc": ["x", "mp-ns-ns1"], "other": ["mp-ns-ns2"] });
         assert_eq!(parse_catalog_services(&catalog, "ns1"), ["svc"]);

@@ -198,6 +198,10 @@ pub struct ProxyConfig {
     pub max_retries: u32,
     /// Idle pooled connections kept per upstream host (default 64).
     pub pool_max_idle_per_host: usize,
+    /// How an instance is chosen: `weighted_round_robin` (default), `least_connections`
+    /// (fewest requests in flight per unit of weight; a request counts until the upstream
+    /// has answered) or `random` (weighted).
+    pub balance: marketprism_core::balance::Strategy,
     /// The service credential sent to upstreams in `X-MarketPrism-Service-Token` (a secret,
     /// never printed); whatever a client sent in that header is dropped (default none).
     pub service_token: Option<Secret>,
@@ -210,6 +214,7 @@ impl Default for ProxyConfig {
             connect_timeout_ms: 1_000,
             max_retries: 1,
             pool_max_idle_per_host: 64,
+            balance: marketprism_core::balance::Strategy::WeightedRoundRobin,
             service_token: None,
         }
     }

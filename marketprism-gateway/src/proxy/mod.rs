@@ -153,6 +153,8 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
         } else {
             headers.clone()
         };
+        // Counted for least-connections until the response headers (or the failure) arrive.
+        let in_flight = state.balancer.start(service, &upstream.id);
         let attempt = match upstream_request(
             &parts.method,
             &upstream.base_url,
@@ -166,6 +168,7 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
             }
             Err(e) => Err(AttemptError::Failed(Box::new(e))),
         };
+        drop(in_flight);
         let outcome;
         let retryable = match attempt {
             Ok(response) if response.status().is_server_error() => {

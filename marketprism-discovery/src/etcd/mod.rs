@@ -16,8 +16,13 @@
 //!   returns (it waits for the `created` answer).
 //!
 //! etcd refuses leases shorter than its minimum (about 2 s with default election settings);
-//! TTLs are whole seconds, rounded up. Authentication (`/v3/auth/authenticate`) and TLS are
-//! not implemented.
+//! TTLs are whole seconds, rounded up.
+//!
+//! Authentication: `etcd://user:password@host:2379` (percent-encode `@`, `:`, `/` in either)
+//! or [`EtcdBackend::with_credentials`]; see [`auth`](self::auth). The user needs a role with
+//! `readwrite` on the prefix `/marketprism/discovery/`. Wrong credentials, a missing user
+//! name on an etcd with auth enabled, or a denied permission fail with
+//! [`DiscoveryError::Auth`], which is not retryable. TLS (`https`) is not implemented.
 
 use std::time::Duration;
 
@@ -28,9 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    backend::{
-        Backend, Lease, RemovalReason, WatchEvent, WatchStream, check_lease_matches, ttl_secs,
-    },
+    backend::{Backend, Lease, WatchStream, check_lease_matches, ttl_secs},
     error::{DiscoveryError, Result},
     factory::{BackendFactory, host_port, namespace},
     instance::ServiceInstance,
@@ -38,7 +41,9 @@ use crate::{
 
 const NAME: &str = "etcd";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-const LINE_LIMIT: usize = 16 * 1024 * 1024;
+
+mod auth;
+mod watch;
 
 /// The etcd backend. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -46,6 +51,7 @@ pub struct EtcdBackend {
     http: reqwest::Client,
     endpoint: String,
     base: String,
+    credentials: Option<std::sync::Arc<auth::Credentials>>,
 }
 
 /// What is stored: the instance plus its lease id (exact, see the module docs).
@@ -66,10 +72,12 @@ impl BackendFactory for EtcdFactory {
     }
     async fn resolve(&self, url: &Url) -> Result<std::sync::Arc<dyn Backend>> {
         let endpoint = format!("http://{}", host_port(url, 2379)?);
-        Ok(std::sync::Arc::new(EtcdBackend::new(
-            &endpoint,
-            &namespace(url)?,
-        )?))
+        let mut backend = EtcdBackend::new(&endpoint, &namespace(url)?)?;
+        if !url.username().is_empty() {
+            let password = auth::percent_decode(url.password().unwrap_or_default());
+            backend = backend.with_credentials(&auth::percent_decode(url.username()), &password);
+        }
+        Ok(std::sync::Arc::new(backend))
     }
 }
 
@@ -119,22 +127,41 @@ impl EtcdBackend {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             base: format!("/marketprism/discovery/{namespace}/services/"),
+            credentials: None,
         })
     }
 
-    fn key(&self, service: &str, id: &str) -> String {
-        format!("{}{service}/{id}", self.base)
+    /// Authenticates as `user` with `password` (etcd with `auth enable`).
+    ///
+    /// ```
+    /// let etcd = marketprism_discovery::etcd::EtcdBackend::new("http://127.0.0.1:2379", "default")?
+    ///     .with_credentials("marketprism", "s3cr3t");
+    /// assert!(!format!("{etcd:?}").contains("s3cr3t"));
+    /// # Ok::<(), marketprism_discovery::DiscoveryError>(())
+    /// ```
+    pub fn with_credentials(mut self, user: &str, password: &str) -> Self {
+        self.credentials = Some(std::sync::Arc::new(auth::Credentials::new(user, password)));
+        self
     }
 
-    /// POSTs `body` to `/v3/<path>`; gRPC status NOT_FOUND (code 5) becomes `Ok(None)`.
-    async fn call(&self, path: &str, body: &Value) -> Result<Option<Value>> {
+    /// One POST; `Ok(Err((grpc code, message)))` when etcd answered with an error.
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> Result<std::result::Result<Value, (i64, String)>> {
         let url = format!("{}/v3/{path}", self.endpoint);
-        let resp = self
+        let mut req = self
             .http
             .post(&url)
             .timeout(REQUEST_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
+            .body(body.to_string());
+        if let Some(t) = token {
+            req = req.header(reqwest::header::AUTHORIZATION, t);
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| DiscoveryError::unavailable(NAME, format!("POST {url}"), e))?;
@@ -150,27 +177,39 @@ impl EtcdBackend {
                 source: Some(Box::new(e)),
             })?;
         if status.is_success() && value.get("error").is_none() {
-            return Ok(Some(value));
+            return Ok(Ok(value));
         }
         let code = value["code"].as_i64().unwrap_or(-1);
         let message = value["message"].as_str().unwrap_or("no message").to_owned();
-        match code {
-            5 => Ok(None),
-            // UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED
-            14 | 4 | 8 | 10 => Err(DiscoveryError::Unavailable {
-                backend: NAME,
-                message: format!("{url}: {message}"),
-                source: None,
-            }),
-            _ if status.is_server_error() => Err(DiscoveryError::Unavailable {
+        if status.is_server_error() && code == -1 {
+            return Err(DiscoveryError::Unavailable {
                 backend: NAME,
                 message: format!("{url}: {status} {message}"),
                 source: None,
-            }),
-            _ => Err(DiscoveryError::protocol(
-                NAME,
-                format!("{url}: {status} code {code}: {message}"),
-            )),
+            });
+        }
+        Ok(Err((code, message)))
+    }
+
+    fn key(&self, service: &str, id: &str) -> String {
+        format!("{}{service}/{id}", self.base)
+    }
+
+    /// POSTs `body` to `/v3/<path>` (authenticated when credentials are set; a forgotten
+    /// token is renewed once); gRPC status NOT_FOUND (code 5) becomes `Ok(None)`.
+    async fn call(&self, path: &str, body: &Value) -> Result<Option<Value>> {
+        let mut token = self.token().await?;
+        let mut answer = self.post(path, body, token.as_deref()).await?;
+        if let (Err((16, _)), Some(creds)) = (&answer, &self.credentials) {
+            // `invalid auth token`: etcd restarted or the token's TTL ran out.
+            creds.set_token(None);
+            token = self.token().await?;
+            answer = self.post(path, body, token.as_deref()).await?;
+        }
+        match answer {
+            Ok(v) => Ok(Some(v)),
+            Err((5, _)) => Ok(None),
+            Err((code, message)) => Err(self.classify(path, code, message)),
         }
     }
 
@@ -326,11 +365,15 @@ impl Backend for EtcdBackend {
         let body = json!({ "create_request": {
             "key": b64(&prefix), "range_end": prefix_end(&prefix), "prev_kv": true,
         }});
-        let resp = self
+        let mut req = self
             .http
             .post(&url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
+            .body(body.to_string());
+        if let Some(t) = self.token().await? {
+            req = req.header(reqwest::header::AUTHORIZATION, t);
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| DiscoveryError::unavailable(NAME, format!("POST {url}"), e))?;
@@ -340,13 +383,37 @@ impl Backend for EtcdBackend {
                 format!("watch answered {}", resp.status()),
             ));
         }
-        let mut lines = Lines {
+        let mut lines = watch::Lines {
             resp,
             buf: Vec::new(),
         };
         // The first answer confirms the watch exists; changes after it are ours.
         match tokio::time::timeout(REQUEST_TIMEOUT, lines.next()).await {
-            Ok(Ok(Some(first))) if first["result"]["created"].as_bool() == Some(true) => {}
+            Ok(Ok(Some(first)))
+                if first["result"]["created"].as_bool() == Some(true)
+                    && first["result"]["canceled"].as_bool() != Some(true) => {}
+            Ok(Ok(Some(first))) if first["result"]["canceled"].as_bool() == Some(true) => {
+                let reason = first["result"]["cancel_reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if reason.contains("invalid auth token") {
+                    if let Some(c) = &self.credentials {
+                        c.set_token(None);
+                    }
+                    return Err(DiscoveryError::Unavailable {
+                        backend: NAME,
+                        message: format!("watch: {reason} (authenticating again)"),
+                        source: None,
+                    });
+                }
+                let code = if reason.contains("PermissionDenied") {
+                    7
+                } else {
+                    3
+                };
+                return Err(self.classify("watch", code, reason));
+            }
             Ok(Ok(other)) => {
                 return Err(DiscoveryError::protocol(
                     NAME,
@@ -362,123 +429,14 @@ impl Backend for EtcdBackend {
                 });
             }
         }
-        let state = WatchState {
+        let state = watch::WatchState {
             lines,
             backend: self.clone(),
             pending: std::collections::VecDeque::new(),
             done: false,
         };
-        Ok(Box::pin(futures::stream::unfold(state, watch_step)))
+        Ok(Box::pin(futures::stream::unfold(state, watch::watch_step)))
     }
-}
-
-/// Newline-delimited JSON over a streaming response body.
-struct Lines {
-    resp: reqwest::Response,
-    buf: Vec<u8>,
-}
-
-impl Lines {
-    async fn next(&mut self) -> Result<Option<Value>> {
-        loop {
-            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                return Ok(Some(serde_json::from_slice(&line)?));
-            }
-            match self.resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    self.buf.extend_from_slice(&chunk);
-                    if self.buf.len() > LINE_LIMIT {
-                        return Err(DiscoveryError::protocol(NAME, "watch line over 16 MiB"));
-                    }
-                }
-                Ok(None) if self.buf.iter().all(u8::is_ascii_whitespace) => return Ok(None),
-                Ok(None) => {
-                    let rest = std::mem::take(&mut self.buf);
-                    return Ok(Some(serde_json::from_slice(&rest)?));
-                }
-                Err(e) => return Err(DiscoveryError::unavailable(NAME, "watch stream broke", e)),
-            }
-        }
-    }
-}
-
-struct WatchState {
-    lines: Lines,
-    backend: EtcdBackend,
-    pending: std::collections::VecDeque<Result<WatchEvent>>,
-    done: bool,
-}
-
-async fn watch_step(mut st: WatchState) -> Option<(Result<WatchEvent>, WatchState)> {
-    loop {
-        if let Some(ev) = st.pending.pop_front() {
-            return Some((ev, st));
-        }
-        if st.done {
-            return None;
-        }
-        let msg = match st.lines.next().await {
-            Ok(Some(msg)) => msg,
-            Ok(None) => return None,
-            Err(e) => {
-                st.done = true;
-                return Some((Err(e), st));
-            }
-        };
-        let result = &msg["result"];
-        if msg.get("error").is_some() || result["canceled"].as_bool() == Some(true) {
-            st.done = true;
-            let why = if msg.get("error").is_some() {
-                &msg["error"]
-            } else {
-                &result["cancel_reason"]
-            };
-            st.pending.push_back(Err(DiscoveryError::Unavailable {
-                backend: NAME,
-                message: format!("watch cancelled: {why}"),
-                source: None,
-            }));
-            continue;
-        }
-        for ev in result["events"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let item = event(&st.backend, ev).await;
-            st.pending.push_back(item);
-        }
-    }
-}
-
-async fn event(backend: &EtcdBackend, ev: &Value) -> Result<WatchEvent> {
-    if ev["type"].as_str() == Some("DELETE") {
-        let key = String::from_utf8(decode(&ev["kv"]["key"])?)
-            .map_err(|_| DiscoveryError::protocol(NAME, "non-UTF-8 key"))?;
-        let rest = key.strip_prefix(&backend.base).unwrap_or(&key);
-        let (service, id) = rest.split_once('/').unwrap_or((rest, ""));
-        let reason = match parse_record(&ev["prev_kv"]) {
-            Ok(prev) if !prev.etcd_lease.is_empty() => {
-                if backend.lease_alive(&prev.etcd_lease).await? {
-                    RemovalReason::Deregistered
-                } else {
-                    RemovalReason::Expired
-                }
-            }
-            _ => RemovalReason::Unknown,
-        };
-        return Ok(WatchEvent::Removed {
-            service: service.to_owned(),
-            id: id.to_owned(),
-            reason,
-        });
-    }
-    // PUT events carry no `type` field.
-    Ok(WatchEvent::Put(parse_record(&ev["kv"])?.instance))
 }
 
 #[cfg(test)]
