@@ -265,6 +265,7 @@ fn events_of(body: Value, kind: Option<EventKind>) -> Result<Vec<MarketEvent>, A
                     Some(t) => return Err(bad("type", format!("expected `{kind}`, got {t}"))),
                 }
             }
+            crate::api_checks::check_no_floats(&item)?;
             let event = serde_json::from_value::<MarketEvent>(item).map_err(|e| {
                 let msg = e.to_string();
                 let field = [
