@@ -157,8 +157,8 @@ pub(crate) async fn services(State(state): State<Arc<GatewayState>>) -> Json<Vec
     Json(out)
 }
 
-/// The OpenAPI document of every service's public routes (`docs/openapi.json`).
-pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+/// The OpenAPI document of every service's public routes (`marketprism-gateway/openapi.json`, linked as `docs/openapi.json`).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// `GET /_gateway/openapi.json`: [`OPENAPI_JSON`].
 pub(crate) async fn openapi() -> impl axum::response::IntoResponse {
