@@ -41,9 +41,9 @@ pub enum OverallStatus {
 
 /// The `/health` body.
 ///
-/// Serialized with two fields beyond the struct's, for the original system's consumers:
-/// `timestamp` (RFC 3339 UTC, when the report is written) and `checks`, the dependencies as a
-/// map keyed by name (`{"clickhouse": {"status": "healthy"}}`) beside the `dependencies` list.
+/// Serialized as the original system's consumers read it: a `timestamp` (RFC 3339 UTC, when
+/// the report is written) and `dependencies` as a map keyed by name
+/// (`{"clickhouse": {"status": "healthy"}}`, with `reason` when not healthy).
 ///
 /// ```
 /// use marketprism_core::{runtime::{DependencyHealth, HealthReport, OverallStatus}, sink::Health};
@@ -55,8 +55,7 @@ pub enum OverallStatus {
 ///     dependencies: vec![DependencyHealth { name: "clickhouse".into(), health: Health::Healthy }],
 /// };
 /// let v = serde_json::to_value(&report).unwrap();
-/// assert_eq!(v["checks"]["clickhouse"]["status"], "healthy");
-/// assert_eq!(v["dependencies"][0]["name"], "clickhouse");
+/// assert_eq!(v["dependencies"]["clickhouse"]["status"], "healthy");
 /// assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
 /// ```
 #[derive(Debug, Clone)]
@@ -82,8 +81,7 @@ impl Serialize for HealthReport {
             version: &'a str,
             timestamp: String,
             uptime_seconds: u64,
-            dependencies: &'a [DependencyHealth],
-            checks: BTreeMap<&'a str, &'a Health>,
+            dependencies: BTreeMap<&'a str, &'a Health>,
         }
         Wire {
             service: &self.service,
@@ -91,8 +89,7 @@ impl Serialize for HealthReport {
             version: &self.version,
             timestamp: rfc3339_utc(crate::model::now_ns()),
             uptime_seconds: self.uptime_seconds,
-            dependencies: &self.dependencies,
-            checks: self
+            dependencies: self
                 .dependencies
                 .iter()
                 .map(|d| (d.name.as_str(), &d.health))
