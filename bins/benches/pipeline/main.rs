@@ -4,10 +4,12 @@
 //! to ClickHouse), latency percentiles (collector receipt → NATS delivery; exchange time →
 //! NATS delivery; collector receipt → visible in ClickHouse), and each process's RSS. In the
 //! same run it measures raw JetStream publishing (async-nats, pipelined acks) and raw
-//! `clickhouse` crate inserts, and prints our rates as ratios of those.
+//! `clickhouse` crate inserts, and prints our rates as ratios of those. The last line is the
+//! machine-readable `pipeline-summary:` (see `summary.rs`).
 //!
 //! `scripts/services.sh start && cargo bench -p marketprism-bins --bench pipeline`
-//! Env: `MP_BENCH_RATES` (events/s per symbol per step, default `200,1000,2500`),
+//! Env: `MP_BENCH_RATES` (events/s per symbol per step, default `200,300,1000,2500`; 300 is
+//! about 10 k events/s in all, the rate the summary's latencies are quoted at),
 //! `MP_BENCH_SYMBOLS` (default 20), `MP_BENCH_STEP_SECS` (default 10),
 //! `MP_BENCH_COLLECTOR_BATCH` / `MP_BENCH_STORAGE_BATCH` (the services' `batch_size` and
 //! `consumer.batch_size`, default theirs), and the servers'
@@ -17,6 +19,7 @@
 #[path = "../../tests/platform/mod.rs"]
 mod platform;
 mod raw;
+mod summary;
 
 use std::{
     sync::{
@@ -138,7 +141,7 @@ async fn sim_events(http: &reqwest::Client, sim_url: &str) -> u64 {
 async fn main() {
     let nats = env_or("MARKETPRISM_TEST_NATS_URL", "nats://127.0.0.1:4222");
     let clickhouse = env_or("MARKETPRISM_TEST_CLICKHOUSE_URL", "http://127.0.0.1:8123");
-    let rates: Vec<u32> = env_or("MP_BENCH_RATES", "200,1000,2500")
+    let rates: Vec<u32> = env_or("MP_BENCH_RATES", "200,300,1000,2500")
         .split(',')
         .map(|r| r.trim().parse().expect("MP_BENCH_RATES"))
         .collect();
@@ -221,6 +224,7 @@ async fn main() {
     );
     let mut best = 0.0_f64;
     let (mut top_published, mut top_stored) = (0.0_f64, 0.0_f64);
+    let mut steps: Vec<summary::StepResult> = Vec::new();
     for rate in rates {
         let mut sim = SimProc::start("binance-spot", &symbols.join(","), rate, 3).await;
         let col_port = free_port();
@@ -323,6 +327,14 @@ async fn main() {
             cpu[3] / secs,
             cpu[4] / secs
         );
+        steps.push(summary::StepResult {
+            offered,
+            published,
+            stored,
+            platform_cores: (cpu[1] + cpu[2] + cpu[3] + cpu[4]) / secs,
+            p99_receipt_to_nats_ms: observed.receipt_to_nats.lock().unwrap().pct(0.99),
+            p99_ch_visible_ms: visible.pct(0.99),
+        });
         top_published = top_published.max(published);
         top_stored = top_stored.max(stored);
         if published >= 0.95 * offered && stored >= 0.9 * published {
@@ -393,4 +405,5 @@ async fn main() {
     );
     let _ = storage.terminate(Duration::from_secs(20)).await;
     platform::cleanup(&http, &clickhouse, &db, &nats, &stream).await;
+    println!("{}", summary::line(&steps));
 }
