@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod nats_cluster;
+pub(crate) mod netns;
 
 use std::{
     path::{Path, PathBuf},
