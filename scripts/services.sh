@@ -5,6 +5,8 @@
 #   scripts/services.sh start    install what is missing (root), start what is down, wait until ready
 #   scripts/services.sh stop     stop exactly the PIDs this script recorded (TERM, then KILL)
 #   scripts/services.sh status   print each server's state; exit 1 if any is down
+#   scripts/services.sh start|stop|status clickhouse-replicated
+#                                two ClickHouse replicas + ZooKeeper (scripts/clickhouse-replicated.sh)
 #
 # All state (data, logs, pid files, generated configs, env.sh) lives in ONE folder outside
 # the repo: ${MARKETPRISM_SERVICES_DIR:-$HOME/.cache/marketprism/services}.
@@ -84,6 +86,10 @@ ensure_installed() {
     find_bin etcd >/dev/null || pkgs+=(etcd-server)
     find_bin etcdctl >/dev/null || pkgs+=(etcd-client)
     find_bin curl >/dev/null || pkgs+=(curl) # readiness checks
+    find_bin ip >/dev/null || pkgs+=(iproute2) # network namespaces of bins/tests/ha_partition.rs
+    # ZooKeeper (and a Java runtime) for the replicated ClickHouse pair that
+    # bins/tests/ha_clickhouse.rs and `start clickhouse-replicated` run.
+    [[ -f /usr/share/java/zookeeper.jar ]] && find_bin java >/dev/null || pkgs+=(zookeeper)
     find_bin promtool >/dev/null || pkgs+=(prometheus) # promtool checks our /metrics output
     find_bin chromium >/dev/null || pkgs+=(chromium) # headless test of the monitoring status page
     if ! nats_ok; then
@@ -470,12 +476,18 @@ cmd_status() {
     return "$rc"
 }
 
+if [[ ${2:-} == clickhouse-replicated ]]; then
+    exec "$SCRIPT_DIR/clickhouse-replicated.sh" "$1"
+elif [[ -n ${2:-} ]]; then
+    die "unknown server group '${2}' (known: clickhouse-replicated)"
+fi
+
 case "${1:-}" in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status [clickhouse-replicated]" >&2
     exit 2
     ;;
 esac

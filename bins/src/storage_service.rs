@@ -68,21 +68,91 @@ impl Default for ConsumerSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseSection {
-    /// `http://host:8123/?database=db` or `clickhouse://host:8123/db`.
+    /// `http://host:8123/?database=db` or `clickhouse://host:8123/db`; several replicas of
+    /// the same tables comma-separated (`http://a:8123/?database=db,http://b:8123`): the
+    /// first is used, the next ones on failure; the database is the first URL's.
     pub url: Option<String>,
     /// Host (when `url` is unset).
     pub host: Option<String>,
     /// Port with `host` (default 8123; 9000, the native port, means 8123).
     pub port: Option<u16>,
+    /// `[clickhouse.replicated]`: replicated tables (none: plain `ReplacingMergeTree`).
+    pub replicated: Option<ReplicatedSection>,
+}
+
+/// `[clickhouse.replicated]`: every table a `ReplicatedReplacingMergeTree` registered in
+/// ZooKeeper under `{zookeeper_path}/{database}/{table}`; the servers need a `<zookeeper>`
+/// section and, by default, a `{replica}` macro.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicatedSection {
+    /// ZooKeeper path of the tables, e.g. `/clickhouse/marketprism`.
+    pub zookeeper_path: String,
+    /// Replica name (default `{replica}`, the macro each server defines).
+    #[serde(default = "default_replica")]
+    pub replica: String,
+}
+
+fn default_replica() -> String {
+    "{replica}".into()
+}
+
+/// The HTTP base (`http://host:8123`, native ports mapped as the store factory does) of one
+/// configured server URL, and its database when it names one.
+fn http_base(url: &str) -> (String, Option<String>) {
+    match marketprism_storage::factory::StoreUrl::parse(url) {
+        Ok(marketprism_storage::factory::StoreUrl::ClickHouse { url, database, .. }) => {
+            (url, Some(database))
+        }
+        _ => {
+            let base = url.split_once('?').map_or(url, |(b, _)| b);
+            (base.trim_end_matches('/').to_owned(), None)
+        }
+    }
 }
 
 impl ClickHouseSection {
-    /// The effective URL.
+    /// The servers named by `url` (or `host`/`port`), in order.
+    pub fn urls(&self) -> Vec<String> {
+        match (&self.url, &self.host) {
+            (Some(url), _) => url
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            (None, Some(h)) => vec![format!("clickhouse://{h}:{}", self.port.unwrap_or(8123))],
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// The store URL: the first server, with the others as `failover` and the replication
+    /// settings as query parameters ([`marketprism_storage::factory::StoreUrl`]).
     pub fn effective_url(&self) -> Option<String> {
-        self.url.clone().or_else(|| {
-            self.host
-                .as_ref()
-                .map(|h| format!("clickhouse://{h}:{}", self.port.unwrap_or(8123)))
+        let urls = self.urls();
+        let (first, rest) = urls.split_first()?;
+        let mut params: Vec<String> = rest
+            .iter()
+            .map(|u| format!("failover={}", http_base(u).0))
+            .collect();
+        if let Some(r) = &self.replicated {
+            params.push(format!("zookeeper_path={}", r.zookeeper_path));
+            params.push(format!("replica={}", r.replica));
+        }
+        if params.is_empty() {
+            return Some(first.clone());
+        }
+        // `clickhouse://host/db` in its http form (native ports mapped), which takes query
+        // parameters.
+        let first = match (first.starts_with("clickhouse://"), http_base(first)) {
+            (true, (base, Some(db))) => format!("{base}/?database={db}"),
+            _ => first.clone(),
+        };
+        let params = params.join("&");
+        Some(if first.contains('?') {
+            format!("{first}&{params}")
+        } else {
+            format!("{}/?{params}", first.trim_end_matches('/'))
         })
     }
 }
@@ -315,5 +385,34 @@ impl Sink for NullSink {
     }
     async fn health(&self) -> marketprism_core::sink::Health {
         marketprism_core::sink::Health::Healthy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clickhouse_store_url_carries_failover_and_replication() {
+        let mut c = ClickHouseSection {
+            url: Some("http://a:8123/?database=md, http://b:8123/".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.effective_url().as_deref(),
+            Some("http://a:8123/?database=md&failover=http://b:8123")
+        );
+        c.url = Some("clickhouse://a:8123/md".into());
+        c.replicated = Some(ReplicatedSection {
+            zookeeper_path: "/clickhouse/mp".into(),
+            replica: default_replica(),
+        });
+        assert_eq!(
+            c.effective_url().as_deref(),
+            Some("http://a:8123/?database=md&zookeeper_path=/clickhouse/mp&replica={replica}")
+        );
+        c.url = Some("http://a:8123".into());
+        c.replicated = None;
+        assert_eq!(c.effective_url().as_deref(), Some("http://a:8123"));
     }
 }

@@ -148,17 +148,57 @@ impl Validate for StorageConfig {
         p.nested("nats", &self.nats);
         positive(p, "consumer.batch_size", self.consumer.batch_size as u64);
         positive(p, "consumer.ack_wait_ms", self.consumer.ack_wait_ms);
-        if let Some(url) = self.clickhouse.effective_url() {
-            let key = if self.clickhouse.url.is_some() {
-                "clickhouse.url"
+        let key = if self.clickhouse.url.is_some() {
+            "clickhouse.url"
+        } else {
+            "clickhouse.host"
+        };
+        let urls = self.clickhouse.urls();
+        for (i, url) in urls.iter().enumerate() {
+            // Failover servers are plain http(s) base URLs; the first may be clickhouse://.
+            let schemes: &[&str] = if i == 0 {
+                &["http", "https", "clickhouse"]
             } else {
-                "clickhouse.host"
+                &HTTP
             };
-            p.check(key, check_url(&url, &["http", "https", "clickhouse"]));
+            p.check(key, check_url(url, schemes));
+        }
+        if urls.len() > 1 && urls[0].starts_with("clickhouse://") {
+            p.push(key, "with several servers, use http(s):// URLs");
+        }
+        if let Some(url) = self.clickhouse.effective_url() {
             p.check(
                 key,
                 marketprism_storage::factory::StoreUrl::parse(&url).map(|_| ()),
             );
+        }
+        if let Some(r) = &self.clickhouse.replicated {
+            let plain = |s: &str| !s.contains(['\'', '\\', '&', '?', ',']);
+            if !r.zookeeper_path.starts_with('/') || !plain(&r.zookeeper_path) {
+                p.push(
+                    "clickhouse.replicated.zookeeper_path",
+                    format!(
+                        "`{}` must be an absolute ZooKeeper path (starting with `/`, without \
+                         quotes, `&`, `?` or `,`)",
+                        r.zookeeper_path
+                    ),
+                );
+            }
+            if r.replica.trim().is_empty() || !plain(&r.replica) {
+                p.push(
+                    "clickhouse.replicated.replica",
+                    format!(
+                        "`{}` must be a replica name or macro such as `{{replica}}`",
+                        r.replica
+                    ),
+                );
+            }
+            if urls.is_empty() {
+                p.push(
+                    "clickhouse.replicated",
+                    "needs clickhouse.url (or clickhouse.host)",
+                );
+            }
         }
         if let Some(u) = &self.redis.url {
             p.check("redis.url", check_url(u, &["redis", "rediss"]));

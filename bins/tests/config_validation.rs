@@ -70,6 +70,34 @@ async fn storage_with_a_clickhouse_url_that_is_not_one() {
 }
 
 #[tokio::test]
+async fn storage_with_a_bad_failover_url_or_a_relative_zookeeper_path() {
+    let (err, took) = refused(
+        env!("CARGO_BIN_EXE_data-storage-service"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--set",
+            "clickhouse.url=http://127.0.0.1:1/?database=x,nope",
+            "--set",
+            "clickhouse.replicated.zookeeper_path=clickhouse/x",
+        ],
+        &[],
+    )
+    .await;
+    assert_names(
+        &err,
+        &[
+            "clickhouse.url",
+            "is not a URL",
+            "clickhouse.replicated.zookeeper_path",
+            "--set clickhouse.replicated.zookeeper_path=clickhouse/x",
+            "absolute ZooKeeper path",
+        ],
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
 async fn scheduler_with_a_builtin_cron_that_never_fires_or_fires_every_second() {
     for (cron, why) in [
         ("61 * * * *", "invalid cron"),

@@ -3,6 +3,7 @@
 //! | URL | store | feature |
 //! |---|---|---|
 //! | `http://host:8123[/?database=db]`, `clickhouse://host:8123[/db]` (`clickhouse://host:9000` — the native port — means HTTP `host:8123`, `9440` means `https://host:8443`) | [`ClickHouseStore`](crate::clickhouse::ClickHouseStore): sink + history | `clickhouse` |
+//! | `http://a:8123/?database=db&failover=http://b:8123&zookeeper_path=/clickhouse/mp[&replica=r]` | the same, on replicated tables, failing over from `a` to `b` | `clickhouse` |
 //! | `redis://host:6379[/n][?key_prefix=p]`, `rediss://...` | [`RedisStore`](crate::redis::RedisStore): sink + hot (keys under `p`, default `mp`) | `redis` |
 //! | `embedded:///abs/path/store.redb`, `embedded://relative/path` | [`EmbeddedStore`](crate::embedded::EmbeddedStore): sink + history + hot | `embedded` |
 //!
@@ -32,6 +33,12 @@ pub enum StoreUrl {
         url: String,
         /// Database, `marketprism` by default.
         database: String,
+        /// `failover` query parameters: replicas tried when `url` fails.
+        failover: Vec<String>,
+        /// `zookeeper_path` query parameter: replicated tables under this ZooKeeper path.
+        zookeeper_path: Option<String>,
+        /// `replica` query parameter (with `zookeeper_path`; default the `{replica}` macro).
+        replica: Option<String>,
     },
     /// Redis URL and key prefix.
     Redis {
@@ -53,13 +60,33 @@ impl StoreUrl {
         match scheme {
             "http" | "https" => {
                 let (base, query) = url.split_once('?').unwrap_or((url, ""));
-                let database = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("database="))
-                    .unwrap_or("marketprism");
+                let param = |name: &'static str| {
+                    query
+                        .split('&')
+                        .filter_map(move |kv| kv.strip_prefix(name)?.strip_prefix('='))
+                };
+                let database = param("database").next().unwrap_or("marketprism");
+                let failover: Vec<String> = param("failover")
+                    .map(|u| u.trim_end_matches('/').to_owned())
+                    .collect();
+                if let Some(bad) = failover.iter().find(|u| !u.starts_with("http")) {
+                    return Err(StorageError::Config {
+                        message: format!("`{url}`: failover `{bad}` is not an http(s) URL"),
+                    });
+                }
+                let replica = param("replica").next().map(str::to_owned);
+                let zookeeper_path = param("zookeeper_path").next().map(str::to_owned);
+                if replica.is_some() && zookeeper_path.is_none() {
+                    return Err(StorageError::Config {
+                        message: format!("`{url}`: replica without zookeeper_path"),
+                    });
+                }
                 Ok(StoreUrl::ClickHouse {
                     url: base.trim_end_matches('/').to_owned(),
                     database: database.to_owned(),
+                    failover,
+                    zookeeper_path,
+                    replica,
                 })
             }
             "clickhouse" => {
@@ -73,6 +100,9 @@ impl StoreUrl {
                     } else {
                         db.into()
                     },
+                    failover: Vec::new(),
+                    zookeeper_path: None,
+                    replica: None,
                 })
             }
             "redis" | "rediss" => {
@@ -198,13 +228,26 @@ async fn open_into(stores: &mut Stores, url: StoreUrl) -> Result<()> {
     let _ = &stores;
     match url {
         #[cfg(feature = "clickhouse")]
-        StoreUrl::ClickHouse { url, database } => {
-            let s = Arc::new(
-                crate::clickhouse::ClickHouseStore::connect(
-                    crate::clickhouse::ClickHouseConfig::new(url).database(database),
-                )
-                .await?,
-            );
+        StoreUrl::ClickHouse {
+            url,
+            database,
+            failover,
+            zookeeper_path,
+            replica,
+        } => {
+            use crate::clickhouse::{ClickHouseConfig, ClickHouseStore, Replication};
+            let mut config = ClickHouseConfig::new(url).database(database);
+            for u in failover {
+                config = config.failover_url(u);
+            }
+            if let Some(path) = zookeeper_path {
+                let mut r = Replication::new(path);
+                if let Some(name) = replica {
+                    r = r.replica(name);
+                }
+                config = config.replicated(r);
+            }
+            let s = Arc::new(ClickHouseStore::connect(config).await?);
             stores.sinks.push(s.clone());
             stores.history.get_or_insert(s);
             Ok(())
@@ -247,16 +290,38 @@ mod tests {
             StoreUrl::parse("clickhouse://127.0.0.1:8123/md").expect("ok"),
             StoreUrl::ClickHouse {
                 url: "http://127.0.0.1:8123".into(),
-                database: "md".into()
+                database: "md".into(),
+                failover: vec![],
+                zookeeper_path: None,
+                replica: None,
             }
         );
         assert_eq!(
             StoreUrl::parse("http://127.0.0.1:8123/?database=x").expect("ok"),
             StoreUrl::ClickHouse {
                 url: "http://127.0.0.1:8123".into(),
-                database: "x".into()
+                database: "x".into(),
+                failover: vec![],
+                zookeeper_path: None,
+                replica: None,
             }
         );
+        assert_eq!(
+            StoreUrl::parse(
+                "http://a:1/?database=x&failover=http://b:2/&failover=http://c:3\
+                 &zookeeper_path=/clickhouse/mp&replica={replica}"
+            )
+            .expect("ok"),
+            StoreUrl::ClickHouse {
+                url: "http://a:1".into(),
+                database: "x".into(),
+                failover: vec!["http://b:2".into(), "http://c:3".into()],
+                zookeeper_path: Some("/clickhouse/mp".into()),
+                replica: Some("{replica}".into()),
+            }
+        );
+        assert!(StoreUrl::parse("http://a:1/?failover=b:2").is_err());
+        assert!(StoreUrl::parse("http://a:1/?replica=r1").is_err());
         assert_eq!(
             StoreUrl::parse("embedded://data/s.redb").expect("ok"),
             StoreUrl::Embedded("data/s.redb".into())

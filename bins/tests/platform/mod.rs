@@ -3,7 +3,9 @@
 // Shared by the end-to-end test and the pipeline benchmark; each uses a part of it.
 #![allow(dead_code)]
 
+pub(crate) mod clickhouse_pair;
 pub(crate) mod nats_cluster;
+pub(crate) mod netns;
 
 use std::{
     path::{Path, PathBuf},

@@ -3,6 +3,9 @@
 //! cluster and monitor ports (never the single node's 4222/6222/8222), state in a temporary
 //! folder. Nodes are stopped by their own PID (SIGKILL to simulate a crash) and restarted
 //! with the same config and store.
+//!
+//! [`NatsCluster::start_in`] puts each node in a host of a [`Lab`] (its own network
+//! namespace) instead, on the standard ports of its own address, so a test can partition it.
 
 use std::{
     path::{Path, PathBuf},
@@ -13,7 +16,7 @@ use std::{
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use super::{free_port, get_json};
+use super::{free_port, get_json, netns::Lab};
 
 /// The `nats-server` binary: `MARKETPRISM_NATS_SERVER_BIN`, else where `scripts/services.sh`
 /// installs it (`${MARKETPRISM_TOOLS_DIR:-$HOME/.cache/marketprism/tools}/nats-server-2.15.1`).
@@ -52,15 +55,33 @@ pub(crate) struct Node {
     pub(crate) port: u16,
     /// Monitoring (HTTP) port.
     pub(crate) monitor: u16,
+    /// Its address (`127.0.0.1`, or its namespace's address).
+    pub(crate) host: String,
+    /// The network namespace it runs in, if not the test's own.
+    netns: Option<String>,
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
 }
 
 impl Node {
-    /// `nats://127.0.0.1:<port>`.
+    /// `nats://<host>:<port>`.
     pub(crate) fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://{}:{}", self.host, self.port)
+    }
+
+    /// `http://<host>:<monitor>`.
+    pub(crate) fn monitor_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.monitor)
+    }
+
+    /// Its `/jsz` JSON with accounts and streams, `None` when it does not answer.
+    pub(crate) async fn jsz(&self, http: &reqwest::Client) -> Option<Value> {
+        get_json(
+            http,
+            &format!("{}/jsz?accounts=true&streams=true", self.monitor_url()),
+        )
+        .await
     }
 
     /// Its process id while it runs.
@@ -87,24 +108,63 @@ impl NatsCluster {
     /// Writes the configs and starts the three nodes under `dir`; returns once every node
     /// reports healthy (JetStream meta group formed) or panics after `limit`.
     pub(crate) async fn start(bin: &Path, dir: &Path, limit: Duration) -> NatsCluster {
-        let ports: Vec<(u16, u16, u16)> = (0..3)
-            .map(|_| (free_port(), free_port(), free_port()))
+        let places: Vec<Place> = (0..3)
+            .map(|_| Place {
+                host: "127.0.0.1".to_owned(),
+                netns: None,
+                ports: (free_port(), free_port(), free_port()),
+            })
             .collect();
-        let routes: Vec<String> = ports
+        Self::start_at(bin, dir, limit, places).await
+    }
+
+    /// [`NatsCluster::start`] with node `i` in host `i` of `lab` (three hosts): clients on
+    /// 4222, routes on 6222, monitoring on 8222 of the host's address. Client and monitor
+    /// ports listen on every address of the namespace, so the node can also be asked from
+    /// inside while it is cut off ([`Lab::curl_in`]).
+    pub(crate) async fn start_in(
+        bin: &Path,
+        dir: &Path,
+        limit: Duration,
+        lab: &Lab,
+    ) -> NatsCluster {
+        assert_eq!(lab.hosts.len(), 3, "one host per node");
+        let places: Vec<Place> = lab
+            .hosts
             .iter()
-            .map(|(_, cluster, _)| format!("nats-route://127.0.0.1:{cluster}"))
+            .map(|h| Place {
+                host: h.ip.to_string(),
+                netns: Some(h.ns.clone()),
+                ports: (4222, 6222, 8222),
+            })
+            .collect();
+        Self::start_at(bin, dir, limit, places).await
+    }
+
+    async fn start_at(bin: &Path, dir: &Path, limit: Duration, places: Vec<Place>) -> NatsCluster {
+        let routes: Vec<String> = places
+            .iter()
+            .map(|p| format!("nats-route://{}:{}", p.host, p.ports.1))
             .collect();
         let mut nodes = Vec::new();
-        for (i, (port, cluster, monitor)) in ports.iter().enumerate() {
+        for (i, place) in places.into_iter().enumerate() {
+            let (port, cluster, monitor) = place.ports;
+            let host = place.host;
+            // In a namespace of its own, clients and monitoring on every address.
+            let bind = if place.netns.is_some() {
+                "0.0.0.0"
+            } else {
+                host.as_str()
+            };
             let name = format!("n{}", i + 1);
             let store = dir.join(&name);
             std::fs::create_dir_all(&store).expect("store dir");
             let config = dir.join(format!("{name}.conf"));
             let text = format!(
-                "server_name: {name}\nlisten: \"127.0.0.1:{port}\"\n\
-                 http: \"127.0.0.1:{monitor}\"\n\
+                "server_name: {name}\nlisten: \"{bind}:{port}\"\n\
+                 http: \"{bind}:{monitor}\"\n\
                  jetstream {{\n  store_dir: \"{store}\"\n}}\n\
-                 cluster {{\n  name: mpt\n  listen: \"127.0.0.1:{cluster}\"\n  \
+                 cluster {{\n  name: mpt\n  listen: \"{host}:{cluster}\"\n  \
                  routes: [{routes}]\n}}\n",
                 store = store.display(),
                 routes = routes.join(", "),
@@ -113,8 +173,10 @@ impl NatsCluster {
             nodes.push(Node {
                 log: dir.join(format!("{name}.log")),
                 name,
-                port: *port,
-                monitor: *monitor,
+                port,
+                monitor,
+                host,
+                netns: place.netns,
                 config,
                 child: None,
             });
@@ -151,7 +213,16 @@ impl NatsCluster {
             .open(&node.log)
             .expect("node log");
         let err = out.try_clone().expect("node log");
-        let child = Command::new(&self.bin)
+        let mut command = match &node.netns {
+            // `ip netns exec` execs the server: the child's PID is the server's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .arg("-c")
             .arg(&node.config)
             .stdin(Stdio::null())
@@ -166,7 +237,7 @@ impl NatsCluster {
     /// Waits until node `i` answers `/healthz` (JetStream current) or panics after `limit`.
     pub(crate) async fn wait_healthy(&mut self, i: usize, limit: Duration) {
         let http = reqwest::Client::new();
-        let url = format!("http://127.0.0.1:{}/healthz", self.nodes[i].monitor);
+        let url = format!("{}/healthz", self.nodes[i].monitor_url());
         let started = Instant::now();
         loop {
             if let Ok(r) = http.get(&url).send().await
@@ -214,18 +285,8 @@ impl NatsCluster {
         i: usize,
         stream: &str,
     ) -> Option<(u64, u64)> {
-        let url = format!(
-            "http://127.0.0.1:{}/jsz?accounts=true&streams=true",
-            self.nodes[i].monitor
-        );
-        let v = get_json(http, &url).await?;
-        let detail = v["account_details"]
-            .as_array()?
-            .iter()
-            .filter_map(|a| a["stream_detail"].as_array())
-            .flatten()
-            .find(|s| s["name"] == stream)?;
-        let state = &detail["state"];
+        let v = self.nodes[i].jsz(http).await?;
+        let state = &stream_detail(&v, stream)?["state"];
         Some((state["messages"].as_u64()?, state["last_seq"].as_u64()?))
     }
 
@@ -239,11 +300,28 @@ impl NatsCluster {
     }
 }
 
-/// `/jsz` JSON of one node, for diagnostics.
+/// Where and on which ports (client, cluster, monitor) a node runs.
+struct Place {
+    host: String,
+    netns: Option<String>,
+    ports: (u16, u16, u16),
+}
+
+/// `/jsz` JSON of one node on 127.0.0.1, for diagnostics.
 pub(crate) async fn jsz(http: &reqwest::Client, monitor: u16) -> Option<Value> {
     get_json(
         http,
         &format!("http://127.0.0.1:{monitor}/jsz?accounts=true&streams=true"),
     )
     .await
+}
+
+/// The `stream_detail` entry of `stream` in a node's `/jsz` JSON.
+pub(crate) fn stream_detail<'a>(jsz: &'a Value, stream: &str) -> Option<&'a Value> {
+    jsz["account_details"]
+        .as_array()?
+        .iter()
+        .filter_map(|a| a["stream_detail"].as_array())
+        .flatten()
+        .find(|s| s["name"] == stream)
 }

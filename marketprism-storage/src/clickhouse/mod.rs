@@ -15,12 +15,21 @@ pub mod decimal;
 #[doc(hidden)]
 pub mod encode;
 mod query;
+mod replication;
 pub(crate) mod rows;
 mod rows_more;
 pub mod schema;
 mod sink;
 
-use std::time::Duration;
+pub use replication::Replication;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use clickhouse::{Client, Compression};
 
@@ -31,6 +40,12 @@ use crate::{EventKind, Result, StorageError};
 pub struct ClickHouseConfig {
     /// HTTP URL, e.g. `http://127.0.0.1:8123`.
     pub url: String,
+    /// More servers holding the same tables (replicas), tried in turn when the current one
+    /// fails with a retryable error. Empty by default.
+    pub failover_urls: Vec<String>,
+    /// Replicated tables (`ReplicatedReplacingMergeTree` through ZooKeeper); `None` (the
+    /// default) creates plain `ReplacingMergeTree` tables.
+    pub replicated: Option<Replication>,
     /// Database (created if missing).
     pub database: String,
     /// Prefix of every table name (`{prefix}{kind}`), empty by default.
@@ -54,6 +69,8 @@ impl ClickHouseConfig {
     pub fn new(url: impl Into<String>) -> Self {
         ClickHouseConfig {
             url: url.into(),
+            failover_urls: Vec::new(),
+            replicated: None,
             database: "marketprism".into(),
             table_prefix: String::new(),
             user: None,
@@ -77,6 +94,20 @@ impl ClickHouseConfig {
         self.password = Some(password.into());
         self
     }
+    /// Adds a failover server (a replica of the same tables).
+    pub fn failover_url(mut self, url: impl Into<String>) -> Self {
+        self.failover_urls.push(url.into());
+        self
+    }
+    /// Creates replicated tables (see [`Replication`]).
+    pub fn replicated(mut self, replication: Replication) -> Self {
+        self.replicated = Some(replication);
+        self
+    }
+    /// Every server: `url`, then the failover URLs.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.url.as_str()).chain(self.failover_urls.iter().map(String::as_str))
+    }
     /// Sets the per-request timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -96,16 +127,32 @@ impl ClickHouseConfig {
                 ),
             });
         }
+        if let Some(r) = &self.replicated {
+            r.check()?;
+        }
         Ok(())
     }
 }
 
-/// The ClickHouse store: sink and history queries. Cheap to clone.
-#[derive(Clone)]
-pub struct ClickHouseStore {
+/// One server: its clients and whether this store has migrated its schema.
+struct Endpoint {
+    url: String,
     client: Client,
     /// Bound to the database: the crate quotes insert table names as one identifier.
     insert_client: Client,
+    migrated: AtomicBool,
+}
+
+/// The ClickHouse store: sink and history queries. Cheap to clone.
+///
+/// With [failover URLs](ClickHouseConfig::failover_urls) it talks to one server at a time and
+/// moves to the next when an insert fails with a retryable error (migrating the schema there
+/// first); the sink driver's backoff covers the time when none answers.
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    endpoints: Arc<[Endpoint]>,
+    /// Index of the server in use.
+    current: Arc<AtomicUsize>,
     config: ClickHouseConfig,
 }
 
@@ -118,34 +165,118 @@ impl std::fmt::Debug for ClickHouseStore {
 }
 
 impl ClickHouseStore {
-    /// Connects and creates / migrates the schema (idempotent).
+    /// Connects and creates / migrates the schema (idempotent). With failover URLs, every
+    /// server that answers is migrated and the first of them is used; one that does not is
+    /// migrated when the store first turns to it. Fails when none answers.
     pub async fn connect(config: ClickHouseConfig) -> Result<Self> {
         let store = ClickHouseStore::new(config)?;
-        store.migrate().await?;
-        Ok(store)
+        let mut first_ok = None;
+        let mut last_err = None;
+        for i in 0..store.endpoints.len() {
+            match store.migrate_endpoint(i).await {
+                Ok(()) => {
+                    first_ok.get_or_insert(i);
+                }
+                Err(e) if store.endpoints.len() > 1 => {
+                    tracing::warn!(url = %store.endpoints[i].url, error = %e,
+                        "ClickHouse server not migrated at start");
+                    last_err = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match (first_ok, last_err) {
+            (Some(i), _) => {
+                store.current.store(i, Ordering::Relaxed);
+                Ok(store)
+            }
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(store),
+        }
     }
 
     /// A store without touching the server (call [`migrate`](Self::migrate) before writing).
     pub fn new(config: ClickHouseConfig) -> Result<Self> {
         config.check()?;
-        // ClickHouse 18.16: no RowBinaryWithNamesAndTypes (validation off), and its
-        // compressed responses are empty (no compression).
-        let mut client = Client::default()
-            .with_url(config.url.trim_end_matches('/'))
-            .with_validation(false)
-            .with_compression(Compression::None);
-        if let Some(u) = &config.user {
-            client = client.with_user(u);
-        }
-        if let Some(p) = &config.password {
-            client = client.with_password(p);
-        }
-        let insert_client = client.clone().with_database(&config.database);
+        let endpoints: Vec<Endpoint> = config
+            .urls()
+            .map(|url| {
+                // ClickHouse 18.16: no RowBinaryWithNamesAndTypes (validation off), and its
+                // compressed responses are empty (no compression).
+                let mut client = Client::default()
+                    .with_url(url.trim_end_matches('/'))
+                    .with_validation(false)
+                    .with_compression(Compression::None);
+                if let Some(u) = &config.user {
+                    client = client.with_user(u);
+                }
+                if let Some(p) = &config.password {
+                    client = client.with_password(p);
+                }
+                let insert_client = client.clone().with_database(&config.database);
+                Endpoint {
+                    url: url.to_owned(),
+                    client,
+                    insert_client,
+                    migrated: AtomicBool::new(false),
+                }
+            })
+            .collect();
         Ok(ClickHouseStore {
-            client,
-            insert_client,
+            endpoints: endpoints.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             config,
         })
+    }
+
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoints[self.current.load(Ordering::Relaxed) % self.endpoints.len()]
+    }
+
+    /// The URL of the server in use.
+    pub fn current_url(&self) -> &str {
+        &self.endpoint().url
+    }
+
+    /// Runs `op` on the server in use; on a retryable error moves on to the next server
+    /// (migrating it first if this store has not yet), once around. The last error when
+    /// every server failed.
+    pub(crate) async fn with_failover<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    where
+        F: Fn(Client, Client) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let n = self.endpoints.len();
+        let start = self.current.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            let ep = &self.endpoints[i];
+            let attempt = async {
+                if k > 0 && !ep.migrated.load(Ordering::Relaxed) {
+                    self.migrate_endpoint(i).await?;
+                }
+                op(ep.client.clone(), ep.insert_client.clone()).await
+            };
+            match attempt.await {
+                Ok(v) => {
+                    if k > 0 {
+                        tracing::warn!(from = %self.endpoints[start].url, to = %ep.url, what,
+                            "ClickHouse failover");
+                        metrics::counter!("marketprism_storage_clickhouse_failovers_total")
+                            .increment(1);
+                        self.current.store(i, Ordering::Relaxed);
+                    }
+                    return Ok(v);
+                }
+                Err(e) if e.is_retryable() && n > 1 => {
+                    tracing::warn!(url = %ep.url, error = %e, what, "ClickHouse server failed");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| timeout(what)))
     }
 
     /// The configuration.
@@ -153,9 +284,9 @@ impl ClickHouseStore {
         &self.config
     }
 
-    /// The underlying client (for ad-hoc SQL; the database is not preset).
+    /// The client of the server in use (for ad-hoc SQL; the database is not preset).
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.endpoint().client
     }
 
     /// `` `db`.`table` `` of `kind`.
@@ -164,19 +295,38 @@ impl ClickHouseStore {
     }
 
     /// Creates the database and every table if missing and adds missing columns to existing
-    /// tables. Safe to run any number of times, from several processes.
+    /// tables, on the server in use. Safe to run any number of times, from several processes.
     pub async fn migrate(&self) -> Result<()> {
+        self.migrate_endpoint(self.current.load(Ordering::Relaxed) % self.endpoints.len())
+            .await
+    }
+
+    async fn migrate_endpoint(&self, i: usize) -> Result<()> {
+        let ep = &self.endpoints[i];
+        let exec = |sql: String, what: &'static str| async move {
+            match tokio::time::timeout(self.config.timeout, ep.client.query(&sql).execute()).await {
+                Ok(r) => r.map_err(|e| classify(e, what)),
+                Err(_) => Err(timeout(what)),
+            }
+        };
         let db = &self.config.database;
-        self.exec(
-            &format!("CREATE DATABASE IF NOT EXISTS `{db}`"),
+        exec(
+            format!("CREATE DATABASE IF NOT EXISTS `{db}`"),
             "create database",
         )
         .await?;
         for def in schema::TABLES {
             let table = self.config.table(def.kind);
-            self.exec(&schema::create_table_sql(db, &table, &def), "create table")
-                .await?;
-            let existing: Vec<String> = self
+            let engine = match &self.config.replicated {
+                Some(r) => r.engine(db, &table),
+                None => schema::ENGINE.to_owned(),
+            };
+            exec(
+                schema::create_table_sql_with_engine(db, &table, &def, &engine),
+                "create table",
+            )
+            .await?;
+            let existing: Vec<String> = ep
                 .client
                 .query("SELECT name FROM system.columns WHERE database = ? AND table = ?")
                 .bind(db.as_str())
@@ -187,14 +337,15 @@ impl ClickHouseStore {
             for (name, ty) in def.columns {
                 if !existing.iter().any(|c| c == name) {
                     tracing::info!(%table, column = name, "adding column");
-                    self.exec(
-                        &format!("ALTER TABLE `{db}`.`{table}` ADD COLUMN `{name}` {ty}"),
+                    exec(
+                        format!("ALTER TABLE `{db}`.`{table}` ADD COLUMN `{name}` {ty}"),
                         "add column",
                     )
                     .await?;
                 }
             }
         }
+        ep.migrated.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -206,7 +357,7 @@ impl ClickHouseStore {
     }
 
     pub(crate) async fn exec(&self, sql: &str, what: &str) -> Result<()> {
-        let fut = self.client.query(sql).execute();
+        let fut = self.client().query(sql).execute();
         match tokio::time::timeout(self.config.timeout, fut).await {
             Ok(r) => r.map_err(|e| classify(e, what)),
             Err(_) => Err(timeout(what)),

@@ -42,7 +42,7 @@ impl ClickHouseStore {
     fn bound(&self, sql: &str, q: &EventQuery) -> clickhouse::query::Query {
         let (clause, strings, ints) = Self::where_clause(q);
         let sql = sql.replace("{where}", &clause);
-        let mut query = self.client.query(&sql);
+        let mut query = self.client().query(&sql);
         for s in strings {
             query = query.bind(s);
         }
@@ -115,7 +115,7 @@ impl HistoryStore for ClickHouseStore {
             .map(|k| self.config.table(*k))
             .collect();
         let parts: Vec<(String, String)> = self
-            .client
+            .client()
             .query(
                 "SELECT DISTINCT table, partition FROM system.parts \
                  WHERE database = ? AND active AND has(?, table) \
@@ -154,7 +154,7 @@ impl HistoryStore for ClickHouseStore {
             .map(|k| self.config.table(*k))
             .collect();
         let parts: Vec<String> = self
-            .client
+            .client()
             .query(
                 "SELECT DISTINCT table FROM system.parts \
                  WHERE database = ? AND active AND has(?, table) AND partition = ?",

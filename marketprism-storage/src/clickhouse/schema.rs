@@ -136,6 +136,9 @@ pub fn table_def(kind: EventKind) -> Option<&'static TableDef> {
 /// The partition expression: the UTC day of `exchange_ts` as `YYYYMMDD`.
 pub const PARTITION_BY: &str = "toYYYYMMDD(toDateTime(intDiv(exchange_ts, 1000000000)))";
 
+/// The engine of every table on a single server.
+pub const ENGINE: &str = "ReplacingMergeTree()";
+
 /// `CREATE TABLE IF NOT EXISTS` for `def` as `` `db`.`table` ``.
 ///
 /// ```
@@ -146,6 +149,25 @@ pub const PARTITION_BY: &str = "toYYYYMMDD(toDateTime(intDiv(exchange_ts, 100000
 /// assert!(sql.contains("ORDER BY (`exchange`, `market`, `symbol`, `exchange_ts`, `trade_id`)"));
 /// ```
 pub fn create_table_sql(database: &str, table: &str, def: &TableDef) -> String {
+    create_table_sql_with_engine(database, table, def, ENGINE)
+}
+
+/// [`create_table_sql`] with another engine of the `ReplacingMergeTree` family, e.g.
+/// [`Replication::engine`](super::Replication::engine)'s.
+///
+/// ```
+/// use marketprism_storage::{EventKind, clickhouse::{Replication, schema::*}};
+/// let def = table_def(EventKind::Trade).expect("every built-in kind has a table");
+/// let engine = Replication::new("/clickhouse/mp").engine("md", "trade");
+/// let sql = create_table_sql_with_engine("md", "trade", def, &engine);
+/// assert!(sql.contains("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/mp/md/trade', '{replica}') PARTITION BY"));
+/// ```
+pub fn create_table_sql_with_engine(
+    database: &str,
+    table: &str,
+    def: &TableDef,
+    engine: &str,
+) -> String {
     let columns: Vec<String> = def
         .columns
         .iter()
@@ -157,7 +179,7 @@ pub fn create_table_sql(database: &str, table: &str, def: &TableDef) -> String {
         .map(|c| format!("`{c}`"))
         .collect();
     format!(
-        "CREATE TABLE IF NOT EXISTS `{database}`.`{table}` ({}) ENGINE = ReplacingMergeTree() \
+        "CREATE TABLE IF NOT EXISTS `{database}`.`{table}` ({}) ENGINE = {engine} \
          PARTITION BY {PARTITION_BY} ORDER BY ({})",
         columns.join(", "),
         key.join(", ")

@@ -43,13 +43,25 @@ impl ClickHouseStore {
         let rows = rows_of::<R>(batch)?;
         let table = self.config.table(<R as EventRow>::EVENT_KIND);
         let what = "insert";
+        self.with_failover(what, |_, insert_client| {
+            self.insert_rows_on::<R>(insert_client, &table, &rows)
+        })
+        .await
+    }
+
+    async fn insert_rows_on<R: EventRow>(
+        &self,
+        insert_client: clickhouse::Client,
+        table: &str,
+        rows: &[R],
+    ) -> Result<()> {
+        let what = "insert";
         let fut = async {
-            let mut insert = self
-                .insert_client
-                .insert::<R>(&table)
+            let mut insert = insert_client
+                .insert::<R>(table)
                 .await
                 .map_err(|e| classify(e, what))?;
-            for row in &rows {
+            for row in rows {
                 insert.write(row).await.map_err(|e| classify(e, what))?;
             }
             insert.end().await.map_err(|e| classify(e, what))
