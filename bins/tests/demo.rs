@@ -1,6 +1,8 @@
 //! `marketprism demo` as a child process on free ports: trades reach the gateway's REST API
 //! and its WebSocket stream within 30 s, with no server and no internet.
 
+mod platform;
+
 use std::{
     process::Stdio,
     time::{Duration, Instant},
@@ -9,28 +11,10 @@ use std::{
 use futures::StreamExt;
 use tokio::process::Command;
 
-fn free_base_port() -> u16 {
-    for _ in 0..200 {
-        let base = 20_000 + (rand_u16() % 30_000);
-        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no 6 consecutive free ports");
-}
-
-fn rand_u16() -> u16 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    ((t ^ std::process::id()) % 65_000) as u16
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_serves_trades_through_the_gateway_within_30s() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = free_base_port();
+    let base = platform::free_base_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_marketprism"))
         .args(["demo", "--base-port", &base.to_string(), "--data-dir"])
         .arg(dir.path())

@@ -6,6 +6,8 @@
 //! - every service is healthy and reports true counts: storage `running` with as many
 //!   events as it wrote, the broker describing the bus's topics, the monitoring overview `ok`.
 
+mod platform;
+
 mod channels;
 
 use std::{
@@ -25,21 +27,6 @@ use tokio::process::Command;
 
 /// How long the demo runs before the final checks (the issue asks for two minutes).
 const RUN_FOR: Duration = Duration::from_secs(120);
-
-fn free_base_port() -> u16 {
-    for _ in 0..200 {
-        let Ok(l) = std::net::TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = l.local_addr() else { continue };
-        drop(l);
-        let base = addr.port().saturating_sub(6).max(1024);
-        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no 6 consecutive free ports");
-}
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
     let r = http.get(url).send().await.ok()?;
@@ -98,7 +85,7 @@ async fn demo_runs_two_minutes_with_every_kind_and_no_alert() {
     let exchanges: BTreeSet<&str> = want.iter().map(|(_, e, _)| e.as_str()).collect();
     assert_eq!(exchanges.len(), 3, "{exchanges:?}");
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = free_base_port();
+    let base = platform::free_base_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_marketprism"))
         .args(["demo", "--base-port", &base.to_string(), "--data-dir"])
         .arg(dir.path())

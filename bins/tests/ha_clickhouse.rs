@@ -66,50 +66,26 @@ async fn killing_a_clickhouse_replica_mid_stream_loses_no_trade_and_the_replicas
     let database = format!("mpt_hc_{run}");
     let stream = format!("HC_{}", run.to_uppercase());
     let prefix = format!("hc{run}");
-    let service = |port: u16| {
-        format!(
-            "[service]\nlisten = \"127.0.0.1:{port}\"\n\n[nats]\nurl = \"{nats}\"\n\
-             stream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n"
-        )
-    };
+    let nats_toml =
+        format!("[nats]\nurl = \"{nats}\"\nstream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n");
     let mut sim = SimProc::start("binance-spot", &NATIVE.join(","), 200, 17).await;
     let sim_url = format!("http://{}", sim.addr);
     post_ok(&http, &format!("{sim_url}/_sim/pause")).await;
-    let (sto, col) = (platform::free_port(), platform::free_port());
-    let storage = format!(
-        "{}\n[consumer]\nbatch_size = 200\nbatch_timeout_ms = 100\nack_wait_ms = 2000\n\n\
-         [clickhouse]\nurl = \"{r1}/?database={database},{r2}\"\n\n\
-         [clickhouse.replicated]\nzookeeper_path = \"/clickhouse/{run}\"\n\n\
-         [embedded]\npath = \"{}\"\n",
-        service(sto),
-        dir.path().join("store.redb").display()
+    let clickhouse_toml = format!(
+        "[clickhouse]\nurl = \"{r1}/?database={database},{r2}\"\n\n\
+         [clickhouse.replicated]\nzookeeper_path = \"/clickhouse/{run}\""
     );
-    ha.procs.push(Proc::service(
-        "data-storage-service",
-        sto,
-        &storage,
-        dir.path(),
-    ));
-    let collector = format!(
-        "{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\"]\n\
-         symbols = [\"{}\"]\nws_url = \"ws://{addr}\"\nrest_url = \"{sim_url}\"\n",
-        service(col),
-        SYMBOL.join("\", \""),
-        addr = sim.addr
+    ha.procs.extend(
+        platform::start_trade_pipeline(
+            &http,
+            dir.path(),
+            &nats_toml,
+            &clickhouse_toml,
+            &sim,
+            &SYMBOL,
+        )
+        .await,
     );
-    ha.procs.push(Proc::service(
-        "market-data-collector",
-        col,
-        &collector,
-        dir.path(),
-    ));
-    for p in &ha.procs {
-        let url = format!("http://127.0.0.1:{}/health", p.port);
-        wait_for(&format!("{} answers", p.name), secs(60), || async {
-            http.get(&url).send().await.ok().map(|_| ())
-        })
-        .await;
-    }
 
     // The storage service created replicated tables on both servers.
     let engine = format!(

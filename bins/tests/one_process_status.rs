@@ -2,25 +2,12 @@
 //! embedded store): the storage status reports the pipeline truly (running, the same event
 //! count as stored, events per sink) and `/metrics` has the storage sink metrics.
 
+mod platform;
+
 use std::time::{Duration, Instant};
 
 use marketprism_bins::platform::{Demo, PlatformArgs, PlatformConfigs, run_platform};
 use serde_json::Value;
-
-fn free_base_port() -> u16 {
-    for _ in 0..200 {
-        let Ok(l) = std::net::TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = l.local_addr() else { continue };
-        drop(l);
-        let base = addr.port().saturating_sub(6).max(1024);
-        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no 6 consecutive free ports");
-}
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
     http.get(url).send().await.ok()?.json().await.ok()
@@ -30,7 +17,7 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
 async fn storage_status_and_metrics_are_true_in_one_process_mode() {
     marketprism_bins::common::install_crypto();
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = free_base_port();
+    let base = platform::free_base_port();
     let args = PlatformArgs {
         host: "127.0.0.1".into(),
         base_port: base,

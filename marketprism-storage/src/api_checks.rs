@@ -67,7 +67,23 @@ pub(crate) fn check_event(event: &MarketEvent) -> Result<(), StorageError> {
             }
             Ok(())
         }
-        MarketEvent::Ticker(t) => not_negative("last_price", &t.last_price),
+        MarketEvent::Ticker(t) => {
+            not_negative("last_price", &t.last_price)?;
+            for (field, v) in [
+                ("open_24h", &t.open_24h),
+                ("high_24h", &t.high_24h),
+                ("low_24h", &t.low_24h),
+                ("volume_24h", &t.volume_24h),
+                ("quote_volume_24h", &t.quote_volume_24h),
+                ("best_bid", &t.best_bid),
+                ("best_ask", &t.best_ask),
+            ] {
+                if let Some(v) = v {
+                    not_negative(field, v)?;
+                }
+            }
+            Ok(())
+        }
         // Rates, ratios and index values may be negative; other kinds carry no such field.
         _ => Ok(()),
     }
@@ -87,16 +103,14 @@ pub(crate) fn check_no_floats(body: &serde_json::Value) -> Result<(), StorageErr
                 ),
             )),
             serde_json::Value::Array(items) => items.iter().try_for_each(|i| walk(i, field)),
-            serde_json::Value::Object(o) => o.iter().try_for_each(|(k, v)| {
-                walk(
-                    v,
-                    if field == "body" {
-                        field_name(k)
-                    } else {
-                        field
-                    },
-                )
-            }),
+            // Only the model's decimal fields: unknown fields are ignored by the parser.
+            serde_json::Value::Object(o) if field == "body" => {
+                o.iter().try_for_each(|(k, v)| match field_name(k) {
+                    "body" => Ok(()),
+                    name => walk(v, name),
+                })
+            }
+            serde_json::Value::Object(o) => o.values().try_for_each(|v| walk(v, field)),
             _ => Ok(()),
         }
     }
@@ -105,29 +119,49 @@ pub(crate) fn check_no_floats(body: &serde_json::Value) -> Result<(), StorageErr
 
 /// The static name of a top-level event field, for the 400's `field` (others: `body`).
 fn field_name(key: &str) -> &'static str {
-    const FIELDS: [&str; 22] = [
+    // Every decimal field of the model's events, and the book sides holding decimal levels.
+    const FIELDS: [&str; 41] = [
         "price",
         "size",
         "bids",
         "asks",
-        "last_price",
-        "open_24h",
-        "high_24h",
-        "low_24h",
-        "volume_24h",
-        "quote_volume_24h",
-        "best_bid",
-        "best_ask",
-        "bid_price",
-        "bid_size",
+        "ask_iv",
         "ask_price",
         "ask_size",
-        "rate",
-        "mark_price",
+        "best_ask",
+        "best_bid",
+        "bid_iv",
+        "bid_price",
+        "bid_size",
+        "close",
+        "delta",
+        "gamma",
+        "high",
+        "high_24h",
         "index_price",
+        "last_price",
+        "long_share",
+        "low",
+        "low_24h",
+        "mark_iv",
+        "mark_price",
+        "next_rate",
+        "open",
+        "open_24h",
         "open_interest",
+        "open_interest_value",
+        "quote_volume",
+        "quote_volume_24h",
+        "rate",
         "ratio",
+        "rho",
+        "short_share",
+        "theta",
+        "underlying_price",
         "value",
+        "vega",
+        "volume",
+        "volume_24h",
     ];
     FIELDS.into_iter().find(|f| *f == key).unwrap_or("body")
 }

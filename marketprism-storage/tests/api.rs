@@ -549,7 +549,16 @@ async fn impossible_events_and_oversized_bodies_are_refused() {
     float_size["size"] = json!(7.047e-266);
     let mut float_price = trade("BTC-USDT", "100", "1");
     float_price["price"] = json!(0.1);
+    let ticker = json!({"type": "ticker", "exchange": "binance", "market": "spot",
+        "symbol": "BTC-USDT", "last_price": "100", "best_ask": -1, "exchange_ts": 1,
+        "local_ts": 1});
+    // An unknown field's float is ignored like the field; a decimal field's is refused.
+    let mut extra_float = trade("BTC-USDT", "100", "1");
+    extra_float["note"] = json!(0.5);
+    extra_float["size"] = json!(0.5);
     for (body, field) in [
+        (ticker, "best_ask"),
+        (extra_float, "size"),
         (no_id, "trade_id"),
         (float_size, "size"),
         (float_price, "price"),

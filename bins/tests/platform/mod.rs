@@ -341,3 +341,57 @@ pub(crate) async fn assert_trades_stored_once(
         expected.len()
     );
 }
+
+/// The HA tests' pipeline: a storage service (consumer batches of 200, `clickhouse` as its
+/// `[clickhouse]` TOML, an embedded store in `dir`) and a collector of `sim`'s Binance-spot
+/// trades of `symbols`, both on `nats` (the `[nats]` TOML); returns once both answer `/health`.
+pub(crate) async fn start_trade_pipeline(
+    http: &reqwest::Client,
+    dir: &Path,
+    nats: &str,
+    clickhouse: &str,
+    sim: &SimProc,
+    symbols: &[&str],
+) -> Vec<Proc> {
+    let service = |port: u16| format!("[service]\nlisten = \"127.0.0.1:{port}\"\n\n{nats}");
+    let (sto, col) = (free_port(), free_port());
+    let storage = format!(
+        "{}\n[consumer]\nbatch_size = 200\nbatch_timeout_ms = 100\nack_wait_ms = 2000\n\n\
+         {clickhouse}\n\n[embedded]\npath = \"{}\"\n",
+        service(sto),
+        dir.join("store.redb").display()
+    );
+    let collector = format!(
+        "{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\"]\n\
+         symbols = [\"{}\"]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
+        service(col),
+        symbols.join("\", \""),
+        addr = sim.addr
+    );
+    let procs = vec![
+        Proc::service("data-storage-service", sto, &storage, dir),
+        Proc::service("market-data-collector", col, &collector, dir),
+    ];
+    for p in &procs {
+        let url = format!("http://127.0.0.1:{}/health", p.port);
+        wait_for(
+            &format!("{} answers", p.name),
+            Duration::from_secs(60),
+            || async { http.get(&url).send().await.ok().map(|_| ()) },
+        )
+        .await;
+    }
+    procs
+}
+
+/// A port `base` with `base..base + 6` all free: the six services of one-process mode
+/// (`--base-port`).
+pub(crate) fn free_base_port() -> u16 {
+    for _ in 0..200 {
+        let base = free_port().saturating_sub(6).max(1024);
+        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no 6 consecutive free ports");
+}
