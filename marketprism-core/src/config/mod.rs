@@ -279,9 +279,15 @@ impl ConfigLoader {
     }
 
     fn layer(mut self, origin: String, key: &str, raw: &str) -> Self {
-        let value: Value = raw
-            .parse()
-            .unwrap_or_else(|e: std::convert::Infallible| match e {});
+        // figment's value parser (0.10.19, `value/escape.rs`) slices a quoted string by char
+        // index: a backslash after a multi-byte character panics (found by the config_loader
+        // fuzz target). Such a value is taken as its text instead.
+        let value: Value = if !raw.is_ascii() && raw.contains('\\') {
+            Value::from(raw.to_owned())
+        } else {
+            raw.parse()
+                .unwrap_or_else(|e: std::convert::Infallible| match e {})
+        };
         self.figment = self.figment.merge(KeyValue {
             origin: origin.clone(),
             key: key.to_owned(),

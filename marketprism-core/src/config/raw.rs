@@ -132,6 +132,19 @@ mod tests {
         assert_eq!(c.db.password.as_deref(), Some("1.50"));
     }
 
+    /// Fuzz finding (`config_loader`): figment's value parser panicked on a quoted value with
+    /// a backslash after a multi-byte character; any service would crash at start.
+    #[test]
+    fn quoted_non_ascii_with_backslashes_does_not_panic() {
+        let c = load(
+            &[("MARKETPRISM_DB__USER", "[\"ѧ\\\\4\"]")],
+            &["db.password=\"é\\n\""],
+        )
+        .expect("loads as text");
+        assert_eq!(c.db.user, "[\"ѧ\\\\4\"]");
+        assert_eq!(c.db.password.as_deref(), Some("\"é\\n\""));
+    }
+
     #[test]
     fn a_wrong_type_still_fails_naming_the_variable() {
         let err = load(&[("MARKETPRISM_DB__PORT", "ninety")], &[])
