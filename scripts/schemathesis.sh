@@ -5,6 +5,11 @@
 # undocumented status code.
 #
 #   scripts/schemathesis.sh [MAX_EXAMPLES]     # default 30 per operation
+#   MP_SCHEMATHESIS_CI=1 scripts/schemathesis.sh 10   # what CI runs (scripts/test.sh)
+#
+# CI mode fixes the seed and leaves out the two data-acceptance checks (schema-valid requests
+# refused for reasons JSON Schema cannot state, see docs/fuzzing.md#schemathesis): what it
+# asserts is no 5xx and every response as documented (status, content type, schema, headers).
 #
 # Starts the demo on free ports (MP_SCHEMATHESIS_BASE_PORT, default 23400) with its data in a
 # temp dir, installs schemathesis into ~/.cache/marketprism/st-venv when missing, and stops
@@ -44,6 +49,9 @@ for pair in api-gateway:0 market-data-collector:1 data-storage-service:2 monitor
     # intended, so that one check is off there (every other check, 5xx included, runs).
     extra=()
     [[ $tag != scheduler-service ]] || extra=(--exclude-checks positive_data_acceptance)
+    if [[ ${MP_SCHEMATHESIS_CI:-0} == 1 ]]; then
+        extra=(--exclude-checks positive_data_acceptance,negative_data_rejection --seed 1)
+    fi
     # /ws/v1/stream needs a WebSocket client; the common routes are tagged `common`.
     "$VENV/bin/schemathesis" run docs/openapi.json --url "http://127.0.0.1:$port" \
         --include-tag "$tag" --exclude-path /ws/v1/stream \

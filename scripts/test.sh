@@ -84,6 +84,15 @@ RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" step doc cargo doc --workspace --no
 step package cargo package --workspace --exclude marketprism-bins --exclude marketprism-examples --exclude marketprism-example-bybit --locked --allow-dirty --no-verify
 step test cargo test --workspace --locked --no-fail-fast --jobs "$JOBS" "${FEATURE_ARGS[@]}"
 
+# The REST API as a contract (docs/fuzzing.md#schemathesis): schemathesis against the demo,
+# every service, under CI=true (or MP_SCHEMATHESIS=1; MP_SCHEMATHESIS=0 turns it off).
+MP_SCHEMATHESIS=${MP_SCHEMATHESIS:-$([[ ${CI:-} == true ]] && echo 1 || echo 0)}
+if [[ $MP_SCHEMATHESIS == 1 ]]; then
+    MP_SCHEMATHESIS_CI=1 step schemathesis bash scripts/schemathesis.sh 10
+else
+    echo "==> schemathesis: skipped (set MP_SCHEMATHESIS=1 to run it)"
+fi
+
 # Fuzz smoke (docs/fuzzing.md): under CI=true (or MP_FUZZ=1; MP_FUZZ=0 turns it off) build the
 # cargo-fuzz targets (a release build with the nightly toolchain: minutes on 2 cores, cached
 # after) and run each a few seconds from fresh seeds, so the harnesses keep compiling and a
