@@ -110,7 +110,11 @@ pub(crate) fn check_no_floats(body: &serde_json::Value) -> Result<(), StorageErr
                     name => walk(v, name),
                 })
             }
-            serde_json::Value::Object(o) => o.values().try_for_each(|v| walk(v, field)),
+            // A book level: its price and size (other keys are ignored by the parser).
+            serde_json::Value::Object(o) => ["price", "size"]
+                .iter()
+                .filter_map(|k| o.get(*k))
+                .try_for_each(|v| walk(v, field)),
             _ => Ok(()),
         }
     }
