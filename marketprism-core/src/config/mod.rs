@@ -86,6 +86,26 @@ pub const LEGACY_ENV: &[(&str, &str)] = &[
     ("STORAGE_URL", "services.storage_url"),
 ];
 
+/// Deepest `[`/`{` nesting parsed from an environment or flag value (deeper is text).
+const MAX_NESTING: usize = 16;
+
+/// The deepest bracket nesting of `raw` (`[` and `{`; quotes are not considered, which only
+/// makes a value count as deeper than it is).
+fn nesting(raw: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for b in raw.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// One key set by one named origin (an environment variable or a flag).
 struct KeyValue {
     origin: String,
@@ -279,10 +299,12 @@ impl ConfigLoader {
     }
 
     fn layer(mut self, origin: String, key: &str, raw: &str) -> Self {
-        // figment's value parser (0.10.19, `value/escape.rs`) slices a quoted string by char
-        // index: a backslash after a multi-byte character panics (found by the config_loader
-        // fuzz target). Such a value is taken as its text instead.
-        let value: Value = if !raw.is_ascii() && raw.contains('\\') {
+        // figment's value parser (0.10.19) is not safe on every text (found by the
+        // config_loader fuzz target): it slices a quoted string by char index, so a backslash
+        // after a multi-byte character panics, and it recurses once per `[`/`{`, so a deeply
+        // nested value overflows the stack. Such values are taken as their text instead.
+        let value: Value = if (!raw.is_ascii() && raw.contains('\\')) || nesting(raw) > MAX_NESTING
+        {
             Value::from(raw.to_owned())
         } else {
             raw.parse()

@@ -145,6 +145,22 @@ mod tests {
         assert_eq!(c.db.password.as_deref(), Some("\"é\\n\""));
     }
 
+    /// Fuzz finding (`config_loader`): a deeply nested flag or environment value overflowed
+    /// the stack in figment's recursive value parser (a crash, not an error).
+    #[test]
+    fn deeply_nested_values_are_errors_not_crashes() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = load(&[], &[&format!("db.tokens={deep}")])
+            .expect_err("not a list of strings")
+            .to_string();
+        assert!(err.contains("db.tokens"), "{err}");
+        let c = load(&[("MARKETPRISM_DB__TOKENS", "[[a]]")], &[]);
+        assert!(
+            c.is_err(),
+            "a shallow nested list still parses as a list (and is refused)"
+        );
+    }
+
     #[test]
     fn a_wrong_type_still_fails_naming_the_variable() {
         let err = load(&[("MARKETPRISM_DB__PORT", "ninety")], &[])

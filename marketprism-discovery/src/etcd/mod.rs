@@ -19,7 +19,8 @@
 //! TTLs are whole seconds, rounded up.
 //!
 //! Authentication: `etcd://user:password@host:2379` (percent-encode `@`, `:`, `/` in either)
-//! or [`EtcdBackend::with_credentials`]; see [`auth`](self::auth). The user needs a role with
+//! or [`EtcdBackend::with_credentials`] (token login and renewal live in the private `auth`
+//! module). The user needs a role with
 //! `readwrite` on the prefix `/marketprism/discovery/`. Wrong credentials, a missing user
 //! name on an etcd with auth enabled, or a denied permission fail with
 //! [`DiscoveryError::Auth`], which is not retryable. TLS (`https`) is not implemented.
