@@ -155,10 +155,10 @@ fn native_to_http(host: &str) -> (&'static str, String) {
 /// ```
 /// use marketprism_storage::factory::{StoreUrl, clickhouse_native_port_notice};
 /// let url = "clickhouse://data-storage:9000";
-/// assert_eq!(
-///     StoreUrl::parse(url)?,
-///     StoreUrl::ClickHouse { url: "http://data-storage:8123".into(), database: "marketprism".into() }
-/// );
+/// let StoreUrl::ClickHouse { url: http, database, .. } = StoreUrl::parse(url)? else {
+///     panic!("a ClickHouse URL");
+/// };
+/// assert_eq!((http.as_str(), database.as_str()), ("http://data-storage:8123", "marketprism"));
 /// let notice = clickhouse_native_port_notice(url).unwrap();
 /// assert!(notice.contains("http://data-storage:8123"));
 /// assert!(clickhouse_native_port_notice("clickhouse://h:8123").is_none());
