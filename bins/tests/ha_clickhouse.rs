@@ -9,10 +9,7 @@
 
 mod platform;
 
-use std::{
-    collections::BTreeSet,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use marketprism_core::testing::{TestServer, require_server};
 use platform::{
@@ -152,16 +149,7 @@ async fn killing_a_clickhouse_replica_mid_stream_loses_no_trade_and_the_replicas
     post_ok(&http, &format!("{sim_url}/_sim/pause")).await;
     let after = sim_trade_ids(&http, &sim_url, &NATIVE).await;
 
-    let mut expected = BTreeSet::new();
-    for (k, symbol) in SYMBOL.iter().enumerate() {
-        let (first, last) = after[k];
-        let from = before[k]
-            .1
-            .map_or(first.expect("trades produced"), |id| id + 1);
-        for id in from..=last.expect("trades produced") {
-            expected.insert(((*symbol).to_owned(), id));
-        }
-    }
+    let expected = platform::produced_trades(&SYMBOL, &before, &after);
     // Each replica holds exactly the produced trades, each once under FINAL.
     for url in [&r2, &r1] {
         platform::assert_trades_stored_once(

@@ -274,16 +274,7 @@ async fn a_partitioned_stream_leader_loses_no_trade_and_catches_up_after_the_hea
     let after = sim_trade_ids(&http, &sim_url, &NATIVE).await;
 
     // Exactly the produced trades, each once, in ClickHouse.
-    let mut expected = BTreeSet::new();
-    for (k, symbol) in SYMBOL.iter().enumerate() {
-        let (first, last) = after[k];
-        let from = before[k]
-            .1
-            .map_or(first.expect("trades produced"), |id| id + 1);
-        for id in from..=last.expect("trades produced") {
-            expected.insert(((*symbol).to_owned(), id));
-        }
-    }
+    let expected = platform::produced_trades(&SYMBOL, &before, &after);
     platform::assert_trades_stored_once(
         &http,
         &clickhouse,

@@ -395,3 +395,24 @@ pub(crate) fn free_base_port() -> u16 {
     }
     panic!("no 6 consecutive free ports");
 }
+
+/// The `(symbol, trade id)` pairs the simulator produced between two [`sim_trade_ids`]
+/// readings of the same natives (`symbols[k]` is the normalized name of the k-th native):
+/// ids are contiguous per symbol, so everything after the last id of `before`.
+pub(crate) fn produced_trades(
+    symbols: &[&str],
+    before: &[(Option<u64>, Option<u64>)],
+    after: &[(Option<u64>, Option<u64>)],
+) -> std::collections::BTreeSet<(String, u64)> {
+    let mut produced = std::collections::BTreeSet::new();
+    for (k, symbol) in symbols.iter().enumerate() {
+        let (first, last) = after[k];
+        let from = before[k]
+            .1
+            .map_or(first.expect("trades produced"), |id| id + 1);
+        for id in from..=last.expect("trades produced") {
+            produced.insert(((*symbol).to_owned(), id));
+        }
+    }
+    produced
+}
