@@ -85,8 +85,15 @@ pub fn write_subject(event: &MarketEvent, buf: &mut String) {
     push_token(buf, symbol);
 }
 
-/// Whether `c` may stand in a subject token as it is.
-fn token_safe(c: char) -> bool {
+/// Whether `c` may stand in a subject token as it is (not `.`, `*`, `>`, whitespace or a
+/// control character).
+///
+/// ```
+/// use marketprism_core::subject::token_safe;
+/// assert!("BTC-USDT".chars().all(token_safe));
+/// assert!(!token_safe('.') && !token_safe(' ') && !token_safe('>'));
+/// ```
+pub fn token_safe(c: char) -> bool {
     !(c == '.' || c == '*' || c == '>' || c.is_whitespace() || c.is_control())
 }
 

@@ -176,7 +176,7 @@ pub(crate) fn check_symbol(symbol: &str) -> Result<(), StorageError> {
         || symbol.len() > MAX_SYMBOL_LEN
         || symbol
             .chars()
-            .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace() || c.is_control());
+            .any(|c| !marketprism_core::subject::token_safe(c));
     if bad {
         return Err(invalid(
             "symbol",
