@@ -89,6 +89,15 @@ pub const LEGACY_ENV: &[(&str, &str)] = &[
 /// Deepest `[`/`{` nesting parsed from an environment or flag value (deeper is text).
 const MAX_NESTING: usize = 16;
 
+/// Largest configuration file read (configuration files are a few KiB; anything this big is
+/// a mistake or an attack, and the YAML parser's time grows faster than linearly with nesting).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Deepest `[`/`{` nesting accepted in a YAML configuration file: the YAML parser takes
+/// minutes on a file of deeply nested flow collections before its own recursion limit refuses
+/// it (a 200 KB file of 100 000 `[`), so the loader refuses it first.
+const MAX_FILE_NESTING: usize = 64;
+
 /// The deepest bracket nesting of `raw` (`[` and `{`; quotes are not considered, which only
 /// makes a value count as deeper than it is).
 fn nesting(raw: &str) -> usize {
@@ -104,6 +113,28 @@ fn nesting(raw: &str) -> usize {
         }
     }
     max
+}
+
+/// Refuses a configuration file that is too large, or YAML nested too deep, before parsing.
+fn check_file(path: &Path, ext: Option<&str>) -> Result<(), String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    if len > MAX_FILE_BYTES {
+        return Err(format!(
+            "{len} bytes; at most {MAX_FILE_BYTES} bytes are read"
+        ));
+    }
+    if matches!(ext, Some("yaml" | "yml")) {
+        let text = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let depth = nesting(&String::from_utf8_lossy(&text));
+        if depth > MAX_FILE_NESTING {
+            return Err(format!(
+                "`[`/`{{` nested {depth} deep; at most {MAX_FILE_NESTING} levels are accepted"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One key set by one named origin (an environment variable or a flag).
@@ -181,6 +212,13 @@ impl ConfigLoader {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
+        if let Err(message) = check_file(path, ext.as_deref()) {
+            self.error = Some(Error::Config {
+                message: format!("configuration file {}: {message}", path.display()),
+                source: Box::new(figment::Error::from(message)),
+            });
+            return self;
+        }
         self.figment = match ext.as_deref() {
             Some("toml") => self.figment.merge(Toml::file_exact(path)),
             Some("yaml" | "yml") => self.figment.merge(Yaml::file_exact(path)),

@@ -147,3 +147,39 @@ fn missing_file_and_bad_flag_are_errors() {
         .to_string();
     assert!(msg.contains("KEY=VALUE"), "{msg}");
 }
+
+#[test]
+fn deeply_nested_yaml_file_is_refused_before_parsing() {
+    // 100 000 nested `[` took the YAML parser about 90 s (debug build) before its own
+    // recursion limit refused the file; the loader refuses it at once, naming the file.
+    let body = format!("service: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let f = file(".yaml", &body);
+    let started = std::time::Instant::now();
+    let msg = ConfigLoader::new(&defaults())
+        .file(f.path())
+        .load::<Cfg>()
+        .expect_err("too deep")
+        .to_string();
+    assert!(msg.contains("nested 100000 deep"), "{msg}");
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // Moderate nesting still parses (and fails only on what it means).
+    let ok = file(".yaml", "service:\n  name: \"[[x]]\"\n");
+    let c: Cfg = ConfigLoader::new(&defaults())
+        .file(ok.path())
+        .load()
+        .expect("valid");
+    assert_eq!(c.service.name, "[[x]]");
+}
+
+#[test]
+fn oversized_file_is_refused() {
+    let body = format!("# {}\n", "x".repeat((1 << 20) + 1));
+    let f = file(".toml", &body);
+    let msg = ConfigLoader::new(&defaults())
+        .file(f.path())
+        .load::<Cfg>()
+        .expect_err("too large")
+        .to_string();
+    assert!(msg.contains("at most 1048576 bytes"), "{msg}");
+}
