@@ -92,6 +92,10 @@ pub fn status_detail(kind: &StatusKind) -> String {
         StatusKind::Disconnected { connection, .. } => connection.clone(),
         StatusKind::Gap { expected, received } => format!("{expected}-{received}"),
         StatusKind::BookResync { reason } => reason.clone(),
+        StatusKind::Takeover {
+            from,
+            dark_since_ns,
+        } => format!("{from}:{dark_since_ns}"),
         // A kind newer than this code: its full JSON form still tells two events apart.
         other => serde_json::to_string(other).unwrap_or_else(|_| other.as_str().to_owned()),
     }
