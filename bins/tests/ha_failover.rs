@@ -79,7 +79,12 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
     post_ok(&http, &format!("{sim_url}/_sim/resume")).await;
     let db = &env.database;
     wait_for("trades in ClickHouse", secs(30), || async {
-        let n = number(&http, &clickhouse, &format!("SELECT count() FROM `{db}`.trade")).await;
+        let n = number(
+            &http,
+            &clickhouse,
+            &format!("SELECT count() FROM `{db}`.trade"),
+        )
+        .await;
         (n > 200).then_some(())
     })
     .await;
@@ -110,7 +115,10 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
     let mut served = None;
     while served.is_none() {
         let elapsed = killed_at.elapsed();
-        assert!(elapsed < TTL + SLACK + secs(10), "no take-over after {elapsed:?}");
+        assert!(
+            elapsed < TTL + SLACK + secs(10),
+            "no take-over after {elapsed:?}"
+        );
         if detected.is_none() {
             let mut all_see = true;
             for p in &survivors {
@@ -129,10 +137,7 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (detected, served) = (
-        detected.expect("detected"),
-        served.expect("served"),
-    );
+    let (detected, served) = (detected.expect("detected"), served.expect("served"));
     eprintln!(
         "FAILOVER: survivors dropped the dead member after {} ms; its {} instruments \
          subscribed again after {} ms (bound {} ms)",
@@ -195,7 +200,11 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
             assert!(status.is_empty(), "{symbol} was not taken over: {status:?}");
             continue;
         }
-        assert_eq!(status.len(), 1, "one takeover status for {symbol}: {takeovers:?}");
+        assert_eq!(
+            status.len(),
+            1,
+            "one takeover status for {symbol}: {takeovers:?}"
+        );
         let detail: serde_json::Value = serde_json::from_str(&status[0][1]).expect("detail json");
         assert_eq!(detail["from"], dead_member.as_str(), "{detail}");
         let dark_since = detail["dark_since_ns"].as_i64().expect("dark_since_ns");
@@ -260,9 +269,13 @@ impl Drop for Ha {
     fn drop(&mut self) {
         if std::thread::panicking() {
             for p in &self.0 {
-                eprintln!("----- {} (port {}) -----\n{}", p.name, p.port, p.log_tail(40));
+                eprintln!(
+                    "----- {} (port {}) -----\n{}",
+                    p.name,
+                    p.port,
+                    p.log_tail(40)
+                );
             }
         }
     }
 }
-

@@ -70,7 +70,12 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
     post_ok(&http, &format!("{sim_url}/_sim/resume")).await;
     let db = &env.database;
     wait_for("trades in ClickHouse", secs(30), || async {
-        let n = number(&http, &clickhouse, &format!("SELECT count() FROM `{db}`.trade")).await;
+        let n = number(
+            &http,
+            &clickhouse,
+            &format!("SELECT count() FROM `{db}`.trade"),
+        )
+        .await;
         (n > 200).then_some(())
     })
     .await;
@@ -111,7 +116,11 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
         &format!("SELECT count() FROM `{db}`.trade WHERE exchange = 'binance'"),
     )
     .await;
-    assert_eq!(raw as usize, produced.len(), "raw rows: a second copy got through");
+    assert_eq!(
+        raw as usize,
+        produced.len(),
+        "raw rows: a second copy got through"
+    );
 
     // JetStream dropped every second copy: the stream holds each trade once.
     let js = async_nats::jetstream::new(async_nats::connect(&nats).await.expect("nats"));
@@ -141,7 +150,10 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
         eprintln!("{table}: {rows} rows, {ids} identities");
         assert_eq!(rows, ids, "{table}: an event stored twice");
         if table != "book_snapshot" {
-            assert!(rows.parse::<u64>().unwrap_or(0) > 0, "{table}: nothing stored");
+            assert!(
+                rows.parse::<u64>().unwrap_or(0) > 0,
+                "{table}: nothing stored"
+            );
         }
     }
     eprintln!(
@@ -170,7 +182,12 @@ impl Drop for Ha {
     fn drop(&mut self) {
         if std::thread::panicking() {
             for p in &self.0 {
-                eprintln!("----- {} (port {}) -----\n{}", p.name, p.port, p.log_tail(40));
+                eprintln!(
+                    "----- {} (port {}) -----\n{}",
+                    p.name,
+                    p.port,
+                    p.log_tail(40)
+                );
             }
         }
     }

@@ -89,7 +89,10 @@ impl AssignmentConfig {
             ));
         }
         if !(10..=60_000).contains(&self.poll_ms) {
-            out.push(("assignment.poll_ms", format!("{} must be 10 to 60000", self.poll_ms)));
+            out.push((
+                "assignment.poll_ms",
+                format!("{} must be 10 to 60000", self.poll_ms),
+            ));
         }
         if self.release_grace_ms > 600_000 {
             out.push((
@@ -106,7 +109,10 @@ impl AssignmentConfig {
         if !ok {
             out.push((
                 "assignment.group",
-                format!("`{}` must be 1 to 64 characters of [A-Za-z0-9_-]", self.group),
+                format!(
+                    "`{}` must be 1 to 64 characters of [A-Za-z0-9_-]",
+                    self.group
+                ),
             ));
         }
         out
@@ -135,7 +141,11 @@ pub fn owners<'a>(key: &str, members: &'a BTreeSet<String>, redundancy: usize) -
         .map(|m| (score(m, key), m.as_str()))
         .collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    ranked.into_iter().take(redundancy).map(|(_, m)| m).collect()
+    ranked
+        .into_iter()
+        .take(redundancy)
+        .map(|(_, m)| m)
+        .collect()
 }
 
 /// The keys of `all` that `me` carries among `members` (`me` counts as a member even if
@@ -206,7 +216,9 @@ mod tests {
     }
 
     fn keys(n: usize) -> BTreeSet<String> {
-        (0..n).map(|i| format!("binance-spot:SYM{i}-USDT")).collect()
+        (0..n)
+            .map(|i| format!("binance-spot:SYM{i}-USDT"))
+            .collect()
     }
 
     #[test]
@@ -257,7 +269,10 @@ mod tests {
                 let new = owned(&all, &after, m, r);
                 assert!(old.is_subset(&new), "{m} lost keys when c2 left (r={r})");
                 for k in new.difference(&old) {
-                    assert!(owners(k, &before, r).contains(&"c2"), "{k} moved needlessly");
+                    assert!(
+                        owners(k, &before, r).contains(&"c2"),
+                        "{k} moved needlessly"
+                    );
                 }
             }
         }

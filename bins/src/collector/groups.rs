@@ -104,7 +104,13 @@ enum Plan {
 fn spawn(ctx: &Ctx, plan: Plan, keys: BTreeSet<String>, intro: Vec<MarketEvent>) -> Group {
     let cancel = CancellationToken::new();
     let (serving_tx, serving) = watch::channel(false);
-    let handle = tokio::spawn(run_group(ctx.clone(), plan, intro, cancel.clone(), serving_tx));
+    let handle = tokio::spawn(run_group(
+        ctx.clone(),
+        plan,
+        intro,
+        cancel.clone(),
+        serving_tx,
+    ));
     Group {
         keys,
         cancel,
@@ -269,7 +275,9 @@ async fn candidates(
 fn plan_of(keys: &BTreeSet<String>, all: &BTreeMap<String, Candidate>) -> Plan {
     let mut plan: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for c in keys.iter().filter_map(|k| all.get(k)) {
-        plan.entry(c.entry).or_default().push(c.symbol.as_str().to_owned());
+        plan.entry(c.entry)
+            .or_default()
+            .push(c.symbol.as_str().to_owned());
     }
     Plan::Fixed(plan)
 }
@@ -347,8 +355,14 @@ pub(super) async fn assigned(
             let taken =
                 assignment::takeovers(&acquired, &before, &now, &me, redundancy, &m.last_seen_ms);
             if !acquired.is_empty() || !released.is_empty() {
-                tracing::info!(members = now.len(), acquired = acquired.len(), released = released.len(),
-                    takeovers = taken.len(), owned = want.len(), "assignment changed");
+                tracing::info!(
+                    members = now.len(),
+                    acquired = acquired.len(),
+                    released = released.len(),
+                    takeovers = taken.len(),
+                    owned = want.len(),
+                    "assignment changed"
+                );
             }
             for (key, t) in &taken {
                 tracing::warn!(instrument = %key, from = %t.from, dark_since_ms = t.dark_since_ms, "taking over");
@@ -377,7 +391,8 @@ pub(super) async fn assigned(
             }
             metrics::gauge!("marketprism_collector_assignment_members").set(now.len() as f64);
             metrics::gauge!("marketprism_collector_owned_instruments").set(want.len() as f64);
-            metrics::counter!("marketprism_collector_takeovers_total").increment(taken.len() as u64);
+            metrics::counter!("marketprism_collector_takeovers_total")
+                .increment(taken.len() as u64);
             update(&view, |v| {
                 v.members = now.iter().cloned().collect();
                 v.owned = want.iter().cloned().collect();
@@ -390,7 +405,8 @@ pub(super) async fn assigned(
         }
         // Stop replaced groups once their successor serves (or the limit) and the grace passed.
         retiring.retain(|(g, waiter, since)| {
-            let ready = waiter.as_ref().is_none_or(|w| *w.borrow()) || since.elapsed() > REPLACE_LIMIT;
+            let ready =
+                waiter.as_ref().is_none_or(|w| *w.borrow()) || since.elapsed() > REPLACE_LIMIT;
             if ready && since.elapsed() >= grace {
                 g.cancel.cancel();
             }

@@ -38,7 +38,12 @@ pub(crate) struct Members {
 const FORGET_AFTER_MS: i64 = 3_600_000;
 
 /// This collector's record in the group.
-fn record(config: &AssignmentConfig, me: &str, host: &str, port: u16) -> Result<ServiceInstance, DiscoveryError> {
+fn record(
+    config: &AssignmentConfig,
+    me: &str,
+    host: &str,
+    port: u16,
+) -> Result<ServiceInstance, DiscoveryError> {
     ServiceInstance::builder(config.service_name(), host, port)
         .id(me)
         .metadata("alive_ms", now_ms())
@@ -134,7 +139,10 @@ fn publish(tx: &watch::Sender<Members>, list: Vec<ServiceInstance>) {
         let now = now_ms();
         let ids: BTreeSet<String> = list.iter().map(|i| i.id.clone()).collect();
         for i in &list {
-            let alive = i.metadata.get("alive_ms").and_then(serde_json::Value::as_i64);
+            let alive = i
+                .metadata
+                .get("alive_ms")
+                .and_then(serde_json::Value::as_i64);
             m.last_seen_ms.insert(i.id.clone(), alive.unwrap_or(now));
         }
         m.last_seen_ms
