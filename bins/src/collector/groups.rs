@@ -262,7 +262,7 @@ async fn candidates(
                 format!("{}:{}", venue.name(), i.symbol),
                 Candidate {
                     entry,
-                    exchange: i.exchange.clone(),
+                    exchange: i.exchange,
                     market: i.market,
                     symbol: i.symbol.clone(),
                 },
@@ -443,7 +443,7 @@ fn takeover_events(
         .filter_map(|(key, t)| {
             let c = all.get(key)?;
             Some(MarketEvent::Status(Status::new(
-                c.exchange.clone(),
+                c.exchange,
                 c.market,
                 Some(c.symbol.clone()),
                 now,
