@@ -67,6 +67,17 @@ impl Validate for CollectorConfig {
                 ),
             );
         }
+        if self.assignment.enabled {
+            for (key, problem) in self.assignment.problems() {
+                p.push(key, problem);
+            }
+            if self.shard.count > 1 {
+                p.push(
+                    "assignment.enabled",
+                    "leases replace `shard`: leave shard.count at 1 with assignment enabled",
+                );
+            }
+        }
         for (i, e) in self.exchanges.iter().enumerate() {
             if e.venue.trim().is_empty() {
                 p.push(format!("exchanges[{i}].venue"), "a venue name is required");

@@ -98,6 +98,38 @@ async fn storage_with_a_bad_failover_url_or_a_relative_zookeeper_path() {
 }
 
 #[tokio::test]
+async fn collector_with_leases_and_a_static_shard_or_bad_lease_values() {
+    let (err, took) = refused(
+        env!("CARGO_BIN_EXE_market-data-collector"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--set",
+            "assignment.enabled=true",
+            "--set",
+            "assignment.redundancy=9",
+            "--set",
+            "assignment.lease_ttl_secs=1",
+            "--set",
+            "shard.count=2",
+        ],
+        &[],
+    )
+    .await;
+    assert_names(
+        &err,
+        &[
+            "assignment.redundancy",
+            "1 to 5",
+            "assignment.lease_ttl_secs",
+            "assignment.enabled",
+            "shard",
+        ],
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
 async fn scheduler_with_a_builtin_cron_that_never_fires_or_fires_every_second() {
     for (cron, why) in [
         ("61 * * * *", "invalid cron"),

@@ -12,8 +12,17 @@
 //! | book delta, book snapshot | `{sequence}` |
 //! | kline | `{interval}:{open_ts}:{exchange_ts}` |
 //! | long/short ratio | `{ratio kind}:{period}:{exchange_ts}` |
+//! | BBO with a sequence (Binance `u`, OKX `seqId`) | `s{sequence}` |
 //! | status | `{status kind}:{exchange_ts}:{connection or detail}` |
-//! | every other (BBO, ticker, funding, mark price, open interest, option summary, DVOL) | `{exchange_ts}` |
+//! | every other (BBO without sequence, ticker, funding, mark price, open interest, option summary, DVOL) | `{exchange_ts}` |
+//!
+//! Every part must be the same whichever connection or collector received the event, so
+//! that redundant collectors (`collector.assignment.redundancy = 2`) produce one stored copy.
+//! That rules out local time: Binance spot `bookTicker` carries no time at all, so its
+//! `exchange_ts` is the receive time and differs between collectors. Its update id `u` names
+//! the book state the quote was taken from (one id, one quote), so a BBO with a sequence is
+//! identified by it. Status events are each collector's own observations (its connections,
+//! its takeovers) and are meant to differ.
 //!
 //! ```
 //! use marketprism_core::model::*;
@@ -74,6 +83,10 @@ pub fn write_event_id(event: &MarketEvent, buf: &mut String) {
             r.period,
             r.exchange_ts
         ),
+        MarketEvent::Bbo(b) => match b.sequence {
+            Some(seq) => write!(buf, "s{seq}"),
+            None => write!(buf, "{}", b.exchange_ts),
+        },
         MarketEvent::Status(st) => write!(
             buf,
             "{}:{}:{}",
@@ -92,6 +105,10 @@ pub fn status_detail(kind: &StatusKind) -> String {
         StatusKind::Disconnected { connection, .. } => connection.clone(),
         StatusKind::Gap { expected, received } => format!("{expected}-{received}"),
         StatusKind::BookResync { reason } => reason.clone(),
+        StatusKind::Takeover {
+            from,
+            dark_since_ns,
+        } => format!("{from}:{dark_since_ns}"),
         // A kind newer than this code: its full JSON form still tells two events apart.
         other => serde_json::to_string(other).unwrap_or_else(|_| other.as_str().to_owned()),
     }
@@ -146,5 +163,28 @@ mod tests {
             },
         ));
         assert_eq!(event_id(&s), "status:binance:spot:_all:connected:9:c1");
+    }
+
+    #[test]
+    fn a_quote_is_identified_by_its_update_id_not_by_when_it_arrived() {
+        // Binance spot bookTicker: no exchange time, so each collector stamps its own.
+        let bbo = |seq: Option<u64>, ts: i64| {
+            MarketEvent::Bbo(Bbo {
+                exchange: ExchangeId::BINANCE,
+                market: MarketType::Spot,
+                symbol: Symbol::new("BTC-USDT"),
+                bid_price: "1".parse().expect("decimal"),
+                bid_size: "1".parse().expect("decimal"),
+                ask_price: "2".parse().expect("decimal"),
+                ask_size: "1".parse().expect("decimal"),
+                sequence: seq,
+                exchange_ts: ts,
+                local_ts: ts,
+            })
+        };
+        assert_eq!(event_id(&bbo(Some(7), 1)), "bbo:binance:spot:BTC-USDT:s7");
+        assert_eq!(event_id(&bbo(Some(7), 1)), event_id(&bbo(Some(7), 2)));
+        assert_ne!(event_id(&bbo(Some(7), 1)), event_id(&bbo(Some(8), 1)));
+        assert_eq!(event_id(&bbo(None, 5)), "bbo:binance:spot:BTC-USDT:5");
     }
 }

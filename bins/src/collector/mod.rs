@@ -1,12 +1,20 @@
 //! market-data-collector (port 8081): exchanges → JetStream (or the in-process bus).
 //!
 //! Routes: `/api/v1/collector/status`, `/api/v1/collector/exchanges`, plus `/health`,
-//! `/metrics`. Instruments are sharded across instances with `shard.index` / `shard.count`.
+//! `/metrics`. Instruments are split across instances statically with `shard.index` /
+//! `shard.count`, or dynamically with leases in discovery (`[assignment]`, failover and
+//! redundant collection; see docs/scaling.md).
 
+pub mod assignment;
+mod groups;
+mod membership;
 mod pump;
 mod stats;
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
 
 use axum::{Json, Router, extract::State, routing::get};
 use marketprism_core::{bus::Bus, model::MarketType, runtime::Service, sink::Sink};
@@ -19,6 +27,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use assignment::AssignmentConfig;
+pub use groups::{AssignmentView, SharedView};
 pub use stats::{MarketStats, Stats, StatusReport};
 
 use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection};
@@ -35,8 +45,10 @@ pub struct CollectorConfig {
     pub nats: NatsSection,
     /// What to collect.
     pub exchanges: Vec<ExchangeConfig>,
-    /// Instrument sharding across collector instances.
+    /// Static instrument sharding across collector instances.
     pub shard: ShardConfig,
+    /// Dynamic assignment through discovery leases (failover, redundancy).
+    pub assignment: AssignmentConfig,
     /// Keep books to this many levels per side.
     pub book_depth: Option<usize>,
     /// Most events per published batch (a batch is whatever is waiting when the previous
@@ -116,6 +128,7 @@ impl Default for CollectorConfig {
                 rest_url: None,
             }],
             shard: ShardConfig::default(),
+            assignment: AssignmentConfig::default(),
             book_depth: Some(100),
             batch_size: 2000,
             batch_ms: 0,
@@ -261,16 +274,27 @@ impl Collector {
         };
         let addr = listener.local_addr()?;
         let registry = common::registry(&config.discovery).await?;
+        let view = SharedView::default();
         let service = Service::builder(config.service.name.clone())
             .version(env!("CARGO_PKG_VERSION"))
             .service_tokens(config.service.tokens.accepted())
-            .routes(routes(stats.clone(), config.clone()))
+            .routes(routes(stats.clone(), config.clone(), view.clone()))
             .build();
         let http_stop = CancellationToken::new();
         let http = common::spawn_http(service, listener, http_stop.clone());
-        common::register(&registry, &config.service, addr).await?;
+        let me = common::register(&registry, &config.service, addr).await?;
 
-        pump::collect(&config, &venues, output, &stats, &stop).await;
+        let mode = if config.assignment.enabled {
+            // The same backend as the service's registration, with the group's own records.
+            pump::Mode::Leases(Arc::clone(registry.backend()), (me.host, me.port), view)
+        } else {
+            if let Ok(mut v) = view.lock() {
+                v.mode = "static";
+                v.redundancy = 1;
+            }
+            pump::Mode::Static
+        };
+        pump::collect(&config, &venues, mode, output, &stats, &stop).await;
 
         common::deregister(&registry).await;
         stats.set_state("stopped", None);
@@ -278,7 +302,7 @@ impl Collector {
     }
 }
 
-fn routes(stats: Stats, config: CollectorConfig) -> Router {
+fn routes(stats: Stats, config: CollectorConfig, view: SharedView) -> Router {
     let s2 = stats.clone();
     Router::new()
         .route(
@@ -288,8 +312,15 @@ fn routes(stats: Stats, config: CollectorConfig) -> Router {
                 let shard = config.shard.clone();
                 let venues: Vec<String> =
                     config.exchanges.iter().map(|e| e.venue.clone()).collect();
+                let assignment = view
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 async move {
-                    Json(json!({ "status": stats.report(), "shard": shard, "venues": venues }))
+                    Json(json!({
+                        "status": stats.report(), "shard": shard, "venues": venues,
+                        "assignment": assignment,
+                    }))
                 }
             }),
         )
@@ -300,23 +331,46 @@ async fn exchanges(State(stats): State<Stats>) -> Json<serde_json::Value> {
     Json(json!({ "exchanges": stats.markets() }))
 }
 
-pub(crate) async fn build_stream(
+/// Exchange entry → symbols this collector subscribes.
+pub(crate) type PlanMap = BTreeMap<usize, Vec<String>>;
+
+/// The static shard's symbols of every entry.
+pub(crate) async fn static_plan(
     config: &CollectorConfig,
     venues: &Resolved,
+) -> std::result::Result<PlanMap, String> {
+    let mut plan = PlanMap::new();
+    for (i, (ex, venue)) in config.exchanges.iter().zip(venues).enumerate() {
+        let symbols = resolve_symbols(ex, venue, &config.shard).await?;
+        if symbols.is_empty() {
+            tracing::info!(venue = %venue.name(), "no instruments in this shard");
+            continue;
+        }
+        plan.insert(i, symbols);
+    }
+    Ok(plan)
+}
+
+/// Starts one stream over `plan`.
+pub(crate) async fn build_plan(
+    config: &CollectorConfig,
+    venues: &Resolved,
+    plan: &PlanMap,
 ) -> std::result::Result<MarketStream, String> {
     let mut builder = MarketStream::builder();
     if let Some(d) = config.book_depth {
         builder = builder.book_depth(d);
     }
-    for (ex, venue) in config.exchanges.iter().zip(venues) {
-        let name = venue.name();
-        let symbols = resolve_symbols(ex, venue, &config.shard).await?;
-        if symbols.is_empty() {
-            tracing::info!(venue = %name, "no instruments in this shard");
+    for (i, symbols) in plan {
+        let (Some(ex), Some(venue)) = (config.exchanges.get(*i), venues.get(*i)) else {
             continue;
-        }
-        tracing::info!(venue = %name, instruments = symbols.len(), "subscribing");
-        builder = builder.subscribe(Arc::clone(venue), ex.channels.iter().copied(), symbols);
+        };
+        tracing::info!(venue = %venue.name(), instruments = symbols.len(), "subscribing");
+        builder = builder.subscribe(
+            Arc::clone(venue),
+            ex.channels.iter().copied(),
+            symbols.iter().cloned(),
+        );
         if let Some(u) = &ex.ws_url {
             builder = builder.ws_url(Arc::clone(venue), u.as_str());
         }

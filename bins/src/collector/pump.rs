@@ -11,8 +11,9 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use futures::{FutureExt, StreamExt};
-use marketprism_core::{backoff::Backoff, model::MarketEvent, sink::Sink};
+use futures::StreamExt;
+use marketprism_core::{model::MarketEvent, sink::Sink};
+use marketprism_discovery::Backend;
 use marketprism_storage::{
     StorageError,
     driver::{Delivery, DriverConfig, SinkDriver},
@@ -20,19 +21,20 @@ use marketprism_storage::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CollectorConfig, Resolved, Stats, build_stream};
+use super::{
+    CollectorConfig, Resolved, Stats,
+    groups::{self, Ctx, SharedView},
+};
 
 /// How long the drain at shutdown may keep retrying to publish what the collector holds.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-
-/// Reconnect delays when the exchange streams cannot start.
-const START_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
 
 /// Reads the exchange stream and publishes batches to `output` until `stop`; then publishes
 /// what it holds (drain) before returning.
 pub(super) async fn collect(
     config: &CollectorConfig,
     venues: &Resolved,
+    mode: Mode,
     output: Arc<dyn Sink>,
     stats: &Stats,
     stop: &CancellationToken,
@@ -66,7 +68,7 @@ pub(super) async fn collect(
             tracing::warn!(error = %e, "could not publish the last batches within {DRAIN_LIMIT:?}");
         }
     };
-    tokio::join!(read(config, venues, tx, stats, stop), publishing);
+    tokio::join!(read(config, venues, mode, tx, stats, stop), publishing);
 }
 
 /// Reports the driver's progress in the collector's stats.
@@ -83,71 +85,30 @@ impl Delivery for Published<'_> {
     }
 }
 
+/// Where the instruments come from: the static shard, or leases in discovery.
+pub(super) enum Mode {
+    /// `shard.index/count`.
+    Static,
+    /// `[assignment]`: the backend, this collector's advertised address, the shared view.
+    Leases(Arc<dyn Backend>, (String, u16), SharedView),
+}
+
 async fn read(
     config: &CollectorConfig,
     venues: &Resolved,
+    mode: Mode,
     tx: mpsc::Sender<Vec<MarketEvent>>,
     stats: &Stats,
     stop: &CancellationToken,
 ) {
-    let mut retries = START_BACKOFF.retries();
-    let mut stream = loop {
-        stats.set_state("starting", None);
-        match build_stream(config, venues).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start the exchange streams; retrying");
-                stats.set_state("retrying", Some(e));
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = retries.wait() => {}
-                }
-            }
-        }
+    let ctx = Ctx {
+        config: Arc::new(config.clone()),
+        venues: venues.clone(),
+        tx,
+        stats: stats.clone(),
     };
-    stats.set_state("running", None);
-    let max = config.batch_size.max(1);
-    let mut rate = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            event = stream.next() => match event {
-                Some(event) => {
-                    let mut chunk = Vec::with_capacity(max.min(64));
-                    chunk.push(event);
-                    // Take what is already waiting, never wait for more.
-                    let mut ended = false;
-                    while chunk.len() < max {
-                        match stream.next().now_or_never() {
-                            Some(Some(event)) => chunk.push(event),
-                            Some(None) => {
-                                ended = true;
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                    stats.observe_all(&chunk);
-                    // Waits while the driver is busy: the stream is not read meanwhile.
-                    if tx.send(chunk).await.is_err() || ended {
-                        break;
-                    }
-                }
-                None => break,
-            },
-            _ = rate.tick() => stats.tick(),
-        }
-    }
-    // Drain: stop the connections, forward what they already delivered.
-    stream.shutdown();
-    let mut rest = Vec::new();
-    while let Ok(Some(event)) =
-        tokio::time::timeout(Duration::from_millis(200), stream.next()).await
-    {
-        stats.observe_all(std::slice::from_ref(&event));
-        rest.push(event);
-    }
-    if !rest.is_empty() {
-        let _ = tx.send(rest).await;
+    match mode {
+        Mode::Static => groups::fixed(ctx, stop).await,
+        Mode::Leases(backend, addr, view) => groups::assigned(ctx, backend, addr, view, stop).await,
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod clickhouse_pair;
+pub(crate) mod collectors;
 pub(crate) mod nats_cluster;
 pub(crate) mod netns;
 

@@ -93,6 +93,16 @@ pub enum StatusKind {
         /// Why (gap, checksum mismatch, reconnect, exchange reset).
         reason: String,
     },
+    /// This collector took the instrument over from a collector that stopped serving it
+    /// (collector failover). Data between `dark_since_ns` and this event's time is missing
+    /// unless another copy (redundant collection) covered it; books resync from a snapshot.
+    Takeover {
+        /// The collector (assignment member id) that served the instrument before.
+        from: String,
+        /// Last time (ns) the previous owner was known alive: the dark window starts at or
+        /// after this.
+        dark_since_ns: TimestampNs,
+    },
 }
 
 impl StatusKind {
@@ -101,13 +111,14 @@ impl StatusKind {
         !matches!(self, StatusKind::Connected { .. })
     }
 
-    /// Short name (`connected`, `disconnected`, `gap`, `book_resync`).
+    /// Short name (`connected`, `disconnected`, `gap`, `book_resync`, `takeover`).
     pub fn as_str(&self) -> &'static str {
         match self {
             StatusKind::Connected { .. } => "connected",
             StatusKind::Disconnected { .. } => "disconnected",
             StatusKind::Gap { .. } => "gap",
             StatusKind::BookResync { .. } => "book_resync",
+            StatusKind::Takeover { .. } => "takeover",
         }
     }
 }

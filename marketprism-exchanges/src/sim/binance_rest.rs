@@ -89,7 +89,8 @@ async fn depth(State(shared): S, Query(q): Q) -> Response {
     let body = if spot {
         json!({"lastUpdateId": s.snapshot_id(), "bids": bids, "asks": asks})
     } else {
-        let t = now_ms();
+        // The book's own time, as the exchange's matching engine stamps it.
+        let t = s.book_ts_ms();
         json!({"lastUpdateId": s.snapshot_id(), "E": t, "T": t, "bids": bids, "asks": asks})
     };
     Json(body).into_response()

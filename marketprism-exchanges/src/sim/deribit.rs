@@ -183,7 +183,7 @@ impl DeribitWs {
             )
         };
         self.book_seq.insert(inst.to_owned(), s.last_id());
-        let data = json!({"type": "snapshot", "timestamp": now_ms(), "instrument_name": inst, "change_id": s.last_id(), "bids": side(s.bids(10_000)), "asks": side(s.asks(10_000))});
+        let data = json!({"type": "snapshot", "timestamp": s.book_ts_ms(), "instrument_name": inst, "change_id": s.last_id(), "bids": side(s.bids(10_000)), "asks": side(s.asks(10_000))});
         Some(note(channel, data))
     }
 

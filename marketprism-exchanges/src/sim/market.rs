@@ -39,6 +39,9 @@ pub(crate) struct SymbolMarket {
     asks: BTreeMap<Decimal, Decimal>,
     style: SeqStyle,
     last_id: u64,
+    /// Time (ms) of the diff that produced the book as it is: what a snapshot is stamped
+    /// with, so that every connection's snapshot of one book state is the same frame.
+    book_ts_ms: i64,
     next_first: u64,
     pending_gap: u64,
     next_trade_id: u64,
@@ -70,6 +73,11 @@ impl SymbolMarket {
     /// Id of the last diff (Binance `u`, OKX `seqId`, Deribit `change_id`).
     pub(crate) fn last_id(&self) -> u64 {
         self.last_id
+    }
+
+    /// Time (ms) of the last diff: the time of the book as it is now.
+    pub(crate) fn book_ts_ms(&self) -> i64 {
+        self.book_ts_ms
     }
 
     /// `lastUpdateId` of a REST snapshot: spot `u` (next `U` = id + 1); futures: the next
@@ -319,6 +327,7 @@ impl Market {
                     asks,
                     style,
                     last_id: first,
+                    book_ts_ms: now_ms,
                     next_first: first + 1,
                     pending_gap: 0,
                     next_trade_id: rng.random_range(100_000u64..10_000_000),
@@ -511,6 +520,7 @@ impl Market {
             0
         };
         s.count(Channel::Book);
+        s.book_ts_ms = ts;
         out.push(Update {
             symbol: sym.clone(),
             ts_ms: ts,

@@ -139,7 +139,7 @@ impl OkxWs {
             0
         };
         self.book_seq.insert(inst.to_owned(), s.last_id());
-        let data = json!([{"asks": levels(&asks), "bids": levels(&bids), "ts": now_ms().to_string(), "checksum": checksum, "prevSeqId": -1, "seqId": s.last_id()}]);
+        let data = json!([{"asks": levels(&asks), "bids": levels(&bids), "ts": s.book_ts_ms().to_string(), "checksum": checksum, "prevSeqId": -1, "seqId": s.last_id()}]);
         Some(Out::Text(
             json!({"arg": arg, "action": "snapshot", "data": data}).to_string(),
         ))

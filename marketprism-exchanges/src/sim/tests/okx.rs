@@ -179,3 +179,48 @@ async fn checksum_zero_gap_and_other_channels() {
         chans.len() + 1
     );
 }
+
+/// A real exchange sends every connection the same frames: a snapshot of one book state
+/// carries that state's time (not the time of sending), and streamed updates are stamped
+/// once. Redundant collectors rely on it (their events must have one identity).
+#[tokio::test]
+async fn every_connection_gets_the_same_frames() {
+    let sim = start(
+        SimConfig::new(Venue::Okx)
+            .symbols(["BTC-USDT"])
+            .rate(200.0)
+            .seed(5),
+    )
+    .await;
+    let url = format!("{}/ws/v5/public", sim.ws_url());
+    let args = json!([{"channel": "books", "instId": "BTC-USDT"}, {"channel": "trades", "instId": "BTC-USDT"}]);
+    // Let the book move, then freeze it: two subscriptions 300 ms apart see one book state.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sim.pause();
+    let mut a = connect(&url).await;
+    send(&mut a, json!({"op": "subscribe", "args": args})).await;
+    let snap_a = wait_json(&mut a, |v| v["action"] == "snapshot").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut b = connect(&url).await;
+    send(&mut b, json!({"op": "subscribe", "args": args})).await;
+    let snap_b = wait_json(&mut b, |v| v["action"] == "snapshot").await;
+    assert_eq!(
+        snap_a["data"], snap_b["data"],
+        "one book state, one snapshot"
+    );
+    // Streamed updates: the same frames on both connections.
+    sim.resume();
+    let frames_a = collect_for(&mut a, Duration::from_millis(400)).await;
+    let frames_b = collect_for(&mut b, Duration::from_millis(600)).await;
+    let data = |frames: &[Value]| -> Vec<Value> {
+        frames
+            .iter()
+            .filter(|f| f["data"].is_array())
+            .map(|f| f["data"].clone())
+            .collect()
+    };
+    let (da, db) = (data(&frames_a), data(&frames_b));
+    assert!(da.len() > 10, "{} frames", da.len());
+    let n = da.len().min(db.len());
+    assert_eq!(da[..n], db[..n]);
+}
