@@ -12,10 +12,18 @@
 //! about 10 k events/s in all, the rate the summary's latencies are quoted at),
 //! `MP_BENCH_SYMBOLS` (default 20), `MP_BENCH_STEP_SECS` (default 10),
 //! `MP_BENCH_COLLECTOR_BATCH` / `MP_BENCH_STORAGE_BATCH` (the services' `batch_size` and
-//! `consumer.batch_size`, default theirs), and the servers'
-//! `MARKETPRISM_TEST_{NATS,CLICKHOUSE}_URL` (default the local ports).
+//! `consumer.batch_size`, default theirs), `MP_BENCH_STORAGE_TIMEOUT_MS` (storage's
+//! `consumer.batch_timeout_ms`, default its own), `MP_BENCH_COLLECTORS` (collector processes
+//! splitting the symbols by static `shard.index`/`shard.count`, default 1),
+//! `MP_BENCH_STORAGES` (storage processes on the one durable consumer, default 1),
+//! `MP_BENCH_MEMORY=0` (skip the memory case), `MARKETPRISM_TEST_BIN_DIR` (run the service
+//! binaries from that folder, e.g. a copy of another build, to compare two builds in one
+//! session), and the servers' `MARKETPRISM_TEST_{NATS,CLICKHOUSE}_URL` (default the local
+//! ports). With several collectors or storage services, their CPU is summed per kind and RSS
+//! is the largest one.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+mod group;
 #[path = "../../tests/platform/mod.rs"]
 mod platform;
 mod raw;
@@ -30,6 +38,7 @@ use std::{
 };
 
 use futures::StreamExt;
+use group::{Group, cpu_secs, rss_kib};
 use platform::{Proc, SimProc, free_port, get_json, unique};
 
 fn env_or(key: &str, default: &str) -> String {
@@ -71,31 +80,6 @@ struct Observed {
     recording: AtomicBool,
     receipt_to_nats: Mutex<Samples>,
     exchange_to_nats: Mutex<Samples>,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) the process has used so far.
-fn cpu_secs(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
 }
 
 /// Pid of a server started by scripts/services.sh (its pid file), if any.
@@ -150,9 +134,19 @@ async fn main() {
     let collector_batch: usize = env_or("MP_BENCH_COLLECTOR_BATCH", "2000")
         .parse()
         .expect("batch");
-    let storage_batch: usize = env_or("MP_BENCH_STORAGE_BATCH", "1000")
-        .parse()
-        .expect("batch");
+    // Storage's `[consumer]` keys the environment sets; the service's defaults otherwise.
+    let storage_consumer: String = [
+        ("MP_BENCH_STORAGE_BATCH", "batch_size"),
+        ("MP_BENCH_STORAGE_TIMEOUT_MS", "batch_timeout_ms"),
+    ]
+    .iter()
+    .filter_map(|(var, key)| {
+        let v: u64 = std::env::var(var).ok()?.trim().parse().expect(var);
+        Some(format!("{key} = {v}\n"))
+    })
+    .collect();
+    let n_collectors = group::count("MP_BENCH_COLLECTORS");
+    let n_storages = group::count("MP_BENCH_STORAGES");
     marketprism_bins::common::install_crypto();
     let http = reqwest::Client::new();
 
@@ -173,14 +167,30 @@ async fn main() {
              stream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n"
         )
     };
-    let sto_port = free_port();
-    let storage = format!(
-        "{}\n[consumer]\nbatch_size = {storage_batch}\n\n[clickhouse]\nurl = \"{clickhouse}/?database={db}\"\n\n\
-         [embedded]\npath = \"{}\"\n",
-        service(sto_port),
-        dir.path().join("store.redb").display()
-    );
-    let mut storage = Proc::service("data-storage-service", sto_port, &storage, dir.path());
+    // Each process in a folder of its own (config, log, embedded store); every storage
+    // service binds the same durable consumer and they split the stream.
+    let proc_dir = |name: String| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).expect("process dir");
+        d
+    };
+    let mut storage = Group::default();
+    for i in 0..n_storages {
+        let sto_dir = proc_dir(format!("storage{i}"));
+        let sto_port = free_port();
+        let config = format!(
+            "{}\n[consumer]\n{storage_consumer}\n[clickhouse]\nurl = \"{clickhouse}/?database={db}\"\n\n\
+             [embedded]\npath = \"{}\"\n",
+            service(sto_port),
+            sto_dir.join("store.redb").display()
+        );
+        storage.0.push(Proc::service(
+            "data-storage-service",
+            sto_port,
+            &config,
+            &sto_dir,
+        ));
+    }
 
     // Every event the collector publishes, as delivered by NATS to a plain subscriber.
     let observed = Arc::new(Observed::default());
@@ -219,7 +229,8 @@ async fn main() {
         .map(|i| format!("\"S{i:03}-USDT\""))
         .collect();
     println!(
-        "\n== pipeline: {n_symbols} symbols, Binance spot trades + book + bbo, {} s steps ==",
+        "\n== pipeline: {n_symbols} symbols, Binance spot trades + book + bbo, {} s steps, \
+         {n_collectors} collector(s), {n_storages} storage service(s) ==",
         step.as_secs()
     );
     let mut best = 0.0_f64;
@@ -227,16 +238,25 @@ async fn main() {
     let mut steps: Vec<summary::StepResult> = Vec::new();
     for rate in rates {
         let mut sim = SimProc::start("binance-spot", &symbols.join(","), rate, 3).await;
-        let col_port = free_port();
-        let collector = format!(
-            "batch_size = {collector_batch}\n{}\n[[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\", \"bbo\"]\n\
-             symbols = [{}]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
-            service(col_port),
-            normalized.join(", "),
-            addr = sim.addr
-        );
-        let mut collector =
-            Proc::service("market-data-collector", col_port, &collector, dir.path());
+        let mut collector = Group::default();
+        for i in 0..n_collectors {
+            let col_port = free_port();
+            let config = format!(
+                "batch_size = {collector_batch}\n{}\n[shard]\nindex = {i}\ncount = {n_collectors}\n\n\
+                 [[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\", \"bbo\"]\n\
+                 symbols = [{}]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
+                service(col_port),
+                normalized.join(", "),
+                addr = sim.addr
+            );
+            let col_dir = proc_dir(format!("collector{rate}-{i}"));
+            collector.0.push(Proc::service(
+                "market-data-collector",
+                col_port,
+                &config,
+                &col_dir,
+            ));
+        }
         tokio::time::sleep(Duration::from_secs(4)).await; // connect, sync books, warm up
         let sim_url = format!("http://{}", sim.addr);
         let (e0, n0, s0) = (
@@ -246,14 +266,18 @@ async fn main() {
         );
         *observed.receipt_to_nats.lock().unwrap() = Samples::default();
         *observed.exchange_to_nats.lock().unwrap() = Samples::default();
-        let pids = [
-            sim.pid(),
-            collector.pid(),
-            storage.pid(),
-            server_pid("nats"),
-            server_pid("clickhouse"),
-        ];
-        let cpu0: Vec<f64> = pids.iter().map(|p| p.map_or(0.0, cpu_secs)).collect();
+        let pids = [sim.pid(), server_pid("nats"), server_pid("clickhouse")];
+        let cpu_now = |collector: &Group, storage: &Group| -> Vec<f64> {
+            let servers: Vec<f64> = pids.iter().map(|p| p.map_or(0.0, cpu_secs)).collect();
+            vec![
+                servers[0],
+                collector.cpu_secs(),
+                storage.cpu_secs(),
+                servers[1],
+                servers[2],
+            ]
+        };
+        let cpu0 = cpu_now(&collector, &storage);
         observed.recording.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let watermark = now_ns();
@@ -274,19 +298,21 @@ async fn main() {
                     seen_to = seen_to.max(ts);
                 }
             }
-            for (slot, pid) in rss
-                .iter_mut()
-                .zip([sim.pid(), collector.pid(), storage.pid()])
-            {
-                *slot = (*slot).max(pid.map_or(0, rss_kib));
+            let now = [
+                sim.pid().map_or(0, rss_kib),
+                collector.max_rss_kib(),
+                storage.max_rss_kib(),
+            ];
+            for (slot, kib) in rss.iter_mut().zip(now) {
+                *slot = (*slot).max(kib);
             }
         }
         observed.recording.store(false, Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
-        let cpu: Vec<f64> = pids
+        let cpu: Vec<f64> = cpu_now(&collector, &storage)
             .iter()
             .zip(&cpu0)
-            .map(|(p, c0)| p.map_or(0.0, cpu_secs) - c0)
+            .map(|(c, c0)| c - c0)
             .collect();
         let offered = (sim_events(&http, &sim_url).await - e0) as f64 / secs;
         let published = (observed.count.load(Ordering::Relaxed) - n0) as f64 / secs;
@@ -340,10 +366,27 @@ async fn main() {
         if published >= 0.95 * offered && stored >= 0.9 * published {
             best = best.max(published);
         }
-        let _ = collector.terminate(Duration::from_secs(20)).await;
+        collector.terminate(Duration::from_secs(20)).await;
         sim.stop().await;
     }
-    // Memory: 100 symbols with 1000-level books on one collector.
+    if env_or("MP_BENCH_MEMORY", "1") != "0" {
+        memory_case(&http, &clickhouse, &db, &service, dir.path()).await;
+    }
+    summarize(best, top_published, top_stored, raw_js, raw_ch);
+    storage.terminate(Duration::from_secs(20)).await;
+    platform::cleanup(&http, &clickhouse, &db, &nats, &stream).await;
+    println!("pipeline-shape: collectors={n_collectors} storages={n_storages}");
+    println!("{}", summary::line(&steps));
+}
+
+/// Memory: 100 symbols with 1000-level books on one collector.
+async fn memory_case(
+    http: &reqwest::Client,
+    clickhouse: &str,
+    db: &str,
+    service: &dyn Fn(u16) -> String,
+    dir: &std::path::Path,
+) {
     let symbols: Vec<String> = (0..100).map(|i| format!("M{i:03}USDT")).collect();
     let normalized: Vec<String> = (0..100).map(|i| format!("\"M{i:03}-USDT\"")).collect();
     let mut sim = SimProc::start_with(
@@ -362,7 +405,7 @@ async fn main() {
         normalized.join(", "),
         addr = sim.addr
     );
-    let mut collector = Proc::service("market-data-collector", col_port, &collector, dir.path());
+    let mut collector = Proc::service("market-data-collector", col_port, &collector, dir);
     let mut synced = 0;
     // Snapshots of 1000 levels weigh 50 on Binance: the weight budget spreads 100 of them
     // over about a minute (as against the real exchange).
@@ -370,7 +413,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let sql =
             format!("SELECT uniqExact(symbol) FROM `{db}`.book_snapshot WHERE symbol LIKE 'M%'");
-        synced = ch(&http, &clickhouse, sql)
+        synced = ch(http, clickhouse, sql)
             .await
             .trim()
             .parse()
@@ -388,7 +431,9 @@ async fn main() {
     );
     let _ = collector.terminate(Duration::from_secs(20)).await;
     sim.stop().await;
+}
 
+fn summarize(best: f64, top_published: f64, top_stored: f64, raw_js: f64, raw_ch: f64) {
     println!("\n== summary ==");
     println!(
         "pipeline sustained {best:.0} ev/s = {:.2} × raw JetStream publish ({raw_js:.0} msg/s)",
@@ -403,7 +448,4 @@ async fn main() {
     println!(
         "(ClickHouse sink vs raw insert alone: marketprism-storage example storage_throughput)"
     );
-    let _ = storage.terminate(Duration::from_secs(20)).await;
-    platform::cleanup(&http, &clickhouse, &db, &nats, &stream).await;
-    println!("{}", summary::line(&steps));
 }

@@ -108,7 +108,16 @@ impl Proc {
     }
 }
 
-fn binary(name: &str) -> &'static str {
+/// The service binary `name`: this build's, or the one in `MARKETPRISM_TEST_BIN_DIR` when
+/// set (the pipeline bench uses it to compare two builds in one session).
+fn binary(name: &str) -> PathBuf {
+    match std::env::var_os("MARKETPRISM_TEST_BIN_DIR") {
+        Some(dir) => Path::new(&dir).join(name),
+        None => PathBuf::from(built_binary(name)),
+    }
+}
+
+fn built_binary(name: &str) -> &'static str {
     match name {
         "api-gateway" => env!("CARGO_BIN_EXE_api-gateway"),
         "market-data-collector" => env!("CARGO_BIN_EXE_market-data-collector"),
