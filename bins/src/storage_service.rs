@@ -43,9 +43,10 @@ pub struct StorageConfig {
 pub struct ConsumerSection {
     /// Durable consumer name, shared by every storage instance (they split the work).
     pub durable: String,
-    /// Messages per batch.
+    /// Messages per batch: most events per ClickHouse insert of one table.
     pub batch_size: usize,
-    /// Longest wait for a full batch (ms).
+    /// Longest wait for a full batch (ms): with `batch_size`, bounds how long an event waits
+    /// before its insert.
     pub batch_timeout_ms: u64,
     /// Redelivery after this long without an ack (ms).
     pub ack_wait_ms: u64,
@@ -55,8 +56,8 @@ impl Default for ConsumerSection {
     fn default() -> Self {
         ConsumerSection {
             durable: "storage".into(),
-            batch_size: 1000,
-            batch_timeout_ms: 200,
+            batch_size: 10_000,
+            batch_timeout_ms: 500,
             ack_wait_ms: 30_000,
         }
     }

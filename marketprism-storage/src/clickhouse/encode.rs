@@ -8,23 +8,30 @@ use marketprism_core::model::MarketEvent;
 use super::{rows::EventRow, with_row};
 use crate::{EventKind, Result};
 
-/// The kinds present in `batch`, in [`EventKind::ALL`] (tag) order. `ALL` lists every kind,
-/// so none is skipped: a kind without a table fails the insert in `with_row!`.
-pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = EventKind> {
-    let mut present = [false; 256];
+/// `batch` split by kind in one pass: each kind present with its events, in order of first
+/// appearance. Every kind is kept, so none is skipped: a kind without a table fails the
+/// insert in `with_row!`.
+pub(super) fn by_kind(batch: &[MarketEvent]) -> Vec<(EventKind, Vec<&MarketEvent>)> {
+    // Tag → position in `groups` (+1; 0 = not seen yet).
+    let mut slot = [0_usize; 256];
+    let mut groups: Vec<(EventKind, Vec<&MarketEvent>)> = Vec::new();
     for e in batch {
-        present[usize::from(e.kind().tag())] = true;
+        let kind = e.kind();
+        let tag = usize::from(kind.tag());
+        if slot[tag] == 0 {
+            groups.push((kind, Vec::with_capacity(batch.len())));
+            slot[tag] = groups.len();
+        }
+        groups[slot[tag] - 1].1.push(e);
     }
-    EventKind::ALL
-        .into_iter()
-        .filter(move |k| present[usize::from(k.tag())])
+    groups
 }
 
-/// `batch`'s events of `R`'s kind as rows (decimals scaled to `Decimal(38, 18)` integers);
-/// a value the schema cannot hold is a permanent error.
-pub(super) fn rows_of<R: EventRow>(batch: &[MarketEvent]) -> Result<Vec<R>> {
-    let mut rows = Vec::new();
-    for e in batch {
+/// `events` (all of `R`'s kind) as rows (decimals scaled to `Decimal(38, 18)` integers); a
+/// value the schema cannot hold is a permanent error.
+pub(super) fn rows_of<R: EventRow>(events: &[&MarketEvent]) -> Result<Vec<R>> {
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
         if let Some(row) = R::from_event(e)? {
             rows.push(row);
         }
@@ -40,8 +47,8 @@ pub(super) fn rows_of<R: EventRow>(batch: &[MarketEvent]) -> Result<Vec<R>> {
 #[doc(hidden)]
 pub fn convert_rows(batch: &[MarketEvent]) -> Result<usize> {
     let mut rows = 0;
-    for kind in kinds_present(batch) {
-        with_row!(kind, R => rows += std::hint::black_box(rows_of::<R>(batch)?).len());
+    for (kind, events) in by_kind(batch) {
+        with_row!(kind, R => rows += std::hint::black_box(rows_of::<R>(&events)?).len());
     }
     Ok(rows)
 }

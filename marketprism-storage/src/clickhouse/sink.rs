@@ -11,7 +11,7 @@ use marketprism_core::{
 
 use super::{
     ClickHouseStore, classify,
-    encode::{kinds_present, rows_of},
+    encode::{by_kind, rows_of},
     rows::EventRow,
     timeout, with_row,
 };
@@ -25,10 +25,12 @@ impl ClickHouseStore {
         let started = Instant::now();
         // One INSERT per kind, all in flight at once: the batch costs the slowest insert, not
         // their sum. A failed one fails the batch; the others are harmless on retry (idempotent).
+        // The batch is split by kind in one pass; each insert converts only its own events.
+        let groups = by_kind(batch);
         let mut inserts: Vec<std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + '_>>> =
             Vec::new();
-        for kind in kinds_present(batch) {
-            with_row!(kind, R => inserts.push(Box::pin(self.insert_kind::<R>(batch))));
+        for (kind, events) in &groups {
+            with_row!(*kind, R => inserts.push(Box::pin(self.insert_kind::<R>(events))));
         }
         futures::future::try_join_all(inserts).await?;
         metrics::counter!("marketprism_storage_clickhouse_rows_total")
@@ -38,9 +40,9 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    async fn insert_kind<R: EventRow>(&self, batch: &[MarketEvent]) -> Result<()> {
+    async fn insert_kind<R: EventRow>(&self, events: &[&MarketEvent]) -> Result<()> {
         // Convert first: a value the schema cannot hold fails before anything is sent.
-        let rows = rows_of::<R>(batch)?;
+        let rows = rows_of::<R>(events)?;
         let table = self.config.table(<R as EventRow>::EVENT_KIND);
         let what = "insert";
         self.with_failover(what, |_, insert_client| {
