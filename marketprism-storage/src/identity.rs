@@ -10,7 +10,7 @@
 //! |---|---|
 //! | trade, liquidation | `{trade_id}` / `{exchange_ts}:{side}:{price}:{size}` |
 //! | book delta, book snapshot | `{sequence}` |
-//! | kline | `{interval}:{open_ts}:{exchange_ts}` |
+//! | kline | `{interval}:{open_ts}:{closed}:{high}:{low}:{close}:{volume}` (its content: Deribit's candles carry no time of their own, so a time would differ between collectors) |
 //! | long/short ratio | `{ratio kind}:{period}:{exchange_ts}` |
 //! | BBO with a sequence (Binance `u`, OKX `seqId`) | `s{sequence}` |
 //! | status | `{status kind}:{exchange_ts}:{connection or detail}` |
@@ -75,7 +75,19 @@ pub fn write_event_id(event: &MarketEvent, buf: &mut String) {
         ),
         MarketEvent::BookDelta(d) => write!(buf, "{}", d.sequence),
         MarketEvent::BookSnapshot(s) => write!(buf, "{}", s.sequence),
-        MarketEvent::Kline(k) => write!(buf, "{}:{}:{}", k.interval, k.open_ts, k.exchange_ts),
+        // Content, not time: an update that changes nothing is the same event, and Deribit's
+        // candles have no exchange time (each collector would stamp its own receive time).
+        MarketEvent::Kline(k) => write!(
+            buf,
+            "{}:{}:{}:{}:{}:{}:{}",
+            k.interval,
+            k.open_ts,
+            if k.closed { "c" } else { "o" },
+            k.high,
+            k.low,
+            k.close,
+            k.volume
+        ),
         MarketEvent::LongShortRatio(r) => write!(
             buf,
             "{}:{}:{}",
@@ -163,6 +175,36 @@ mod tests {
             },
         ));
         assert_eq!(event_id(&s), "status:binance:spot:_all:connected:9:c1");
+    }
+
+    #[test]
+    fn kline_identity_is_its_content_not_its_receive_time() {
+        let k = |exchange_ts: i64, close: &str| {
+            MarketEvent::Kline(Kline {
+                exchange: ExchangeId::DERIBIT,
+                market: MarketType::Perpetual,
+                symbol: Symbol::new("BTC-USD-PERP"),
+                interval: "1".into(),
+                open_ts: 1_654_079_340_000_000_000,
+                open: "31595.5".parse().expect("decimal"),
+                high: "31600".parse().expect("decimal"),
+                low: "31595.5".parse().expect("decimal"),
+                close: close.parse().expect("decimal"),
+                volume: "0.02120555".parse().expect("decimal"),
+                quote_volume: None,
+                closed: false,
+                exchange_ts,
+                local_ts: exchange_ts,
+            })
+        };
+        // Two collectors receiving the same candle update at different times.
+        assert_eq!(event_id(&k(1, "31600")), event_id(&k(2, "31600")));
+        assert_eq!(
+            event_id(&k(1, "31600")),
+            "kline:deribit:perpetual:BTC-USD-PERP:1:1654079340000000000:o:31600:31595.5:31600:0.02120555"
+        );
+        // A changed candle is another event.
+        assert_ne!(event_id(&k(1, "31600")), event_id(&k(1, "31598")));
     }
 
     #[test]

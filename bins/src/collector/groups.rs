@@ -325,6 +325,10 @@ pub(super) async fn assigned(
         me.clone(),
         addr,
         members_tx,
+        {
+            let stats = ctx.stats.clone();
+            move || stats.publish_failing_for()
+        },
         lease_stop.clone(),
     ));
     // Start from a list that shows this member, so the others see it too (bounded: with an

@@ -6,6 +6,11 @@
 //! dead member's instruments over: the member died after it, at most one renewal period
 //! later.
 //!
+//! A collector keeps its lease only while it can deliver: when publishing has failed for a
+//! whole TTL (cut off from NATS, say, while discovery still answers) it removes its lease, so
+//! the survivors take its instruments over instead of leaving them dark behind a live lease;
+//! it joins again after its next successful publish.
+//!
 //! The list is read by polling (`poll_ms`) rather than by watching: a poll is one range
 //! read, works alike on every backend, and cannot miss an event; detection time is the TTL
 //! plus at most one poll. This record is separate from the service's own registration
@@ -61,6 +66,7 @@ pub(crate) async fn run(
     me: String,
     addr: (String, u16),
     tx: watch::Sender<Members>,
+    failing_for: impl Fn() -> Option<Duration> + Send,
     stop: CancellationToken,
 ) {
     let ttl = Duration::from_secs(config.lease_ttl_secs);
@@ -75,7 +81,16 @@ pub(crate) async fn run(
         tokio::select! {
             () = stop.cancelled() => break,
             _ = renew.tick() => {
-                lease = keep_lease(&*backend, &config, &me, &addr, ttl, lease).await;
+                if unfit(failing_for(), ttl) {
+                    if lease.take().is_some() {
+                        tracing::warn!(member = %me, "publishing has failed for a whole lease TTL; leaving the collector group so others carry the instruments");
+                        if let Err(e) = backend.deregister(&service, &me).await {
+                            tracing::warn!(error = %e, "could not remove the assignment lease (it expires after its TTL)");
+                        }
+                    }
+                } else {
+                    lease = keep_lease(&*backend, &config, &me, &addr, ttl, lease).await;
+                }
             }
             _ = poll.tick() => match backend.list(&service).await {
                 Ok(list) => publish(&tx, list),
@@ -86,6 +101,11 @@ pub(crate) async fn run(
     if let Err(e) = backend.deregister(&service, &me).await {
         tracing::warn!(error = %e, "could not remove the assignment lease (it expires after its TTL)");
     }
+}
+
+/// True when publishing has been failing for at least `ttl`: the lease must not be renewed.
+fn unfit(failing_for: Option<Duration>, ttl: Duration) -> bool {
+    failing_for.is_some_and(|d| d >= ttl)
 }
 
 /// Renews (and re-stamps) the lease, or registers anew when there is none or it expired.
@@ -154,4 +174,17 @@ fn publish(tx: &watch::Sender<Members>, list: Vec<ServiceInstance>) {
             true
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collector_that_cannot_publish_for_a_ttl_gives_its_lease_up() {
+        let ttl = Duration::from_secs(3);
+        assert!(!unfit(None, ttl));
+        assert!(!unfit(Some(Duration::from_millis(2999)), ttl));
+        assert!(unfit(Some(ttl), ttl));
+    }
 }

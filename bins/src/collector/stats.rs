@@ -60,6 +60,8 @@ struct Inner {
     markets: BTreeMap<(&'static str, &'static str), MarketStats>,
     published: u64,
     publish_failures: u64,
+    /// When publishing started failing (cleared by the next successful publish).
+    failing_since: Option<Instant>,
     state: String,
     last_error: Option<String>,
 }
@@ -200,6 +202,7 @@ impl Stats {
         metrics::counter!("marketprism_collector_published_total").increment(n as u64);
         let mut inner = self.lock();
         inner.published += n as u64;
+        inner.failing_since = None;
         if inner.state == "retrying" {
             inner.state = "running".into();
         }
@@ -210,8 +213,14 @@ impl Stats {
         metrics::counter!("marketprism_collector_publish_failures_total").increment(1);
         let mut inner = self.lock();
         inner.publish_failures += 1;
+        inner.failing_since.get_or_insert_with(Instant::now);
         inner.state = "retrying".into();
         inner.last_error = Some(error);
+    }
+
+    /// How long publishing has been failing without a success in between (`None`: it is not).
+    pub fn publish_failing_for(&self) -> Option<std::time::Duration> {
+        self.lock().failing_since.map(|t| t.elapsed())
     }
 
     /// Sets the state (and optionally the last error).
@@ -281,5 +290,22 @@ impl Stats {
                 .count(),
             markets: inner.markets.len(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_failing_for_runs_from_the_first_failure_to_the_next_success() {
+        let stats = Stats::default();
+        assert_eq!(stats.publish_failing_for(), None);
+        stats.publish_failed("down".into());
+        let first = stats.publish_failing_for().expect("failing");
+        stats.publish_failed("still down".into());
+        assert!(stats.publish_failing_for().expect("failing") >= first);
+        stats.published(1);
+        assert_eq!(stats.publish_failing_for(), None);
     }
 }
