@@ -413,11 +413,7 @@ async fn memory_case(
         tokio::time::sleep(Duration::from_millis(500)).await;
         let sql =
             format!("SELECT uniqExact(symbol) FROM `{db}`.book_snapshot WHERE symbol LIKE 'M%'");
-        synced = ch(http, clickhouse, sql)
-            .await
-            .trim()
-            .parse()
-            .unwrap_or(0);
+        synced = ch(http, clickhouse, sql).await.trim().parse().unwrap_or(0);
         if synced >= 100 {
             break;
         }
