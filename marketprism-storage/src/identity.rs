@@ -10,6 +10,7 @@
 //! |---|---|
 //! | trade, liquidation | `{trade_id}` / `{exchange_ts}:{side}:{price}:{size}` |
 //! | book delta, book snapshot | `{sequence}` |
+//! | top-N book image (`top_n = Some(n)`) | `{sequence}:top{n}` (same for every collector: the image of one sequence is one event) |
 //! | kline | `{interval}:{open_ts}:{exchange_ts}` |
 //! | long/short ratio | `{ratio kind}:{period}:{exchange_ts}` |
 //! | status | `{status kind}:{exchange_ts}:{connection or detail}` |
@@ -65,7 +66,10 @@ pub fn write_event_id(event: &MarketEvent, buf: &mut String) {
             l.size
         ),
         MarketEvent::BookDelta(d) => write!(buf, "{}", d.sequence),
-        MarketEvent::BookSnapshot(s) => write!(buf, "{}", s.sequence),
+        MarketEvent::BookSnapshot(s) => match s.top_n {
+            Some(n) => write!(buf, "{}:top{n}", s.sequence),
+            None => write!(buf, "{}", s.sequence),
+        },
         MarketEvent::Kline(k) => write!(buf, "{}:{}:{}", k.interval, k.open_ts, k.exchange_ts),
         MarketEvent::LongShortRatio(r) => write!(
             buf,

@@ -12,7 +12,7 @@ use crate::{EventKind, Result};
 /// so none is skipped: a kind without a table fails the insert in `with_row!`.
 pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = EventKind> {
     let mut present = [false; 256];
-    for e in batch {
+    for e in batch.iter().filter(|e| !crate::query::is_hot_only(e)) {
         present[usize::from(e.kind().tag())] = true;
     }
     EventKind::ALL
@@ -24,7 +24,7 @@ pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = Event
 /// a value the schema cannot hold is a permanent error.
 pub(super) fn rows_of<R: EventRow>(batch: &[MarketEvent]) -> Result<Vec<R>> {
     let mut rows = Vec::new();
-    for e in batch {
+    for e in batch.iter().filter(|e| !crate::query::is_hot_only(e)) {
         if let Some(row) = R::from_event(e)? {
             rows.push(row);
         }

@@ -173,6 +173,7 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         asks: vec![lv("101", "3"), lv("102", "4")],
         exchange_ts: base,
         local_ts: base,
+        top_n: None,
     };
     let delta = BookDelta {
         exchange: ExchangeId::OKX,
