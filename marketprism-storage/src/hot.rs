@@ -54,17 +54,15 @@ impl BookKeeper {
             return Vec::new();
         };
         let mut touched: Vec<InstrumentKey> = Vec::new();
-        let mut images: HashMap<InstrumentKey, &BookSnapshot> = HashMap::new();
+        // Per instrument, the newest consistent image seen in this batch so far.
+        let mut images: HashMap<InstrumentKey, BookSnapshot> = HashMap::new();
         for event in batch {
             let Some(key) = InstrumentKey::of(event) else {
                 continue;
             };
             match event {
                 MarketEvent::BookSnapshot(s) if s.is_top_n_image() => {
-                    let newer = images.get(&key).is_none_or(|i| s.sequence > i.sequence);
-                    if newer {
-                        images.insert(key.clone(), s);
-                    }
+                    offer(&mut images, &key, s.sequence, || self.truncate(s));
                 }
                 MarketEvent::BookSnapshot(s) => {
                     let mut book = OrderBook::new();
@@ -77,11 +75,13 @@ impl BookKeeper {
                         // Already applied (a redelivery).
                         Some(book) if d.sequence <= book.sequence() => continue,
                         Some(book) => {
+                            let before = book.sequence();
                             if book.apply_delta(d).is_err() {
                                 // A gap: unknown here until the next snapshot; what is
-                                // stored stays (another consumer may hold the delta).
+                                // stored stays (another consumer may hold the delta). The
+                                // book as it was up to the gap is still worth writing.
+                                offer(&mut images, &key, before, || self.image(&key, book));
                                 *entry = None;
-                                continue;
                             }
                         }
                         None => continue,
@@ -93,33 +93,34 @@ impl BookKeeper {
                 touched.push(key);
             }
         }
-        let now = marketprism_core::model::now_ns();
+        for key in &touched {
+            if let Some(Some(book)) = books.get(key) {
+                offer(&mut images, key, book.sequence(), || self.image(key, book));
+            }
+        }
         touched
             .into_iter()
             .filter_map(|key| {
-                let own = books.get(&key).and_then(Option::as_ref).map(|book| {
-                    let (bids, asks) = book.top(self.depth);
-                    BookSnapshot {
-                        exchange: key.exchange,
-                        market: key.market,
-                        symbol: key.symbol.clone(),
-                        sequence: book.sequence(),
-                        bids,
-                        asks,
-                        exchange_ts: book.exchange_ts(),
-                        local_ts: now,
-                        top_n: Some(u32::try_from(self.depth).unwrap_or(u32::MAX)),
-                    }
-                });
-                let image = images.get(&key).map(|s| self.truncate(s));
-                let best = match (own, image) {
-                    (Some(o), Some(i)) if i.sequence > o.sequence => i,
-                    (Some(o), _) => o,
-                    (None, i) => i?,
-                };
-                Some((key, best))
+                let image = images.remove(&key)?;
+                Some((key, image))
             })
             .collect()
+    }
+
+    /// The top-N image of this process's own (consistent) book of `key`.
+    fn image(&self, key: &InstrumentKey, book: &OrderBook) -> BookSnapshot {
+        let (bids, asks) = book.top(self.depth);
+        BookSnapshot {
+            exchange: key.exchange,
+            market: key.market,
+            symbol: key.symbol.clone(),
+            sequence: book.sequence(),
+            bids,
+            asks,
+            exchange_ts: book.exchange_ts(),
+            local_ts: marketprism_core::model::now_ns(),
+            top_n: Some(u32::try_from(self.depth).unwrap_or(u32::MAX)),
+        }
     }
 
     fn truncate(&self, image: &BookSnapshot) -> BookSnapshot {
@@ -129,6 +130,19 @@ impl BookKeeper {
         let n = u32::try_from(self.depth).unwrap_or(u32::MAX);
         s.top_n = Some(s.top_n.map_or(n, |t| t.min(n)));
         s
+    }
+}
+
+/// Keeps `make()` as the candidate image of `key` when its `sequence` is newer than the
+/// current candidate (built only then).
+fn offer(
+    images: &mut HashMap<InstrumentKey, BookSnapshot>,
+    key: &InstrumentKey,
+    sequence: u64,
+    make: impl FnOnce() -> BookSnapshot,
+) {
+    if images.get(key).is_none_or(|i| sequence > i.sequence) {
+        images.insert(key.clone(), make());
     }
 }
 

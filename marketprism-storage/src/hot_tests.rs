@@ -75,12 +75,27 @@ fn own_book_follows_snapshot_and_deltas_truncated_to_depth() {
 fn a_gap_writes_nothing_and_does_not_clear() {
     let keeper = BookKeeper::new(5);
     keeper.apply(&[snap(10, None, "100")]);
-    // Another consumer took 11: this one cannot continue, and says nothing.
-    assert!(keeper.apply(&[delta(11, 12, "95")]).is_empty());
+    // Another consumer took 11: this one cannot continue. It offers no more than the book
+    // up to the gap (already written: the store refuses an equal sequence), never a clear.
+    let out = keeper.apply(&[delta(11, 12, "95")]);
+    assert!(out.iter().all(|(_, s)| s.sequence == 10), "{out:?}");
     // Nor after, until the next whole snapshot.
     assert!(keeper.apply(&[delta(12, 13, "96")]).is_empty());
     let out = keeper.apply(&[snap(20, None, "100"), delta(20, 21, "97")]);
     assert_eq!(out[0].1.sequence, 21);
+}
+
+#[test]
+fn a_snapshot_and_a_gap_in_one_batch_still_write_the_book_up_to_the_gap() {
+    let keeper = BookKeeper::new(5);
+    let out = keeper.apply(&[
+        snap(10, None, "100"),
+        delta(10, 11, "95"),
+        delta(12, 13, "96"),
+    ]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1.sequence, 11);
+    assert_eq!(out[0].1.bids[1], lv("95", "2"));
 }
 
 #[test]
