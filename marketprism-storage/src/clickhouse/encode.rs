@@ -45,3 +45,30 @@ pub fn convert_rows(batch: &[MarketEvent]) -> Result<usize> {
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use marketprism_core::model::{BookSnapshot, ExchangeId, Level, MarketType, Symbol};
+
+    use super::*;
+
+    #[test]
+    fn top_n_images_make_no_rows() {
+        let snap = |top_n| {
+            MarketEvent::BookSnapshot(BookSnapshot {
+                exchange: ExchangeId::BINANCE,
+                market: MarketType::Spot,
+                symbol: Symbol::new("BTC-USDT"),
+                sequence: 7,
+                bids: vec![Level::new(1.into(), 2.into())],
+                asks: vec![],
+                exchange_ts: 1,
+                local_ts: 2,
+                top_n,
+            })
+        };
+        assert_eq!(convert_rows(&[snap(None), snap(Some(20))]).ok(), Some(1));
+        assert_eq!(convert_rows(&[snap(Some(20))]).ok(), Some(0));
+        assert_eq!(kinds_present(&[snap(Some(20))]).count(), 0, "no empty insert");
+    }
+}
