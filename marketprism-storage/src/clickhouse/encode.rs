@@ -69,6 +69,10 @@ mod tests {
         };
         assert_eq!(convert_rows(&[snap(None), snap(Some(20))]).ok(), Some(1));
         assert_eq!(convert_rows(&[snap(Some(20))]).ok(), Some(0));
-        assert_eq!(kinds_present(&[snap(Some(20))]).count(), 0, "no empty insert");
+        assert_eq!(
+            kinds_present(&[snap(Some(20))]).count(),
+            0,
+            "no empty insert"
+        );
     }
 }
