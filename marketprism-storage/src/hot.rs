@@ -72,8 +72,15 @@ impl BookKeeper {
                 MarketEvent::BookDelta(d) => {
                     let entry = books.entry(key.clone()).or_insert(None);
                     match entry {
-                        // Already applied (a redelivery).
-                        Some(book) if d.sequence <= book.sequence() => continue,
+                        // Already applied (a redelivery), unless it follows the book: a
+                        // delta may end at the sequence it starts from (Binance futures'
+                        // first diff after a snapshot; OKX keepalives).
+                        Some(book)
+                            if d.sequence <= book.sequence()
+                                && d.prev_sequence != book.sequence() =>
+                        {
+                            continue;
+                        }
                         Some(book) => {
                             let before = book.sequence();
                             if book.apply_delta(d).is_err() {

@@ -129,3 +129,14 @@ fn the_newest_of_own_book_and_image_wins_within_a_batch() {
     let out = keeper.apply(&[snap(9, Some(5), "99"), snap(14, Some(5), "98")]);
     assert_eq!(out[0].1.sequence, 14, "the newest image of a batch");
 }
+
+#[test]
+fn a_delta_ending_where_it_starts_is_applied() {
+    // Binance futures' first diff after a snapshot may be U = u = lastUpdateId.
+    let keeper = BookKeeper::new(5);
+    let out = keeper.apply(&[snap(10, None, "100"), delta(10, 10, "100.5")]);
+    assert_eq!(out[0].1.bids[0], lv("100.5", "2"));
+    // Redelivered after the book moved on: ignored.
+    keeper.apply(&[delta(10, 11, "100.6")]);
+    assert!(keeper.apply(&[delta(10, 10, "100.5")]).is_empty());
+}

@@ -63,8 +63,10 @@ impl BookImages {
                 let Some(t) = self.books.get_mut(&key) else {
                     return;
                 };
-                if d.sequence <= t.book.sequence() {
-                    // Already applied.
+                // Already applied, unless it follows the book: a delta may end at the
+                // sequence it starts from (Binance futures' first diff after a snapshot whose
+                // `lastUpdateId` is that diff's `U`; OKX keepalives).
+                if d.sequence <= t.book.sequence() && d.prev_sequence != t.book.sequence() {
                     return;
                 }
                 if t.book.apply_delta(d).is_err() {

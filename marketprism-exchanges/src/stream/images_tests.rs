@@ -105,3 +105,14 @@ fn images_are_not_followed() {
     t.observe(&delta(40, 41, "99.5"));
     assert!(images(&mut t, 1).is_empty());
 }
+
+#[test]
+fn a_delta_ending_where_it_starts_is_applied() {
+    // Binance futures: the snapshot's lastUpdateId is the first diff's U, and that diff may
+    // hold a single update (U = u): prev_sequence = sequence = the book's sequence.
+    let mut t = BookImages::new(5, None);
+    t.observe(&snap(10));
+    t.observe(&delta(10, 10, "100.5"));
+    let got = images(&mut t, 1);
+    assert_eq!(got[0].bids[0], lv("100.5", "7"));
+}
