@@ -12,7 +12,7 @@ use crate::{EventKind, Result};
 /// so none is skipped: a kind without a table fails the insert in `with_row!`.
 pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = EventKind> {
     let mut present = [false; 256];
-    for e in batch {
+    for e in batch.iter().filter(|e| !crate::query::is_hot_only(e)) {
         present[usize::from(e.kind().tag())] = true;
     }
     EventKind::ALL
@@ -24,7 +24,7 @@ pub(super) fn kinds_present(batch: &[MarketEvent]) -> impl Iterator<Item = Event
 /// a value the schema cannot hold is a permanent error.
 pub(super) fn rows_of<R: EventRow>(batch: &[MarketEvent]) -> Result<Vec<R>> {
     let mut rows = Vec::new();
-    for e in batch {
+    for e in batch.iter().filter(|e| !crate::query::is_hot_only(e)) {
         if let Some(row) = R::from_event(e)? {
             rows.push(row);
         }
@@ -44,4 +44,35 @@ pub fn convert_rows(batch: &[MarketEvent]) -> Result<usize> {
         with_row!(kind, R => rows += std::hint::black_box(rows_of::<R>(batch)?).len());
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use marketprism_core::model::{BookSnapshot, ExchangeId, Level, MarketType, Symbol};
+
+    use super::*;
+
+    #[test]
+    fn top_n_images_make_no_rows() {
+        let snap = |top_n| {
+            MarketEvent::BookSnapshot(BookSnapshot {
+                exchange: ExchangeId::BINANCE,
+                market: MarketType::Spot,
+                symbol: Symbol::new("BTC-USDT"),
+                sequence: 7,
+                bids: vec![Level::new(1.into(), 2.into())],
+                asks: vec![],
+                exchange_ts: 1,
+                local_ts: 2,
+                top_n,
+            })
+        };
+        assert_eq!(convert_rows(&[snap(None), snap(Some(20))]).ok(), Some(1));
+        assert_eq!(convert_rows(&[snap(Some(20))]).ok(), Some(0));
+        assert_eq!(
+            kinds_present(&[snap(Some(20))]).count(),
+            0,
+            "no empty insert"
+        );
+    }
 }
