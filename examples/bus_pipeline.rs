@@ -24,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         asks: vec![level("64000.5", "0.7")?],
         exchange_ts: now_ns(),
         local_ts: now_ns(),
+        top_n: None,
     });
     let delta = MarketEvent::BookDelta(BookDelta {
         exchange: ExchangeId::BINANCE,

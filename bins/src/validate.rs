@@ -58,6 +58,15 @@ impl Validate for CollectorConfig {
         common(p, self);
         p.nested("nats", &self.nats);
         positive(p, "batch_size", self.batch_size as u64);
+        if self.book_image_ms > 0 {
+            positive(p, "book_image_depth", self.book_image_depth as u64);
+            if let Some(d) = self.book_depth.filter(|d| self.book_image_depth > *d) {
+                p.push(
+                    "book_image_depth",
+                    format!("{} is more than book_depth ({d})", self.book_image_depth),
+                );
+            }
+        }
         if self.shard.count == 0 || self.shard.index >= self.shard.count {
             p.push(
                 "shard",

@@ -70,6 +70,28 @@ async fn storage_with_a_clickhouse_url_that_is_not_one() {
 }
 
 #[tokio::test]
+async fn collector_with_book_images_deeper_than_its_books() {
+    let (err, took) = refused(
+        env!("CARGO_BIN_EXE_market-data-collector"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--set",
+            "book_depth=10",
+            "--set",
+            "book_image_depth=20",
+        ],
+        &[],
+    )
+    .await;
+    assert_names(
+        &err,
+        &["book_image_depth", "20 is more than book_depth (10)"],
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
 async fn storage_with_a_bad_failover_url_or_a_relative_zookeeper_path() {
     let (err, took) = refused(
         env!("CARGO_BIN_EXE_data-storage-service"),

@@ -1,5 +1,15 @@
 //! Hot-state bookkeeping shared by the Redis and embedded hot stores: the top-N order book
-//! maintained from snapshots and deltas.
+//! maintained from snapshots and deltas, and from the collectors' top-N images.
+//!
+//! Several storage services may share one durable consumer, so each sees only part of
+//! every book's deltas. The stored book is therefore written compare-and-set on its
+//! `sequence` (a Lua script in Redis, one transaction in the embedded store): an image is
+//! written only when its sequence is greater than the stored one, so any number of writers,
+//! in any order, converge to the newest image. Every image written comes from a consistent
+//! book: either this process's own book (a whole snapshot plus every following delta, none
+//! missing) or a top-N image the collector took from its synced book. A process that misses
+//! a delta drops its own book and writes nothing until the next whole snapshot; it never
+//! clears what another process wrote.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,20 +21,18 @@ use marketprism_core::{
 
 use crate::query::InstrumentKey;
 
-/// What a book event does to the stored top-N book.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum BookUpdate {
-    /// Store this top-N image.
-    Set(InstrumentKey, BookSnapshot),
-    /// The book is unknown now (gap): remove the stored image.
-    Clear(InstrumentKey),
+/// Decides whether an image at `incoming` replaces the stored one at `stored`: only a
+/// strictly newer sequence does (an equal one is the same book).
+pub(crate) fn replaces(stored: Option<u64>, incoming: u64) -> bool {
+    stored.is_none_or(|s| incoming > s)
 }
 
-/// In-memory books, one per instrument, fed by book snapshots and deltas.
+/// In-memory books, one per instrument, fed by whole book snapshots and deltas.
 ///
 /// A delta already applied (redelivery) is ignored; a delta that does not follow the book
-/// (a gap, or deltas seen before any snapshot after a restart) makes the book unknown until
-/// the next snapshot: a stale book is never served as current.
+/// (a gap: another consumer took it, or deltas seen before any snapshot after a restart)
+/// makes this process's book unknown until the next whole snapshot. Top-N images pass
+/// through (truncated to the depth) and never become the base for deltas.
 #[derive(Debug)]
 pub(crate) struct BookKeeper {
     depth: usize,
@@ -39,66 +47,109 @@ impl BookKeeper {
         }
     }
 
-    /// Applies the book events of `batch` in order; returns the final update per instrument.
-    pub(crate) fn apply(&self, batch: &[MarketEvent]) -> Vec<BookUpdate> {
+    /// Applies the book events of `batch` in order; returns, per instrument touched, the
+    /// newest consistent top-N image seen (to write if newer than the stored one).
+    pub(crate) fn apply(&self, batch: &[MarketEvent]) -> Vec<(InstrumentKey, BookSnapshot)> {
         let Ok(mut books) = self.books.lock() else {
             return Vec::new();
         };
         let mut touched: Vec<InstrumentKey> = Vec::new();
+        // Per instrument, the newest consistent image seen in this batch so far.
+        let mut images: HashMap<InstrumentKey, BookSnapshot> = HashMap::new();
         for event in batch {
-            let key = match event {
+            let Some(key) = InstrumentKey::of(event) else {
+                continue;
+            };
+            match event {
+                MarketEvent::BookSnapshot(s) if s.is_top_n_image() => {
+                    offer(&mut images, &key, s.sequence, || self.truncate(s));
+                }
                 MarketEvent::BookSnapshot(s) => {
-                    let Some(key) = InstrumentKey::of(event) else {
-                        continue;
-                    };
                     let mut book = OrderBook::new();
                     book.apply_snapshot(s);
                     books.insert(key.clone(), Some(book));
-                    key
                 }
                 MarketEvent::BookDelta(d) => {
-                    let Some(key) = InstrumentKey::of(event) else {
-                        continue;
-                    };
                     let entry = books.entry(key.clone()).or_insert(None);
-                    let applied = match entry {
-                        // Already applied (a redelivery).
-                        Some(book) if d.sequence <= book.sequence() => continue,
-                        Some(book) => book.apply_delta(d).is_ok(),
-                        // Unknown until the next snapshot.
+                    match entry {
+                        // Already applied (a redelivery), unless it follows the book: a
+                        // delta may end at the sequence it starts from (Binance futures'
+                        // first diff after a snapshot; OKX keepalives).
+                        Some(book)
+                            if d.sequence <= book.sequence()
+                                && d.prev_sequence != book.sequence() =>
+                        {
+                            continue;
+                        }
+                        Some(book) => {
+                            let before = book.sequence();
+                            if book.apply_delta(d).is_err() {
+                                // A gap: unknown here until the next snapshot; what is
+                                // stored stays (another consumer may hold the delta). The
+                                // book as it was up to the gap is still worth writing.
+                                offer(&mut images, &key, before, || self.image(&key, book));
+                                *entry = None;
+                            }
+                        }
                         None => continue,
-                    };
-                    if !applied {
-                        *entry = None;
                     }
-                    key
                 }
                 _ => continue,
-            };
+            }
             if !touched.contains(&key) {
                 touched.push(key);
             }
         }
+        for key in &touched {
+            if let Some(Some(book)) = books.get(key) {
+                offer(&mut images, key, book.sequence(), || self.image(key, book));
+            }
+        }
         touched
             .into_iter()
-            .map(|key| match books.get(&key) {
-                Some(Some(book)) => {
-                    let (bids, asks) = book.top(self.depth);
-                    let snap = BookSnapshot {
-                        exchange: key.exchange,
-                        market: key.market,
-                        symbol: key.symbol.clone(),
-                        sequence: book.sequence(),
-                        bids,
-                        asks,
-                        exchange_ts: book.exchange_ts(),
-                        local_ts: marketprism_core::model::now_ns(),
-                    };
-                    BookUpdate::Set(key, snap)
-                }
-                _ => BookUpdate::Clear(key),
+            .filter_map(|key| {
+                let image = images.remove(&key)?;
+                Some((key, image))
             })
             .collect()
+    }
+
+    /// The top-N image of this process's own (consistent) book of `key`.
+    fn image(&self, key: &InstrumentKey, book: &OrderBook) -> BookSnapshot {
+        let (bids, asks) = book.top(self.depth);
+        BookSnapshot {
+            exchange: key.exchange,
+            market: key.market,
+            symbol: key.symbol.clone(),
+            sequence: book.sequence(),
+            bids,
+            asks,
+            exchange_ts: book.exchange_ts(),
+            local_ts: marketprism_core::model::now_ns(),
+            top_n: Some(u32::try_from(self.depth).unwrap_or(u32::MAX)),
+        }
+    }
+
+    fn truncate(&self, image: &BookSnapshot) -> BookSnapshot {
+        let mut s = image.clone();
+        s.bids.truncate(self.depth);
+        s.asks.truncate(self.depth);
+        let n = u32::try_from(self.depth).unwrap_or(u32::MAX);
+        s.top_n = Some(s.top_n.map_or(n, |t| t.min(n)));
+        s
+    }
+}
+
+/// Keeps `make()` as the candidate image of `key` when its `sequence` is newer than the
+/// current candidate (built only then).
+fn offer(
+    images: &mut HashMap<InstrumentKey, BookSnapshot>,
+    key: &InstrumentKey,
+    sequence: u64,
+    make: impl FnOnce() -> BookSnapshot,
+) {
+    if images.get(key).is_none_or(|i| sequence > i.sequence) {
+        images.insert(key.clone(), make());
     }
 }
 
@@ -129,3 +180,7 @@ pub(crate) fn latest_per_key(batch: &[MarketEvent]) -> Vec<&MarketEvent> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "hot_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | trade, liquidation | `{trade_id}` / `{exchange_ts}:{side}:{price}:{size}` |
 //! | book delta, book snapshot | `{sequence}` |
+//! | top-N book image (`top_n = Some(n)`) | `{sequence}:top{n}` (same for every collector: the image of one sequence is one event) |
 //! | kline | `{interval}:{open_ts}:{closed}:{high}:{low}:{close}:{volume}` (its content: Deribit's candles carry no time of their own, so a time would differ between collectors) |
 //! | long/short ratio | `{ratio kind}:{period}:{exchange_ts}` |
 //! | BBO with a sequence (Binance `u`, OKX `seqId`) | `s{sequence}` |
@@ -74,7 +75,10 @@ pub fn write_event_id(event: &MarketEvent, buf: &mut String) {
             l.size
         ),
         MarketEvent::BookDelta(d) => write!(buf, "{}", d.sequence),
-        MarketEvent::BookSnapshot(s) => write!(buf, "{}", s.sequence),
+        MarketEvent::BookSnapshot(s) => match s.top_n {
+            Some(n) => write!(buf, "{}:top{n}", s.sequence),
+            None => write!(buf, "{}", s.sequence),
+        },
         // Content, not time: an update that changes nothing is the same event, and Deribit's
         // candles have no exchange time (each collector would stamp its own receive time).
         MarketEvent::Kline(k) => write!(

@@ -298,6 +298,14 @@ pub const HOT_KINDS: [EventKind; 5] = [
     EventKind::MarkPrice,
 ];
 
+/// True for an event that only the hot stores keep: a top-N book image
+/// ([`BookSnapshot::top_n`]). History stores leave it out: the whole snapshots and deltas
+/// already hold the book's history, and periodic images of every book would multiply the
+/// `book_snapshot` table.
+pub fn is_hot_only(event: &MarketEvent) -> bool {
+    matches!(event, MarketEvent::BookSnapshot(s) if s.is_top_n_image())
+}
+
 /// The latest state per instrument: latest BBO / ticker / funding / open interest / mark price,
 /// the top-N book, recent trades.
 #[async_trait]
@@ -309,7 +317,9 @@ pub trait HotStore: Send + Sync {
     async fn latest(&self, kind: EventKind, key: &InstrumentKey) -> Result<Option<MarketEvent>>;
     /// The most recent trades of `key`, newest first, at most `limit`, each trade once.
     async fn recent_trades(&self, key: &InstrumentKey, limit: usize) -> Result<Vec<Trade>>;
-    /// The top-N book of `key`, best levels first, as maintained from snapshots and deltas.
+    /// The top-N book of `key`, best levels first: the newest image by `sequence` written
+    /// so far, maintained from snapshots and deltas and from top-N images. Its `sequence`
+    /// and `local_ts` (when the image was taken) tell how current it is.
     async fn book(&self, key: &InstrumentKey) -> Result<Option<BookSnapshot>>;
     /// Current health.
     async fn health(&self) -> Health;

@@ -27,6 +27,13 @@ mod embedded {
     }
 
     #[tokio::test]
+    async fn hot_book_newest_sequence_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path().join("s.redb")).expect("open");
+        conformance::hot_book_replicas(&store, &store, &store).await;
+    }
+
+    #[tokio::test]
     async fn user_exchange() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = EmbeddedStore::open(dir.path().join("s.redb")).expect("open");
@@ -143,6 +150,18 @@ mod servers {
     async fn redis_hot() {
         let Some(store) = redis().await else { return };
         conformance::hot(&store, &store).await;
+    }
+
+    /// Two storage services (two stores, each with its own book-keeping) on one Redis.
+    #[tokio::test]
+    async fn redis_hot_book_two_replicas() {
+        let Some(a) = redis().await else { return };
+        let url = require_server(TestServer::Redis).expect("redis");
+        let b =
+            RedisStore::connect(RedisConfig::new(url).key_prefix(a.config().key_prefix.clone()))
+                .await
+                .expect("redis");
+        conformance::hot_book_replicas(&a, &a, &b).await;
     }
 
     #[tokio::test]

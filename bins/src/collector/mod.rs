@@ -51,6 +51,11 @@ pub struct CollectorConfig {
     pub assignment: AssignmentConfig,
     /// Keep books to this many levels per side.
     pub book_depth: Option<usize>,
+    /// Every this many ms, publish a top-`book_image_depth` image of each book that changed
+    /// (0: none). Keeps the hot book of several storage services correct (docs/scaling.md).
+    pub book_image_ms: u64,
+    /// Levels per side of those images (at least the storage's hot book depth, 20).
+    pub book_image_depth: usize,
     /// Most events per published batch (a batch is whatever is waiting when the previous
     /// publish completes, up to this).
     pub batch_size: usize,
@@ -130,6 +135,8 @@ impl Default for CollectorConfig {
             shard: ShardConfig::default(),
             assignment: AssignmentConfig::default(),
             book_depth: Some(100),
+            book_image_ms: 1000,
+            book_image_depth: 20,
             batch_size: 2000,
             batch_ms: 0,
         }
@@ -361,6 +368,8 @@ pub(crate) async fn build_plan(
     if let Some(d) = config.book_depth {
         builder = builder.book_depth(d);
     }
+    let every = std::time::Duration::from_millis(config.book_image_ms);
+    builder = builder.book_images(every, config.book_image_depth);
     for (i, symbols) in plan {
         let (Some(ex), Some(venue)) = (config.exchanges.get(*i), venues.get(*i)) else {
             continue;

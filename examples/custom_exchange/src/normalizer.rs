@@ -170,6 +170,7 @@ impl BybitNormalizer {
                     asks,
                     exchange_ts,
                     local_ts,
+                    top_n: None,
                 }));
             }
             "delta" => {
@@ -339,6 +340,7 @@ impl Normalizer for BybitNormalizer {
                 asks,
                 exchange_ts: local_ts,
                 local_ts,
+                top_n: None,
             }));
         }
     }

@@ -205,8 +205,22 @@ pub struct BookSnapshot {
     pub asks: Vec<Level>,
     /// Exchange time (ns).
     pub exchange_ts: TimestampNs,
-    /// Local receive time (ns).
+    /// Local receive time (ns); for a [`top_n`](Self::top_n) image, when it was taken.
     pub local_ts: TimestampNs,
+    /// `None` (absent in JSON): the book as synced, which deltas continue. `Some(n)`: a
+    /// periodic image of the best `n` levels per side of a synced book at `sequence`
+    /// (`MarketStreamBuilder::book_images` in marketprism-exchanges). It lets any number of
+    /// consumers that each see only part of the deltas keep a correct top-N book, but it is
+    /// not a base for deltas (levels below `n` are missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_n: Option<u32>,
+}
+
+impl BookSnapshot {
+    /// True for a periodic top-N image (see [`top_n`](Self::top_n)).
+    pub fn is_top_n_image(&self) -> bool {
+        self.top_n.is_some()
+    }
 }
 
 /// Changed levels. Sizes are absolute; zero removes the level.

@@ -201,6 +201,7 @@ impl BookSync {
             asks,
             exchange_ts: snap.exchange_ts,
             local_ts,
+            top_n: None,
         }));
         self.phase = Phase::Bridging;
         for diff in mem::take(&mut self.buffer) {
@@ -229,6 +230,7 @@ impl BookSync {
             asks,
             exchange_ts: local_ts,
             local_ts,
+            top_n: None,
         }));
     }
 

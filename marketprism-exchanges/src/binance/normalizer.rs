@@ -403,6 +403,7 @@ impl BinanceNormalizer {
             asks,
             exchange_ts,
             local_ts,
+            top_n: None,
         }));
         Ok(())
     }

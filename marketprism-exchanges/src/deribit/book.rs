@@ -120,6 +120,7 @@ impl Books {
                 asks,
                 exchange_ts,
                 local_ts,
+                top_n: None,
             }));
             return Ok(());
         }
@@ -186,6 +187,7 @@ impl Books {
                 asks,
                 exchange_ts: local_ts,
                 local_ts,
+                top_n: None,
             }));
         }
     }

@@ -315,6 +315,7 @@ pub(crate) fn full_image(
         asks,
         exchange_ts: ms_to_ns(b.timestamp),
         local_ts,
+        top_n: None,
     })
 }
 

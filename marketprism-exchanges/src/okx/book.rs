@@ -170,6 +170,7 @@ impl Books {
             asks,
             exchange_ts: ms_to_ns(data.ts),
             local_ts,
+            top_n: None,
         }));
     }
 
@@ -263,6 +264,7 @@ impl Books {
                 asks,
                 exchange_ts: local_ts,
                 local_ts,
+                top_n: None,
             }));
         }
     }

@@ -232,6 +232,7 @@ pub(crate) fn book_image(
         asks: b.asks,
         exchange_ts: ms_to_ns(b.ts),
         local_ts,
+        top_n: None,
     }
 }
 

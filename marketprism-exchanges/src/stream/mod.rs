@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+mod images;
 mod rest;
 
 use futures::Stream;
@@ -17,6 +18,7 @@ use marketprism_core::model::MarketEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use images::BookImages;
 pub use rest::fetch_instruments;
 use rest::{group_subscriptions, load_instruments, plan_subscriptions, poll_task};
 
@@ -67,6 +69,7 @@ pub struct MarketStreamBuilder {
     stall_timeout: Duration,
     rotate_after: BTreeMap<String, Duration>,
     capture: Option<PathBuf>,
+    book_images: Option<(Duration, usize)>,
 }
 
 impl Default for MarketStreamBuilder {
@@ -78,6 +81,7 @@ impl Default for MarketStreamBuilder {
             stall_timeout: Duration::from_secs(30),
             rotate_after: BTreeMap::new(),
             capture: None,
+            book_images: None,
         }
     }
 }
@@ -86,6 +90,7 @@ impl Default for MarketStreamBuilder {
 pub struct MarketStream {
     rx: mpsc::Receiver<MarketEvent>,
     _running: Running,
+    images: Option<(BookImages, tokio::time::Interval)>,
 }
 
 impl MarketStream {
@@ -103,7 +108,31 @@ impl MarketStream {
 impl Stream for MarketStream {
     type Item = MarketEvent;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<MarketEvent>> {
-        self.rx.poll_recv(cx)
+        let this = &mut *self;
+        let Some((images, tick)) = &mut this.images else {
+            return this.rx.poll_recv(cx);
+        };
+        if let Some(image) = images.next() {
+            return Poll::Ready(Some(image));
+        }
+        if tick.poll_tick(cx).is_ready() {
+            images.take_images(marketprism_core::model::now_ns());
+            if let Some(image) = images.next() {
+                return Poll::Ready(Some(image));
+            }
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(event)) => {
+                images.observe(&event);
+                Poll::Ready(Some(event))
+            }
+            Poll::Ready(None) => {
+                // The end: the last state of every changed book still goes out.
+                images.take_images(marketprism_core::model::now_ns());
+                Poll::Ready(images.next())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -174,6 +203,29 @@ impl MarketStreamBuilder {
     /// ```
     pub fn book_depth(mut self, depth: usize) -> Self {
         self.book_depth = Some(depth);
+        self
+    }
+
+    /// Also emits, every `interval`, a top-`depth` image of each synced book that changed
+    /// since its last image: a [`BookSnapshot`](marketprism_core::model::BookSnapshot) with
+    /// [`top_n`](marketprism_core::model::BookSnapshot::top_n) `= Some(depth)`, the book's
+    /// last applied `sequence` and `exchange_ts`, taken when `local_ts` says (default: none).
+    ///
+    /// The images let several consumers that each see only part of the deltas (storage
+    /// services sharing one durable consumer) keep a correct top-N book: each writes the
+    /// newest image by sequence. Two collectors of the same book emit images of the same
+    /// sequence with the same content, so one event identity. A book that stops changing
+    /// gets one image after its last change, so its final state always goes out. An image
+    /// is only taken of a book built from a whole snapshot and every delta after it; after
+    /// a gap or resync, not before the next snapshot. Images are not a base for deltas.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = marketprism_exchanges::MarketStream::builder().book_images(Duration::from_secs(1), 20);
+    /// # let _ = b;
+    /// ```
+    pub fn book_images(mut self, interval: Duration, depth: usize) -> Self {
+        self.book_images = (!interval.is_zero()).then_some((interval, depth.max(1)));
         self
     }
 
@@ -313,9 +365,15 @@ impl MarketStreamBuilder {
                 tasks.push(tokio::spawn(task));
             }
         }
+        let images = self.book_images.map(|(every, depth)| {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            (BookImages::new(depth, self.book_depth), tick)
+        });
         Ok(MarketStream {
             rx,
             _running: Running { cancel, tasks },
+            images,
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::{EventKind, Result};
 macro_rules! book_rows {
     ($(
         $(#[$doc:meta])*
-        $row:ident for $variant:ident { $($seq:ident),* }
+        $row:ident for $variant:ident { $($seq:ident),* } $(+ $extra:ident = $value:expr)?
     )*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Row, Serialize, Deserialize)]
@@ -62,6 +62,7 @@ macro_rules! book_rows {
                     asks: levels_from(self.ask_prices, self.ask_sizes)?,
                     exchange_ts: self.exchange_ts,
                     local_ts: self.local_ts,
+                    $($extra: $value,)?
                 }))
             }
         }
@@ -69,8 +70,9 @@ macro_rules! book_rows {
 }
 
 book_rows! {
-    /// Book snapshot row: levels as parallel arrays, best first.
-    BookSnapshotRow for BookSnapshot { sequence }
+    /// Book snapshot row: levels as parallel arrays, best first. Top-N images are never
+    /// stored here (the sink leaves them out), so a row is always a whole book.
+    BookSnapshotRow for BookSnapshot { sequence } + top_n = None
     /// Book delta row.
     BookDeltaRow for BookDelta { prev_sequence, sequence }
 }

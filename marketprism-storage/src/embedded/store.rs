@@ -12,10 +12,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::keys::*;
 use crate::{
     EventKind, Result, StorageError,
-    hot::{BookKeeper, BookUpdate, latest_per_key},
+    hot::{BookKeeper, latest_per_key, replaces},
     query::{
         EventQuery, HistoryStore, HotStore, InstrumentKey, KindStats, Order, RetentionReport,
-        check_hot_kind,
+        check_hot_kind, is_hot_only,
     },
 };
 
@@ -94,7 +94,7 @@ impl EmbeddedStore {
     /// newest hot values, the top-N books.
     pub async fn write_events(&self, batch: &[MarketEvent]) -> Result<()> {
         let mut events = Vec::with_capacity(batch.len());
-        for e in batch {
+        for e in batch.iter().filter(|e| !is_hot_only(e)) {
             events.push((event_key(e), encode_value(e)?));
         }
         let mut latest = Vec::new();
@@ -108,14 +108,13 @@ impl EmbeddedStore {
             }
         }
         let mut books = Vec::new();
-        for update in self.books.apply(batch) {
-            match update {
-                BookUpdate::Set(key, snap) => books.push((
-                    instrument_id(&key),
-                    Some(encode_value(&MarketEvent::BookSnapshot(snap))?),
-                )),
-                BookUpdate::Clear(key) => books.push((instrument_id(&key), None)),
-            }
+        for (key, snap) in self.books.apply(batch) {
+            let sequence = snap.sequence;
+            books.push((
+                instrument_id(&key),
+                sequence,
+                encode_value(&MarketEvent::BookSnapshot(snap))?,
+            ));
         }
         self.blocking(move |db| {
             let op = "write";
@@ -138,15 +137,18 @@ impl EmbeddedStore {
                     }
                 }
                 let mut t = tx.open_table(BOOKS).map_err(|e| db_err(op, e))?;
-                for (k, v) in &books {
-                    match v {
-                        Some(v) => {
-                            t.insert(k.as_bytes(), v.as_slice())
-                                .map_err(|e| db_err(op, e))?;
-                        }
-                        None => {
-                            t.remove(k.as_bytes()).map_err(|e| db_err(op, e))?;
-                        }
+                for (k, sequence, v) in &books {
+                    // Compare-and-set on the sequence, inside the write transaction.
+                    let stored = match t.get(k.as_bytes()).map_err(|e| db_err(op, e))? {
+                        Some(cur) => match decode_value(cur.value())? {
+                            MarketEvent::BookSnapshot(b) => Some(b.sequence),
+                            _ => None,
+                        },
+                        None => None,
+                    };
+                    if replaces(stored, *sequence) {
+                        t.insert(k.as_bytes(), v.as_slice())
+                            .map_err(|e| db_err(op, e))?;
                     }
                 }
             }

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `{prefix}:{kind}:{exchange}:{market}:{symbol}` for BBO, ticker, funding rate, open interest, mark price | hash `ts`, `json` | the event with the greatest `exchange_ts` (an older redelivery never overwrites a newer value: a Lua script compares) |
 //! | `{prefix}:trades:{exchange}:{market}:{symbol}` | sorted set by `exchange_ts`, member = trade JSON | the last `trades_cap` trades; a redelivered trade is the same member, so it is stored once |
-//! | `{prefix}:book:{exchange}:{market}:{symbol}` | string | top-N book JSON (a `book_snapshot`), maintained from snapshots and deltas |
+//! | `{prefix}:book:{exchange}:{market}:{symbol}` | hash `seq`, `json` | top-N book JSON (a `book_snapshot` with `top_n`), maintained from snapshots and deltas and from the collectors' top-N images; written only when its `sequence` is greater than the stored `seq` (a Lua script compares), so several storage services converge to the newest image |
 //!
 //! Every key has a TTL (default 1 h). Every change is published on
 //! `{prefix}:updates:{subject}` (the event's NATS subject) with the JSON as message.

@@ -64,8 +64,9 @@ impl HotStore for RedisStore {
 
     async fn book(&self, key: &InstrumentKey) -> Result<Option<BookSnapshot>> {
         let mut conn = self.conn.clone();
-        let json: Option<String> = redis::cmd("GET")
+        let json: Option<String> = redis::cmd("HGET")
             .arg(self.book_key(key))
+            .arg("json")
             .query_async(&mut conn)
             .await
             .map_err(|e| redis_err("read", e))?;

@@ -7,11 +7,7 @@ use marketprism_core::{
 };
 
 use super::{RedisStore, redis_err};
-use crate::{
-    EventKind, Result,
-    hot::{BookUpdate, latest_per_key},
-    query::InstrumentKey,
-};
+use crate::{EventKind, Result, hot::latest_per_key, query::InstrumentKey};
 
 /// Sets the hash `KEYS[1]` to (`ARGV[1]` ts, `ARGV[2]` json) unless it holds a newer ts
 /// (non-negative integers compared as decimal strings: Lua numbers are doubles), sets the TTL
@@ -21,6 +17,22 @@ local cur = redis.call('HGET', KEYS[1], 'ts')
 local new = ARGV[1]
 if cur and (#cur > #new or (#cur == #new and cur > new)) then return 0 end
 redis.call('HSET', KEYS[1], 'ts', new, 'json', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[2]) end
+return 1
+";
+
+/// The book's compare-and-set: sets the hash `KEYS[1]` to (`ARGV[1]` sequence, `ARGV[2]`
+/// json) only when it holds no image or an older sequence (compared as decimal strings, as
+/// in [`SET_IF_NEWER`]; equal is not newer), then the TTL `ARGV[3]` and a publish on `ARGV[4]`
+/// when not empty. A book key of an older release (a string) is replaced. Returns 1 when
+/// written. One script, so two storage services writing the same book cannot interleave.
+const BOOK_SET_IF_NEWER: &str = r"
+if redis.call('TYPE', KEYS[1]).ok == 'string' then redis.call('DEL', KEYS[1]) end
+local cur = redis.call('HGET', KEYS[1], 'seq')
+local new = ARGV[1]
+if cur and (#cur > #new or (#cur == #new and cur >= new)) then return 0 end
+redis.call('HSET', KEYS[1], 'seq', new, 'json', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[2]) end
 return 1
@@ -81,28 +93,19 @@ impl RedisStore {
                     .ignore();
             }
         }
-        for update in self.books.apply(batch) {
-            match update {
-                BookUpdate::Set(key, snapshot) => {
-                    let event = MarketEvent::BookSnapshot(snapshot);
-                    let json = serde_json::to_string(&event)?;
-                    pipe.cmd("SET")
-                        .arg(self.book_key(&key))
-                        .arg(&json)
-                        .arg("EX")
-                        .arg(ttl)
-                        .ignore();
-                    if self.config.publish_updates {
-                        pipe.cmd("PUBLISH")
-                            .arg(self.updates_channel(&event))
-                            .arg(&json)
-                            .ignore();
-                    }
-                }
-                BookUpdate::Clear(key) => {
-                    pipe.cmd("DEL").arg(self.book_key(&key)).ignore();
-                }
-            }
+        for (key, snapshot) in self.books.apply(batch) {
+            let sequence = snapshot.sequence.to_string();
+            let event = MarketEvent::BookSnapshot(snapshot);
+            let json = serde_json::to_string(&event)?;
+            pipe.cmd("EVAL")
+                .arg(BOOK_SET_IF_NEWER)
+                .arg(1)
+                .arg(self.book_key(&key))
+                .arg(sequence)
+                .arg(json)
+                .arg(ttl)
+                .arg(channel(&event))
+                .ignore();
         }
         if pipe.is_empty() {
             return Ok(());

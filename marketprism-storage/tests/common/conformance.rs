@@ -173,6 +173,7 @@ pub async fn hot(store: &dyn HotStore, sink: &dyn Sink) {
         asks: vec![lv("101", "3"), lv("102", "4")],
         exchange_ts: base,
         local_ts: base,
+        top_n: None,
     };
     let delta = BookDelta {
         exchange: ExchangeId::OKX,
@@ -234,4 +235,107 @@ pub async fn user_exchange_hot(store: &dyn HotStore, sink: &dyn Sink) {
         store.latest(EventKind::Bbo, &key).await.expect("latest"),
         bbo
     );
+}
+
+fn book_event(symbol: &str, sequence: u64, top_n: Option<u32>, best_bid: &str) -> MarketEvent {
+    MarketEvent::BookSnapshot(BookSnapshot {
+        exchange: ExchangeId::OKX,
+        market: MarketType::Spot,
+        symbol: Symbol::new(symbol),
+        sequence,
+        bids: vec![lv(best_bid, "1"), lv("90", "2")],
+        asks: vec![lv("101", "3"), lv("102", "4")],
+        exchange_ts: sequence as i64,
+        local_ts: sequence as i64,
+        top_n,
+    })
+}
+
+fn book_delta(symbol: &str, prev_sequence: u64, sequence: u64, bid: &str) -> MarketEvent {
+    MarketEvent::BookDelta(BookDelta {
+        exchange: ExchangeId::OKX,
+        market: MarketType::Spot,
+        symbol: Symbol::new(symbol),
+        prev_sequence,
+        sequence,
+        bids: vec![lv(bid, "5")],
+        asks: vec![],
+        exchange_ts: sequence as i64,
+        local_ts: sequence as i64,
+    })
+}
+
+/// Two writers of one hot store (two storage services on one consumer, each with its own
+/// book-keeping; the same writer twice for a store only one process opens): the stored book
+/// is the newest consistent image by sequence whatever the order of arrival; a writer that
+/// misses a delta clears nothing; a top-N image is never a base for deltas.
+pub async fn hot_book_replicas(store: &dyn HotStore, a: &dyn Sink, b: &dyn Sink) {
+    let key = |s: &str| InstrumentKey::new(ExchangeId::OKX, MarketType::Spot, Symbol::new(s));
+    let stored = |s: &'static str| {
+        let k = key(s);
+        async move { store.book(&k).await.expect("book") }
+    };
+    let sym = "ADA-USDT";
+    a.write_batch(&[
+        book_event(sym, 10, None, "100"),
+        book_delta(sym, 10, 11, "99"),
+    ])
+    .await
+    .expect("a: snapshot and delta");
+    assert_eq!(stored(sym).await.map(|b| b.sequence), Some(11));
+    // b did not see 11 (a took it): nothing to write, and nothing cleared.
+    b.write_batch(&[book_delta(sym, 11, 12, "98")])
+        .await
+        .expect("b: a delta without a base");
+    assert!(stored(sym).await.is_some(), "a gap cleared the book");
+    // The collector's image at 14 reaches b.
+    b.write_batch(&[book_event(sym, 14, Some(20), "97")])
+        .await
+        .expect("b: image");
+    // a's own book is older (or broken): refused.
+    a.write_batch(&[book_delta(sym, 12, 13, "96")])
+        .await
+        .expect("a: delta");
+    // An older image redelivered late: refused.
+    a.write_batch(&[book_event(sym, 13, Some(20), "95")])
+        .await
+        .expect("a: old image");
+    let book = stored(sym).await.expect("a book");
+    assert_eq!(book.sequence, 14);
+    assert_eq!(book.bids[0], lv("97", "1"));
+    assert!(
+        book.top_n.is_some(),
+        "the stored book says it is a top-N image"
+    );
+
+    // The other order: the newer image first, then an older one and an older own book.
+    let sym = "XRP-USDT";
+    a.write_batch(&[book_event(sym, 20, Some(20), "100")])
+        .await
+        .expect("a: image 20");
+    b.write_batch(&[book_event(sym, 18, Some(20), "99")])
+        .await
+        .expect("b: image 18");
+    b.write_batch(&[
+        book_event(sym, 15, None, "98"),
+        book_delta(sym, 15, 16, "97"),
+    ])
+    .await
+    .expect("b: snapshot 15");
+    let book = stored(sym).await.expect("a book");
+    assert_eq!((book.sequence, book.bids[0]), (20, lv("100", "1")));
+    // An image is not a base: a delta after it writes nothing.
+    a.write_batch(&[book_delta(sym, 20, 21, "101")])
+        .await
+        .expect("a: delta after an image");
+    assert_eq!(stored(sym).await.map(|b| b.sequence), Some(20));
+    // A newer whole snapshot and its deltas move it on.
+    b.write_batch(&[
+        book_event(sym, 30, None, "100"),
+        book_delta(sym, 30, 31, "100.5"),
+    ])
+    .await
+    .expect("b: snapshot 30");
+    let book = stored(sym).await.expect("a book");
+    assert_eq!((book.sequence, book.bids[0]), (31, lv("100.5", "5")));
 }

@@ -64,6 +64,7 @@ pub fn one_of_each(exchange: ExchangeId, symbol: &str, base: i64) -> Vec<MarketE
             asks: vec![lv("100.75", "0.125")],
             exchange_ts: base + 1,
             local_ts: base + 8,
+            top_n: None,
         }),
         MarketEvent::BookDelta(BookDelta {
             exchange,
