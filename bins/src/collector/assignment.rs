@@ -1,7 +1,7 @@
 //! Dynamic instrument assignment: which collector of a group collects which instrument.
 //!
 //! Every collector of a group holds a lease in the discovery backend (see
-//! [`membership`](super::membership)); the live leases are the group's members. Each
+//! `membership`); the live leases are the group's members. Each
 //! instrument goes to the `redundancy` members with the highest rendezvous
 //! (highest-random-weight) score of `(member, instrument)`. Why rendezvous hashing:
 //!

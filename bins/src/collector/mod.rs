@@ -6,6 +6,7 @@
 //! redundant collection; see docs/scaling.md).
 
 pub mod assignment;
+mod config;
 mod groups;
 mod membership;
 mod pump;
@@ -19,129 +20,19 @@ use std::{
 use axum::{Json, Router, extract::State, routing::get};
 use marketprism_core::{bus::Bus, model::MarketType, runtime::Service, sink::Sink};
 use marketprism_exchanges::{
-    Channel, Exchange, MarketStream, Venue, builtin_exchanges, fetch_instruments, find_exchange,
+    Exchange, MarketStream, builtin_exchanges, fetch_instruments, find_exchange,
 };
 use marketprism_storage::nats::publisher::{JetStreamPublisher, PublisherConfig};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use assignment::AssignmentConfig;
+pub use config::{CollectorConfig, ExchangeConfig, ShardConfig};
 pub use groups::{AssignmentView, SharedView};
 pub use stats::{MarketStats, Stats, StatusReport};
 
-use crate::common::{self, DiscoverySection, NatsSection, Result, ServiceSection};
-
-/// Collector configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CollectorConfig {
-    /// Name, listen address.
-    pub service: ServiceSection,
-    /// Discovery backend.
-    pub discovery: DiscoverySection,
-    /// JetStream (none: in-process bus).
-    pub nats: NatsSection,
-    /// What to collect.
-    pub exchanges: Vec<ExchangeConfig>,
-    /// Static instrument sharding across collector instances.
-    pub shard: ShardConfig,
-    /// Dynamic assignment through discovery leases (failover, redundancy).
-    pub assignment: AssignmentConfig,
-    /// Keep books to this many levels per side.
-    pub book_depth: Option<usize>,
-    /// Every this many ms, publish a top-`book_image_depth` image of each book that changed
-    /// (0: none). Keeps the hot book of several storage services correct (docs/scaling.md).
-    pub book_image_ms: u64,
-    /// Levels per side of those images (at least the storage's hot book depth, 20).
-    pub book_image_depth: usize,
-    /// Most events per published batch (a batch is whatever is waiting when the previous
-    /// publish completes, up to this).
-    pub batch_size: usize,
-    /// 0 (default): publish at once, batching only what is already waiting. Above 0: hold a
-    /// partial batch up to this many ms (fewer, larger publishes; more latency).
-    pub batch_ms: u64,
-}
-
-/// One venue to collect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExchangeConfig {
-    /// Venue name: a built-in (`binance-spot`, `binance-usdm`, `binance-coinm`, `okx`,
-    /// `deribit`) or the [`name`](Exchange::name) of an exchange added with
-    /// [`Collector::exchange`].
-    pub venue: String,
-    /// Channels (`trades`, `book`, `bbo`, `ticker`, `funding`, ...).
-    pub channels: Vec<Channel>,
-    /// Symbols (normalized or native), or `["all"]` for every listed instrument.
-    pub symbols: Vec<String>,
-    /// With `symbols = ["all"]`: only these markets (`spot`, `perpetual`, `future`, `option`).
-    #[serde(default)]
-    pub markets: Vec<MarketType>,
-    /// WebSocket base URL override (a simulator, a proxy).
-    #[serde(default)]
-    pub ws_url: Option<String>,
-    /// REST base URL override.
-    #[serde(default)]
-    pub rest_url: Option<String>,
-}
-
-/// This instance takes the instruments whose hash modulo `count` equals `index`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShardConfig {
-    /// This instance's shard, `0..count`.
-    pub index: u32,
-    /// Number of collector instances sharing the instruments.
-    pub count: u32,
-}
-
-impl Default for ShardConfig {
-    fn default() -> Self {
-        ShardConfig { index: 0, count: 1 }
-    }
-}
-
-impl ShardConfig {
-    /// True when `symbol` of `venue` belongs to this shard (FNV-1a, stable across builds).
-    pub fn owns(&self, venue: &str, symbol: &str) -> bool {
-        if self.count <= 1 {
-            return true;
-        }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in venue.bytes().chain([b':']).chain(symbol.bytes()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h % u64::from(self.count) == u64::from(self.index)
-    }
-}
-
-impl Default for CollectorConfig {
-    fn default() -> Self {
-        CollectorConfig {
-            service: ServiceSection::new("market-data-collector", 8081),
-            discovery: DiscoverySection::default(),
-            nats: NatsSection::default(),
-            exchanges: vec![ExchangeConfig {
-                venue: Venue::BinanceSpot.as_str().into(),
-                channels: vec![Channel::Trades, Channel::Book],
-                symbols: vec!["BTC-USDT".into(), "ETH-USDT".into()],
-                markets: Vec::new(),
-                ws_url: None,
-                rest_url: None,
-            }],
-            shard: ShardConfig::default(),
-            assignment: AssignmentConfig::default(),
-            book_depth: Some(100),
-            book_image_ms: 1000,
-            book_image_depth: 20,
-            batch_size: 2000,
-            batch_ms: 0,
-        }
-    }
-}
+use crate::common::{self, Result};
 
 /// Runs the collector until `shutdown` (standalone: no in-process bus to share), with the
 /// built-in exchanges.
@@ -420,6 +311,7 @@ async fn resolve_symbols(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use marketprism_exchanges::{Channel, Venue};
 
     #[test]
     fn shards_partition_instruments() {
