@@ -9,6 +9,8 @@
 
 mod platform;
 
+use platform::secs;
+
 use std::time::{Duration, Instant};
 
 use marketprism_core::testing::{TestServer, require_server};
@@ -20,10 +22,6 @@ use platform::{
 
 const NATIVE: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const SYMBOL: [&str; 2] = ["BTC-USDT", "ETH-USDT"];
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
 
 /// `count()` of `sql`'s single number, `None` when the server does not answer.
 async fn number(http: &reqwest::Client, url: &str, sql: &str) -> Option<u64> {

@@ -8,6 +8,8 @@
 
 mod platform;
 
+use platform::{http_client, secs};
+
 use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
@@ -32,10 +34,6 @@ const TTL: Duration = Duration::from_secs(3);
 /// connect, subscribe).
 const SLACK: Duration = Duration::from_secs(5);
 
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap() {
     let (Some(clickhouse), Some(nats), Some(etcd)) = (
@@ -47,10 +45,7 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
     };
     marketprism_bins::common::install_crypto();
     let test_start = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(secs(10))
-        .build()
-        .expect("client");
+    let http = http_client();
     let run = unique();
     let dir = tempfile::tempdir().expect("tempdir");
     let env = Env::new(clickhouse.clone(), nats.clone(), etcd, &run);

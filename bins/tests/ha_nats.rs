@@ -8,6 +8,8 @@
 
 mod platform;
 
+use platform::{http_client, secs};
+
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
@@ -21,10 +23,6 @@ use platform::{
 const NATIVE: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const SYMBOL: [&str; 2] = ["BTC-USDT", "ETH-USDT"];
 
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_stream_leader_loses_no_trade_and_the_node_catches_up() {
     let (Some(bin), Some(clickhouse)) = (
@@ -35,10 +33,7 @@ async fn killing_the_stream_leader_loses_no_trade_and_the_node_catches_up() {
     };
     marketprism_bins::common::install_crypto();
     let test_start = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(secs(10))
-        .build()
-        .expect("client");
+    let http = http_client();
     let run = unique();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut ha = Ha {

@@ -10,6 +10,8 @@
 
 mod platform;
 
+use platform::secs;
+
 use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
@@ -27,10 +29,6 @@ use platform::{
 
 const NATIVE: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const SYMBOL: [&str; 2] = ["BTC-USDT", "ETH-USDT"];
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
 
 /// `(leader, last_seq)` of `stream` in a node's `/jsz` JSON (leader empty when none).
 fn view(jsz: &serde_json::Value, stream: &str) -> Option<(String, u64)> {

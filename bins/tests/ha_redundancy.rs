@@ -9,6 +9,8 @@
 
 mod platform;
 
+use platform::{http_client, secs};
+
 use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
@@ -25,10 +27,6 @@ use platform::{
 const NATIVE: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 const SYMBOL: [&str; 3] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"];
 
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_stored_twice() {
     let (Some(clickhouse), Some(nats), Some(etcd)) = (
@@ -40,10 +38,7 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
     };
     marketprism_bins::common::install_crypto();
     let test_start = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(secs(10))
-        .build()
-        .expect("client");
+    let http = http_client();
     let run = unique();
     let dir = tempfile::tempdir().expect("tempdir");
     let env = Env::new(clickhouse.clone(), nats.clone(), etcd, &run);

@@ -9,6 +9,8 @@
 
 mod platform;
 
+use platform::{http_client, secs};
+
 use std::{
     path::Path,
     time::{Duration, Instant},
@@ -30,10 +32,6 @@ const SYMBOL: [&str; 3] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"];
 /// Levels per side of the hot book (the storage's default) and of the collector's images.
 const DEPTH: usize = 20;
 
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_storage_replicas_keep_the_redis_book_equal_to_the_truth() {
     let (Some(nats), Some(redis)) = (
@@ -44,10 +42,7 @@ async fn two_storage_replicas_keep_the_redis_book_equal_to_the_truth() {
     };
     marketprism_bins::common::install_crypto();
     let test_start = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(secs(10))
-        .build()
-        .expect("client");
+    let http = http_client();
     let run = unique();
     let dir = tempfile::tempdir().expect("tempdir");
     let stream = format!("HOT_{}", run.to_uppercase());

@@ -426,3 +426,17 @@ pub(crate) fn produced_trades(
     }
     produced
 }
+
+/// `Duration::from_secs`, short for the timings the multi-process tests spell out.
+pub(crate) fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// The HTTP client of the multi-process tests: a 10 s timeout, so a hung service fails the
+/// test instead of stalling it.
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(secs(10))
+        .build()
+        .expect("client")
+}
