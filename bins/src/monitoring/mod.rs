@@ -111,6 +111,11 @@ struct Monitor {
     config: Arc<MonitoringConfig>,
 }
 
+/// How long after monitoring starts an expected service may still be unregistered without
+/// `service_down` firing: services of one deployment start together, and monitoring's first
+/// scrape must not page for one that is still starting (one discovery TTL, 15 s by default).
+const STARTUP_GRACE: Duration = Duration::from_secs(15);
+
 /// Runs the monitoring service.
 pub async fn run(
     config: MonitoringConfig,
@@ -145,11 +150,15 @@ pub async fn run(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(config.scrape_timeout_ms.max(100)))
         .build()?;
+    let started = std::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(config.scrape_interval_ms.max(100)));
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = tick.tick() => scrape_once(&mon, &registry, &client, &tx).await,
+            _ = tick.tick() => {
+                let grace_over = started.elapsed() >= STARTUP_GRACE;
+                scrape_once(&mon, &registry, &client, &tx, grace_over).await;
+            }
         }
     }
     drop(tx);
@@ -163,6 +172,7 @@ async fn scrape_once(
     registry: &Registry,
     client: &reqwest::Client,
     tx: &mpsc::Sender<Alert>,
+    grace_over: bool,
 ) {
     let mut instances = Vec::new();
     let mut missing = Vec::new();
@@ -180,7 +190,7 @@ async fn scrape_once(
             .await
             .map(|d| d.instances)
             .unwrap_or_default();
-        if found.is_empty() && mon.config.services.contains(name) {
+        if found.is_empty() && grace_over && mon.config.services.contains(name) {
             missing.push(name.clone());
         }
         for i in found {
