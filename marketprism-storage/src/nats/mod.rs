@@ -193,8 +193,40 @@ fn num_replicas(config: &NatsConfig) -> usize {
     config.replicas.clamp(1, 5)
 }
 
+/// Attempts at creating the streams while JetStream is not answering yet.
+const ENSURE_ATTEMPTS: u32 = 6;
+
 /// Creates the event stream and the dead-letter stream if they do not exist (idempotent).
+///
+/// A cluster whose nodes have just started answers stream requests with a timeout until it has
+/// elected its JetStream meta leader (a few seconds); such timeouts, and "JetStream not
+/// available", are retried with backoff (about 15 s in all) instead of failing the service at
+/// start. Any other error fails at once.
 pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Result<()> {
+    use jetstream::context::CreateStreamErrorKind as Kind;
+    let backoff =
+        marketprism_core::backoff::Backoff::new(Duration::from_millis(250), Duration::from_secs(4));
+    let mut attempt = 0;
+    loop {
+        match try_ensure_streams(js, config).await {
+            Err((what, e))
+                if matches!(e.kind(), Kind::TimedOut | Kind::JetStreamUnavailable)
+                    && attempt + 1 < ENSURE_ATTEMPTS =>
+            {
+                tracing::warn!(error = %e, attempt, "JetStream not answering yet ({what}); retrying");
+                backoff.sleep(attempt).await;
+                attempt += 1;
+            }
+            Err((what, e)) => return Err(nats_err(what, true, e)),
+            Ok(()) => return Ok(()),
+        }
+    }
+}
+
+async fn try_ensure_streams(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+) -> std::result::Result<(), (&'static str, jetstream::context::CreateStreamError)> {
     js.get_or_create_stream(stream::Config {
         name: config.stream.clone(),
         subjects: config.stream_subjects(),
@@ -204,7 +236,7 @@ pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Res
         ..Default::default()
     })
     .await
-    .map_err(|e| nats_err("create stream", true, e))?;
+    .map_err(|e| ("create stream", e))?;
     js.get_or_create_stream(stream::Config {
         name: config.dead_letter_stream.clone(),
         subjects: vec![format!("{}.>", config.dead_letter_prefix)],
@@ -214,6 +246,6 @@ pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Res
         ..Default::default()
     })
     .await
-    .map_err(|e| nats_err("create dead-letter stream", true, e))?;
+    .map_err(|e| ("create dead-letter stream", e))?;
     Ok(())
 }
