@@ -202,15 +202,8 @@ struct Ha {
 
 impl Drop for Ha {
     fn drop(&mut self) {
+        platform::print_logs_on_panic(&self.procs);
         if std::thread::panicking() {
-            for p in &self.procs {
-                eprintln!(
-                    "----- {} (port {}) -----\n{}",
-                    p.name,
-                    p.port,
-                    p.log_tail(40)
-                );
-            }
             eprintln!("{}", self.pair.logs(20));
         }
     }

@@ -17,7 +17,7 @@ use std::{
 
 use marketprism_core::testing::{TestServer, require_server};
 use platform::{
-    Proc, SimProc, cleanup, clickhouse_pairs,
+    Proc, Procs, SimProc, cleanup, clickhouse_pairs,
     collectors::{Env, assignment, number, rows, settled, strings, subscribed},
     post_ok, sim_trade_ids, unique, wait_for,
 };
@@ -55,7 +55,7 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
     let sim_url = format!("http://{}", sim.addr);
     post_ok(&http, &format!("{sim_url}/_sim/pause")).await;
 
-    let mut ha = Ha(vec![env.storage(dir.path())]);
+    let mut ha = Procs(vec![env.storage(dir.path())]);
     for n in 0..3 {
         ha.0.push(env.collector(dir.path(), n, &sim, &NATIVE, &["trades"], 1));
     }
@@ -73,16 +73,7 @@ async fn survivors_take_a_killed_collectors_instruments_over_and_report_the_gap(
     let before = sim_trade_ids(&http, &sim_url, &NATIVE).await;
     post_ok(&http, &format!("{sim_url}/_sim/resume")).await;
     let db = &env.database;
-    wait_for("trades in ClickHouse", secs(30), || async {
-        let n = number(
-            &http,
-            &clickhouse,
-            &format!("SELECT count() FROM `{db}`.trade"),
-        )
-        .await;
-        (n > 200).then_some(())
-    })
-    .await;
+    env.wait_for_trades(&http, 200).await;
 
     // Kill the collector carrying the most instruments (ties: the first).
     let victim = (0..3)
@@ -254,23 +245,5 @@ async fn settle_rows(http: &reqwest::Client, url: &str, query: &str) -> Vec<(Str
         }
         prev = Some(rows);
         tokio::time::sleep(Duration::from_millis(1500)).await;
-    }
-}
-
-/// The services; prints their logs when the test fails.
-struct Ha(Vec<Proc>);
-
-impl Drop for Ha {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for p in &self.0 {
-                eprintln!(
-                    "----- {} (port {}) -----\n{}",
-                    p.name,
-                    p.port,
-                    p.log_tail(40)
-                );
-            }
-        }
     }
 }

@@ -19,7 +19,7 @@ use std::{
 use futures::TryStreamExt;
 use marketprism_core::testing::{TestServer, require_server};
 use platform::{
-    Proc, SimProc, cleanup,
+    Proc, Procs, SimProc, cleanup,
     collectors::{Env, number, settled, subscribed},
     post_ok, sim_trade_ids, unique, wait_for,
 };
@@ -49,7 +49,7 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
     let sim_url = format!("http://{}", sim.addr);
     post_ok(&http, &format!("{sim_url}/_sim/pause")).await;
 
-    let mut ha = Ha(vec![env.storage(dir.path())]);
+    let mut ha = Procs(vec![env.storage(dir.path())]);
     for n in 0..2 {
         ha.0.push(env.collector(dir.path(), n, &sim, &NATIVE, &channels, 2));
     }
@@ -64,16 +64,7 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
     let before = sim_trade_ids(&http, &sim_url, &NATIVE).await;
     post_ok(&http, &format!("{sim_url}/_sim/resume")).await;
     let db = &env.database;
-    wait_for("trades in ClickHouse", secs(30), || async {
-        let n = number(
-            &http,
-            &clickhouse,
-            &format!("SELECT count() FROM `{db}`.trade"),
-        )
-        .await;
-        (n > 200).then_some(())
-    })
-    .await;
+    env.wait_for_trades(&http, 200).await;
 
     ha.0[1].kill().await;
     let killed_at = Instant::now();
@@ -168,22 +159,4 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
     ha.0.clear();
     sim.stop().await;
     cleanup(&http, &clickhouse, db, &nats, &env.stream).await;
-}
-
-/// The services; prints their logs when the test fails.
-struct Ha(Vec<Proc>);
-
-impl Drop for Ha {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for p in &self.0 {
-                eprintln!(
-                    "----- {} (port {}) -----\n{}",
-                    p.name,
-                    p.port,
-                    p.log_tail(40)
-                );
-            }
-        }
-    }
 }

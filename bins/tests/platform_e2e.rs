@@ -13,7 +13,7 @@ use std::{collections::BTreeSet, time::Duration};
 
 use futures::StreamExt;
 use marketprism_core::testing::{TestServer, require_server};
-use platform::{Proc, SimProc, cleanup, free_port, get_json, unique, wait_for};
+use platform::{Proc, Procs, SimProc, cleanup, free_port, get_json, unique, wait_for};
 use serde_json::Value;
 
 /// `printf %s e2e-read-key | sha256sum`
@@ -300,9 +300,6 @@ async fn six_processes_survive_a_storage_sigkill_with_every_trade_stored_once() 
     cleanup(&http, &clickhouse, &database, &nats, &stream).await;
 }
 
-/// The children; prints their logs when the test fails.
-struct Procs(Vec<Proc>);
-
 impl Procs {
     /// Starts a service with the shared service credential.
     fn start(&mut self, name: &'static str, port: u16, config: &str, dir: &std::path::Path) {
@@ -316,21 +313,6 @@ impl Procs {
     }
     fn get(&mut self, name: &str) -> &mut Proc {
         self.0.iter_mut().find(|p| p.name == name).expect("started")
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for p in &self.0 {
-                eprintln!(
-                    "----- {} (port {}) -----\n{}",
-                    p.name,
-                    p.port,
-                    p.log_tail(40)
-                );
-            }
-        }
     }
 }
 

@@ -46,6 +46,16 @@ impl Env {
         )
     }
 
+    /// Waits (30 s at most) until the run's trade table holds more than `more_than` rows.
+    pub(crate) async fn wait_for_trades(&self, http: &reqwest::Client, more_than: u64) {
+        let (url, db) = (&self.clickhouse, &self.database);
+        let query = format!("SELECT count() FROM `{db}`.trade");
+        wait_for("trades in ClickHouse", Duration::from_secs(30), || async {
+            (number(http, url, &query).await > more_than).then_some(())
+        })
+        .await;
+    }
+
     /// Starts the storage service (ClickHouse + an embedded store in `dir`).
     pub(crate) fn storage(&self, dir: &Path) -> Proc {
         let port = free_port();

@@ -440,3 +440,27 @@ pub(crate) fn http_client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// Prints the last 40 log lines of each of `procs` when the thread is panicking (a failing
+/// test), so the failure shows what the services said.
+pub(crate) fn print_logs_on_panic(procs: &[Proc]) {
+    if std::thread::panicking() {
+        for p in procs {
+            eprintln!(
+                "----- {} (port {}) -----\n{}",
+                p.name,
+                p.port,
+                p.log_tail(40)
+            );
+        }
+    }
+}
+
+/// Service children; prints their logs when the test fails.
+pub(crate) struct Procs(pub(crate) Vec<Proc>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        print_logs_on_panic(&self.0);
+    }
+}
