@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::platform::Proc;
+use crate::platform::{Proc, cpu_secs};
 
 /// The processes of one kind.
 #[derive(Default)]
@@ -50,18 +50,4 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) the process has used so far.
-pub(crate) fn cpu_secs(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
 }

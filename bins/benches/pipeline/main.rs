@@ -38,12 +38,8 @@ use std::{
 };
 
 use futures::StreamExt;
-use group::{Group, cpu_secs, rss_kib};
-use platform::{Proc, SimProc, free_port, get_json, unique};
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_owned())
-}
+use group::{Group, rss_kib};
+use platform::{Proc, SimProc, cpu_secs, env_or, free_port, get_json, server_pid, unique};
 
 fn now_ns() -> i64 {
     marketprism_core::model::now_ns()
@@ -80,17 +76,6 @@ struct Observed {
     recording: AtomicBool,
     receipt_to_nats: Mutex<Samples>,
     exchange_to_nats: Mutex<Samples>,
-}
-
-/// Pid of a server started by scripts/services.sh (its pid file), if any.
-fn server_pid(name: &str) -> Option<u32> {
-    let dir = std::env::var("MARKETPRISM_SERVICES_DIR")
-        .unwrap_or_else(|_| format!("{}/.cache/marketprism/services", env_or("HOME", ".")));
-    std::fs::read_to_string(format!("{dir}/run/{name}.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 async fn ch(http: &reqwest::Client, url: &str, sql: String) -> String {

@@ -464,3 +464,33 @@ impl Drop for Procs {
         print_logs_on_panic(&self.0);
     }
 }
+
+/// The environment variable `key`, or `default` when it is unset.
+pub(crate) fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+/// CPU seconds (user + system) the process has used so far.
+pub(crate) fn cpu_secs(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Pid of a server started by scripts/services.sh (its pid file), if any.
+pub(crate) fn server_pid(name: &str) -> Option<u32> {
+    let dir = std::env::var("MARKETPRISM_SERVICES_DIR")
+        .unwrap_or_else(|_| format!("{}/.cache/marketprism/services", env_or("HOME", ".")));
+    std::fs::read_to_string(format!("{dir}/run/{name}.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
