@@ -58,6 +58,9 @@ impl Validate for CollectorConfig {
         common(p, self);
         p.nested("nats", &self.nats);
         positive(p, "batch_size", self.batch_size as u64);
+        if let Some(n) = self.max_events_per_message {
+            positive(p, "max_events_per_message", n as u64);
+        }
         if self.book_image_ms > 0 {
             positive(p, "book_image_depth", self.book_image_depth as u64);
             if let Some(d) = self.book_depth.filter(|d| self.book_image_depth > *d) {
@@ -84,6 +87,16 @@ impl Validate for CollectorConfig {
                 p.push(
                     "assignment.enabled",
                     "leases replace `shard`: leave shard.count at 1 with assignment enabled",
+                );
+            }
+            if let Some(n) = self.max_events_per_message.filter(|n| *n > 1) {
+                p.push(
+                    "max_events_per_message",
+                    format!(
+                        "{n}: with assignment enabled collectors overlap and each event must \
+                         be its own message (1, the default there) so JetStream drops the \
+                         second copy"
+                    ),
                 );
             }
         }

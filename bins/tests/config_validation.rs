@@ -134,6 +134,8 @@ async fn collector_with_leases_and_a_static_shard_or_bad_lease_values() {
             "assignment.lease_ttl_secs=1",
             "--set",
             "shard.count=2",
+            "--set",
+            "max_events_per_message=64",
         ],
         &[],
     )
@@ -146,6 +148,8 @@ async fn collector_with_leases_and_a_static_shard_or_bad_lease_values() {
             "assignment.lease_ttl_secs",
             "assignment.enabled",
             "shard",
+            "max_events_per_message",
+            "each event must be its own message",
         ],
     );
     assert!(took < Duration::from_secs(3), "{took:?}");

@@ -12,11 +12,10 @@ use platform::{http_client, secs};
 
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
 use marketprism_core::testing::{TestServer, require_server};
 use platform::{
     Proc, SimProc, cleanup, clickhouse_pairs,
-    nats_cluster::{NatsCluster, jsz, require_nats_server_bin},
+    nats_cluster::{self, NatsCluster, jsz, require_nats_server_bin},
     post_ok, sim_trade_ids, unique, wait_for,
 };
 
@@ -192,14 +191,8 @@ async fn killing_the_stream_leader_loses_no_trade_and_the_node_catches_up() {
     // The stream holds each trade once: publishes retried across the failover were dropped
     // by the replicated duplicate window.
     let mut s = js.get_stream(&stream).await.expect("stream");
-    let in_stream: usize = s
-        .info_with_subjects(format!("{prefix}.trade.>"))
-        .await
-        .expect("subjects")
-        .try_fold(0usize, |n, (_, c)| async move { Ok(n + c) })
-        .await
-        .expect("subject counts");
-    assert_eq!(in_stream, expected.len(), "trade messages in the stream");
+    let in_stream = nats_cluster::events_in_stream(&js, &stream, format!("{prefix}.trade.>")).await;
+    assert_eq!(in_stream, expected.len(), "trade events in the stream");
 
     // The restarted node catches up: its own copy reaches the stream's last sequence.
     let last_seq = s.info().await.expect("info").state.last_sequence;

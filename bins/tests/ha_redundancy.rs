@@ -16,12 +16,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::TryStreamExt;
 use marketprism_core::testing::{TestServer, require_server};
 use platform::{
     Proc, Procs, SimProc, cleanup,
     collectors::{Env, number, settled, subscribed},
-    post_ok, sim_trade_ids, unique, wait_for,
+    nats_cluster, post_ok, sim_trade_ids, unique, wait_for,
 };
 
 const NATIVE: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
@@ -110,15 +109,9 @@ async fn with_redundancy_two_a_killed_collector_loses_nothing_and_nothing_is_sto
 
     // JetStream dropped every second copy: the stream holds each trade once.
     let js = async_nats::jetstream::new(async_nats::connect(&nats).await.expect("nats"));
-    let s = js.get_stream(&env.stream).await.expect("stream");
-    let in_stream: usize = s
-        .info_with_subjects(format!("{}.trade.>", env.prefix))
-        .await
-        .expect("subjects")
-        .try_fold(0usize, |n, (_, c)| async move { Ok(n + c) })
-        .await
-        .expect("subject counts");
-    assert_eq!(in_stream, produced.len(), "trade messages in the stream");
+    let in_stream =
+        nats_cluster::events_in_stream(&js, &env.stream, format!("{}.trade.>", env.prefix)).await;
+    assert_eq!(in_stream, produced.len(), "trade events in the stream");
 
     // The other kinds: one row per identity even before FINAL.
     for (table, identity) in [

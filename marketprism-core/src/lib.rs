@@ -42,6 +42,7 @@ pub mod bus;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
 pub mod error;
+pub mod framing;
 pub mod model;
 pub mod redact;
 #[cfg(feature = "runtime")]

@@ -2,9 +2,11 @@
 //! in-process [`Bus`] ([`BusEventSource`]) and for NATS core subscriptions
 //! ([`NatsEventSource`], feature `nats`).
 //!
-//! Items are the event's JSON as bytes — exactly what a WebSocket client receives. From NATS
-//! the message payload is forwarded as it is (the platform publishes each `MarketEvent` as
-//! JSON on its subject); from the bus each event is serialized once per subscriber.
+//! Items are the event's JSON as bytes — exactly what a WebSocket client receives, one event
+//! per item. From NATS the payload is forwarded without copying: a one-event message as it
+//! is, a several-event message (JSON lines with the count header, see
+//! [`marketprism_core::framing`]) as one item per line; from the bus each event is serialized
+//! once per subscriber.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -160,10 +162,47 @@ impl EventSource for NatsEventSource {
             .flush()
             .await
             .map_err(|e| failed("flush", Box::new(e)))?;
-        Ok(subscriber.map(|message| message.payload).boxed())
+        Ok(subscriber
+            .flat_map(|message| futures::stream::iter(split_events(message)))
+            .boxed())
     }
 
     fn name(&self) -> &'static str {
         "nats"
+    }
+}
+
+/// The events of a NATS message, each a zero-copy slice of its payload (no allocation).
+#[cfg(feature = "nats")]
+struct SplitEvents {
+    payload: Bytes,
+    at: usize,
+    lines: bool,
+}
+
+#[cfg(feature = "nats")]
+fn split_events(message: async_nats::Message) -> SplitEvents {
+    let lines = message
+        .headers
+        .as_ref()
+        .is_some_and(|h| h.get(marketprism_core::framing::EVENTS_HEADER).is_some());
+    SplitEvents {
+        payload: message.payload,
+        at: 0,
+        lines,
+    }
+}
+
+#[cfg(feature = "nats")]
+impl Iterator for SplitEvents {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let rest = self.payload.get(self.at..)?;
+        let header = self.lines.then_some("");
+        let range = marketprism_core::framing::event_ranges(rest, header).next()?;
+        let (start, end) = (self.at + range.start, self.at + range.end);
+        self.at = end + 1;
+        Some(self.payload.slice(start..end))
     }
 }

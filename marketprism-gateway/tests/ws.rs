@@ -339,6 +339,64 @@ async fn nats_events_reach_subscribers_and_a_stalled_client_is_dropped() {
     );
 }
 
+/// A NATS message carrying several events (JSON lines with the count header, as the
+/// collector publishes under load) reaches a client as one frame per event, in order.
+#[cfg(feature = "nats")]
+#[tokio::test]
+async fn nats_several_event_messages_reach_clients_one_event_per_frame() {
+    use marketprism_core::{
+        framing::{EVENTS_HEADER, push_line},
+        subject::subject_of,
+        testing::{TestServer, require_server},
+    };
+    let Some(url) = require_server(TestServer::Nats) else {
+        return;
+    };
+    let client = async_nats::connect(&url).await.expect("connect NATS");
+    let source: Arc<dyn EventSource> =
+        Arc::new(marketprism_gateway::NatsEventSource::new(client.clone()));
+    let gw = TestGateway::start(config(), Arc::new(StaticUpstreams::new()), source).await;
+    let symbol = format!(
+        "GWB{}-USDT",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let mut ws = connect(gw.addr, &format!("trade.binance.*.{symbol}"), false).await;
+    assert!(next_text(&mut ws).await.contains("subscribed"));
+    let events: Vec<MarketEvent> = (0..5)
+        .map(|i| trade(ExchangeId::BINANCE, &symbol, i))
+        .collect();
+    let json = |e: &MarketEvent| serde_json::to_vec(e).expect("json");
+    let subject = subject_of(&events[0]);
+    client
+        .publish(subject.clone(), json(&events[0]).into())
+        .await
+        .expect("publish one");
+    let mut lines = Vec::new();
+    for e in &events[1..4] {
+        push_line(&mut lines, &json(e));
+    }
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(EVENTS_HEADER, "3");
+    client
+        .publish_with_headers(subject.clone(), headers, lines.into())
+        .await
+        .expect("publish three");
+    client
+        .publish(subject, json(&events[4]).into())
+        .await
+        .expect("publish one more");
+    client.flush().await.expect("flush");
+    for e in &events {
+        let got: serde_json::Value =
+            serde_json::from_str(&next_text(&mut ws).await).expect("json frame");
+        let want: serde_json::Value = serde_json::from_slice(&json(e)).expect("json");
+        assert_eq!(got, want);
+    }
+}
+
 #[tokio::test]
 async fn live_clients_are_closed_with_1001_on_shutdown() {
     let gw = TestGateway::start(

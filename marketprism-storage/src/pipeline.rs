@@ -191,9 +191,13 @@ impl Worker {
             pause_before_ack: self.config.pause_before_ack,
         };
         for bad in &batch.malformed {
+            let Some(message) = batch.messages.get(bad.origin.message) else {
+                continue;
+            };
             self.driver
                 .retry("dead-letter", &delivery, || {
-                    self.consumer.dead_letter(&bad.message, &bad.reason)
+                    self.consumer
+                        .dead_letter(message, bad.origin.bytes.clone(), &bad.reason)
                 })
                 .await?;
             self.driver.status().add_dead_lettered(1);
@@ -230,37 +234,31 @@ impl Delivery for JetStreamDelivery<'_> {
             return;
         }
         self.consumer.in_progress(&self.batch.messages).await;
-        let bad: Vec<_> = self
-            .batch
-            .malformed
-            .iter()
-            .map(|b| b.message.clone())
-            .collect();
-        self.consumer.in_progress(&bad).await;
         if let Ok(mut l) = self.last_progress.lock() {
             *l = Instant::now();
         }
     }
 
     async fn dead_letter(&self, index: usize, reason: &str) -> Result<()> {
-        match self.batch.messages.get(index) {
-            Some(message) => self.consumer.dead_letter(message, reason).await,
+        let Some(origin) = self.batch.origins.get(index) else {
+            return Ok(());
+        };
+        match self.batch.messages.get(origin.message) {
+            Some(message) => {
+                self.consumer
+                    .dead_letter(message, origin.bytes.clone(), reason)
+                    .await
+            }
             None => Ok(()),
         }
     }
 
-    async fn ack(&self, keep: &[bool]) -> Result<()> {
+    /// Every event of the batch is now written or dead-lettered (`keep` false): every
+    /// message is done.
+    async fn ack(&self, _keep: &[bool]) -> Result<()> {
         if let Some(pause) = self.pause_before_ack {
             tokio::time::sleep(pause).await;
         }
-        let to_ack: Vec<_> = self
-            .batch
-            .messages
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(m, _)| m.clone())
-            .collect();
-        self.consumer.ack(&to_ack).await
+        self.consumer.ack(&self.batch.messages).await
     }
 }

@@ -8,8 +8,10 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use marketprism_core::{
+    framing::{EVENTS_HEADER, push_line},
     model::*,
     sink::Sink,
+    subject::write_subject,
     testing::{TestServer, require_server},
 };
 use marketprism_storage::{
@@ -98,6 +100,12 @@ async fn published_events_become_exact_rows_once() {
 
     let first = publisher.publish_batch(&events).await.expect("publish");
     assert_eq!((first.acked, first.duplicates), (n, 0));
+    // The events of one subject travel together, up to 256 per message.
+    assert!(
+        first.messages * 10 < n,
+        "{} messages for {n} events",
+        first.messages
+    );
     // Republishing (a collector restart) is dropped by the stream's Nats-Msg-Id dedup.
     let again = publisher.publish_batch(&events).await.expect("republish");
     assert_eq!((again.acked, again.duplicates), (n, n));
@@ -125,18 +133,38 @@ async fn published_events_become_exact_rows_once() {
         .publish_raw("trade.binance.spot.BAD-USDT", "{not json".into(), "bad-1")
         .await
         .expect("publish malformed");
+    let js = async_nats::jetstream::new(publisher.client().clone());
+    // A several-event message with one undecodable line: that line alone is dead-lettered,
+    // its neighbours are stored.
+    let mixed = common::trades(ExchangeId::OKX, "PEPE-USDT", 2, common::now_s_ns());
+    let mut mixed_subject = String::new();
+    write_subject(&mixed[0], &mut mixed_subject);
+    let mut payload = Vec::new();
+    push_line(&mut payload, &serde_json::to_vec(&mixed[0]).expect("json"));
+    push_line(&mut payload, b"{broken");
+    push_line(&mut payload, &serde_json::to_vec(&mixed[1]).expect("json"));
+    js.send_publish(
+        env.nats.subject_for(&mixed_subject),
+        async_nats::jetstream::message::PublishMessage::build()
+            .payload(payload.into())
+            .header(EVENTS_HEADER, "3")
+            .message_id("mixed-1"),
+    )
+    .await
+    .expect("publish mixed")
+    .await
+    .expect("mixed acked");
     let later = common::trades(ExchangeId::OKX, "DOGE-USDT", 10, common::now_s_ns());
     publisher
         .publish_batch(&later)
         .await
         .expect("publish after malformed");
-    let expected = (n + later.len()) as u64;
+    let expected = (n + mixed.len() + later.len()) as u64;
     assert_eq!(
         wait_for_total(&env.store, expected, Duration::from_secs(30)).await,
         expected
     );
 
-    let js = async_nats::jetstream::new(publisher.client().clone());
     let dl_stream = js
         .get_stream(&env.nats.dead_letter_stream)
         .await
@@ -149,10 +177,19 @@ async fn published_events_become_exact_rows_once() {
         .await
         .expect("dead letter stored");
     assert_eq!(&dead.payload[..], b"{not json");
-    assert!(status.snapshot().dead_lettered >= 1);
+    let dead = dl_stream
+        .get_last_raw_message_by_subject(
+            &env.nats
+                .dead_letter_subject(&env.nats.subject_for(&mixed_subject)),
+        )
+        .await
+        .expect("dead line stored");
+    assert_eq!(&dead.payload[..], b"{broken", "only the bad line");
+    assert!(status.snapshot().dead_lettered >= 2);
 
     // Field by field: every stored event equals a published one, each exactly once.
-    let mut published: Vec<MarketEvent> = events.iter().chain(&later).cloned().collect();
+    let mut published: Vec<MarketEvent> =
+        events.iter().chain(&mixed).chain(&later).cloned().collect();
     let mut stored = Vec::new();
     for kind in EventKind::ALL {
         stored.extend(

@@ -39,6 +39,7 @@ use std::{
 
 use futures::StreamExt;
 use group::{Group, rss_kib};
+use marketprism_core::framing::{EVENTS_HEADER, event_ranges};
 use platform::{Proc, SimProc, cpu_secs, env_or, free_port, get_json, server_pid, unique};
 
 fn now_ns() -> i64 {
@@ -72,7 +73,10 @@ impl Samples {
 /// What the NATS subscriber saw while `recording`.
 #[derive(Default)]
 struct Observed {
+    /// Events (a message may carry several).
     count: AtomicU64,
+    /// NATS messages.
+    messages: AtomicU64,
     recording: AtomicBool,
     receipt_to_nats: Mutex<Samples>,
     exchange_to_nats: Mutex<Samples>,
@@ -188,23 +192,31 @@ async fn main() {
     tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
             let recv = now_ns();
-            obs.count.fetch_add(1, Ordering::Relaxed);
-            if !obs.recording.load(Ordering::Relaxed) {
-                continue;
-            }
-            #[derive(serde::Deserialize)]
-            struct Times {
-                exchange_ts: i64,
-                local_ts: i64,
-            }
-            if let Ok(t) = serde_json::from_slice::<Times>(&msg.payload) {
-                let us = |from: i64| u64::try_from((recv - from) / 1000).unwrap_or(0);
-                obs.receipt_to_nats.lock().unwrap().0.push(us(t.local_ts));
-                obs.exchange_to_nats
-                    .lock()
-                    .unwrap()
-                    .0
-                    .push(us(t.exchange_ts));
+            obs.messages.fetch_add(1, Ordering::Relaxed);
+            let header = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(EVENTS_HEADER))
+                .map(|v| v.as_str());
+            for range in event_ranges(&msg.payload, header) {
+                obs.count.fetch_add(1, Ordering::Relaxed);
+                if !obs.recording.load(Ordering::Relaxed) {
+                    continue;
+                }
+                #[derive(serde::Deserialize)]
+                struct Times {
+                    exchange_ts: i64,
+                    local_ts: i64,
+                }
+                if let Ok(t) = serde_json::from_slice::<Times>(&msg.payload[range]) {
+                    let us = |from: i64| u64::try_from((recv - from) / 1000).unwrap_or(0);
+                    obs.receipt_to_nats.lock().unwrap().0.push(us(t.local_ts));
+                    obs.exchange_to_nats
+                        .lock()
+                        .unwrap()
+                        .0
+                        .push(us(t.exchange_ts));
+                }
             }
         }
     });
@@ -244,6 +256,7 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_secs(4)).await; // connect, sync books, warm up
         let sim_url = format!("http://{}", sim.addr);
+        let m0 = observed.messages.load(Ordering::Relaxed);
         let (e0, n0, s0) = (
             sim_events(&http, &sim_url).await,
             observed.count.load(Ordering::Relaxed),
@@ -301,10 +314,12 @@ async fn main() {
             .collect();
         let offered = (sim_events(&http, &sim_url).await - e0) as f64 / secs;
         let published = (observed.count.load(Ordering::Relaxed) - n0) as f64 / secs;
+        let messages = (observed.messages.load(Ordering::Relaxed) - m0) as f64 / secs;
         let stored = (stored_rows(&http, &clickhouse, &db).await - s0) as f64 / secs;
         println!(
-            "\nstep {rate}/s/symbol: sim {offered:>8.0} ev/s  published {published:>8.0} ev/s  \
-             stored {stored:>8.0} rows/s"
+            "\nstep {rate}/s/symbol: sim {offered:>8.0} ev/s  published {published:>8.0} ev/s \
+             in {messages:>8.0} msg/s ({:.2} ev/msg)  stored {stored:>8.0} rows/s",
+            published / messages.max(1e-9)
         );
         println!(
             "  receipt → NATS     {}",

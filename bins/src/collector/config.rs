@@ -37,6 +37,31 @@ pub struct CollectorConfig {
     /// 0 (default): publish at once, batching only what is already waiting. Above 0: hold a
     /// partial batch up to this many ms (fewer, larger publishes; more latency).
     pub batch_ms: u64,
+    /// Most events of one subject per NATS message (the events of a subject that waited
+    /// together in a batch travel as one message; see docs/storage.md, "On the bus").
+    /// Default: 256 with static sharding; 1 with `[assignment]`, where collectors overlap
+    /// (hand-over, redundancy) and JetStream must drop each event's second copy by its own
+    /// identity — so more than 1 is refused there.
+    pub max_events_per_message: Option<usize>,
+}
+
+impl CollectorConfig {
+    /// The effective [`max_events_per_message`](Self::max_events_per_message).
+    ///
+    /// ```
+    /// use marketprism_bins::collector::CollectorConfig;
+    /// let mut c = CollectorConfig::default();
+    /// assert_eq!(c.events_per_message(), 256);
+    /// c.assignment.enabled = true;
+    /// assert_eq!(c.events_per_message(), 1);
+    /// ```
+    pub fn events_per_message(&self) -> usize {
+        match self.max_events_per_message {
+            Some(n) => n.max(1),
+            None if self.assignment.enabled => 1,
+            None => 256,
+        }
+    }
 }
 
 /// One venue to collect.
@@ -114,6 +139,7 @@ impl Default for CollectorConfig {
             book_image_depth: 20,
             batch_size: 2000,
             batch_ms: 0,
+            max_events_per_message: None,
         }
     }
 }

@@ -166,7 +166,9 @@ impl Collector {
         // The output is just a sink: the JetStream publisher, or the in-process bus.
         let output: Arc<dyn Sink> = match config.nats.storage_config() {
             Some(nats) => {
-                Arc::new(JetStreamPublisher::connect(nats, PublisherConfig::default()).await?)
+                let publisher =
+                    PublisherConfig::default().max_events_per_message(config.events_per_message());
+                Arc::new(JetStreamPublisher::connect(nats, publisher).await?)
             }
             None => Arc::new(self.bus.unwrap_or_default()),
         };

@@ -325,3 +325,54 @@ pub(crate) fn stream_detail<'a>(jsz: &'a Value, stream: &str) -> Option<&'a Valu
         .flatten()
         .find(|s| s["name"] == stream)
 }
+
+/// Events (not messages: a message may carry several, see `marketprism_core::framing`) held
+/// by `stream` on subjects matching `filter`, read with an ephemeral consumer.
+pub(crate) async fn events_in_stream(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    filter: String,
+) -> usize {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+    use futures::StreamExt;
+    use marketprism_core::framing::{EVENTS_HEADER, event_ranges};
+    let s = js.get_stream(stream).await.expect("stream");
+    let mut consumer: PullConsumer = s
+        .create_consumer(pull::Config {
+            filter_subject: filter,
+            ack_policy: AckPolicy::None,
+            deliver_policy: DeliverPolicy::All,
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("ephemeral consumer");
+    let mut pending = consumer.info().await.expect("consumer info").num_pending;
+    let mut events = 0;
+    while pending > 0 {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1000)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .expect("fetch");
+        let mut got = 0;
+        while let Some(m) = batch.next().await {
+            let m = m.expect("message");
+            got += 1;
+            let header = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(EVENTS_HEADER))
+                .map(|v| v.as_str());
+            events += event_ranges(&m.payload, header).count();
+        }
+        assert!(
+            got > 0,
+            "reading the stream stalled with {pending} messages left"
+        );
+        pending = pending.saturating_sub(got);
+    }
+    events
+}

@@ -1,7 +1,13 @@
 //! The durable pull consumer: fetches batches by size and time, decodes them, dead-letters
 //! what cannot be decoded, and acknowledges only when told to (after the sinks wrote).
+//!
+//! A message carries one event or several of one subject (JSON lines with the
+//! [`EVENTS_HEADER`]; see [`framing`](marketprism_core::framing)); both are read. An event
+//! that cannot be decoded is dead-lettered on its own, its neighbours in the message are
+//! written, and the message is acknowledged once all of its events are written or
+//! dead-lettered.
 
-use std::time::Duration;
+use std::{ops::Range, time::Duration};
 
 use async_nats::{
     HeaderMap,
@@ -12,7 +18,10 @@ use async_nats::{
     },
 };
 use futures::StreamExt;
-use marketprism_core::model::MarketEvent;
+use marketprism_core::{
+    framing::{EVENTS_HEADER, event_ranges},
+    model::MarketEvent,
+};
 
 use super::{NatsConfig, connect, ensure_streams, nats_err};
 use crate::{Result, StorageError, metrics_names as m};
@@ -28,6 +37,9 @@ pub struct ConsumerConfig {
     pub batch_size: usize,
     /// Longest wait for a batch to fill (default 500 ms).
     pub batch_timeout: Duration,
+    /// Most payload bytes per batch (default 8 MiB, at least 2 MiB so that any one message
+    /// fits): bounds memory when messages carry several events each.
+    pub batch_max_bytes: usize,
     /// How long the server waits for an ack before redelivering (default 30 s). While sinks
     /// are retrying, the pipeline extends it with "in progress" acks.
     pub ack_wait: Duration,
@@ -39,6 +51,7 @@ impl Default for ConsumerConfig {
             durable_name: "storage".into(),
             batch_size: 10_000,
             batch_timeout: Duration::from_millis(500),
+            batch_max_bytes: 8 << 20,
             ack_wait: Duration::from_secs(30),
         }
     }
@@ -61,6 +74,16 @@ impl ConsumerConfig {
         self.batch_size = n.max(1);
         self
     }
+    /// Sets the most payload bytes per batch (at least 2 MiB).
+    ///
+    /// ```
+    /// use marketprism_storage::nats::consumer::ConsumerConfig;
+    /// assert_eq!(ConsumerConfig::default().batch_max_bytes(1).batch_max_bytes, 2 << 20);
+    /// ```
+    pub fn batch_max_bytes(mut self, n: usize) -> Self {
+        self.batch_max_bytes = n.max(2 << 20);
+        self
+    }
     /// Sets the batch timeout.
     pub fn batch_timeout(mut self, timeout: Duration) -> Self {
         self.batch_timeout = timeout;
@@ -73,34 +96,81 @@ impl ConsumerConfig {
     }
 }
 
-/// A message that could not be decoded into a [`MarketEvent`].
+/// Where an event (or an undecodable one) sits: its message in [`Batch::messages`] and its
+/// bytes in the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Index in [`Batch::messages`].
+    pub message: usize,
+    /// Its bytes in the message's payload (the whole payload for a one-event message).
+    pub bytes: Range<usize>,
+}
+
+/// An event that could not be decoded into a [`MarketEvent`].
 #[derive(Debug)]
 pub struct Malformed {
-    /// The message.
-    pub message: Message,
+    /// Where it is.
+    pub origin: Origin,
     /// Why it was refused.
     pub reason: String,
 }
 
-/// One fetched batch. `events[i]` came from `messages[i]`.
+/// One fetched batch. `events[i]` came from `origins[i]`.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Batch {
     /// Decoded events.
     pub events: Vec<MarketEvent>,
-    /// Their messages, to acknowledge once written.
+    /// Where each event came from.
+    pub origins: Vec<Origin>,
+    /// Every fetched message, to acknowledge once its events are written or dead-lettered.
     pub messages: Vec<Message>,
-    /// Messages that could not be decoded.
+    /// Events that could not be decoded.
     pub malformed: Vec<Malformed>,
 }
 
 impl Batch {
-    /// Fetched messages, decoded or not.
+    /// Fetched messages.
     pub fn len(&self) -> usize {
-        self.messages.len() + self.malformed.len()
+        self.messages.len()
     }
     /// True when nothing was fetched.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.messages.is_empty()
+    }
+    /// Decodes `message` (one event or several, see the module doc) into the batch.
+    pub fn push(&mut self, message: Message) {
+        let index = self.messages.len();
+        let header = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(EVENTS_HEADER))
+            .map(|v| v.as_str());
+        for bytes in event_ranges(&message.payload, header) {
+            let origin = Origin {
+                message: index,
+                bytes,
+            };
+            let json = message
+                .payload
+                .get(origin.bytes.clone())
+                .unwrap_or_default();
+            match serde_json::from_slice::<MarketEvent>(json) {
+                Ok(event) => {
+                    self.events.push(event);
+                    self.origins.push(origin);
+                }
+                Err(e) => self.malformed.push(Malformed {
+                    origin,
+                    reason: format!("undecodable event: {e}"),
+                }),
+            }
+        }
+        self.messages.push(message);
+    }
+    /// Events (decoded or not).
+    pub fn events_len(&self) -> usize {
+        self.events.len() + self.malformed.len()
     }
 }
 
@@ -174,6 +244,7 @@ impl JetStreamConsumer {
             .consumer
             .batch()
             .max_messages(self.config.batch_size)
+            .max_bytes(self.config.batch_max_bytes.max(2 << 20))
             .expires(self.config.batch_timeout)
             .messages()
             .await
@@ -181,33 +252,47 @@ impl JetStreamConsumer {
         let mut batch = Batch::default();
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| StorageError::backend("nats", "fetch", true, e))?;
-            match serde_json::from_slice::<MarketEvent>(&message.payload) {
-                Ok(event) => {
-                    batch.events.push(event);
-                    batch.messages.push(message);
-                }
-                Err(e) => batch.malformed.push(Malformed {
-                    message,
-                    reason: format!("undecodable event: {e}"),
-                }),
-            }
+            batch.push(message);
         }
-        metrics::counter!(m::CONSUMED).increment(batch.len() as u64);
+        metrics::counter!(m::CONSUMED).increment(batch.events_len() as u64);
         Ok(batch)
     }
 
-    /// Publishes `message`'s payload to `deadletter.<subject>` (with the reason and origin in
-    /// headers), waits for the stream's ack, then acknowledges the original.
-    pub async fn dead_letter(&self, message: &Message, reason: &str) -> Result<()> {
+    /// Publishes the event at `bytes` of `message`'s payload (one JSON event) to
+    /// `deadletter.<subject>` with the reason and origin in headers, and waits for the
+    /// stream's ack. The original message is acknowledged with the rest of its batch
+    /// ([`ack`](Self::ack)), once all of its events are written or dead-lettered.
+    pub async fn dead_letter(
+        &self,
+        message: &Message,
+        bytes: Range<usize>,
+        reason: &str,
+    ) -> Result<()> {
         let mut headers = HeaderMap::new();
         headers.insert("MarketPrism-Error", one_line(reason).as_str());
         headers.insert("MarketPrism-Subject", message.subject.as_str());
-        let mut publish = Publish::build()
-            .payload(message.payload.clone())
-            .headers(headers);
+        let whole = bytes.start == 0 && bytes.end == message.payload.len();
+        let payload = if whole {
+            message.payload.clone()
+        } else {
+            message
+                .payload
+                .get(bytes.clone())
+                .map(|b| message.payload.slice_ref(b))
+                .unwrap_or_default()
+        };
+        let mut publish = Publish::build().payload(payload).headers(headers);
         if let Ok(info) = message.info() {
-            // Redelivery of the same message dead-letters it once.
-            publish = publish.message_id(format!("dl:{}:{}", info.stream, info.stream_sequence));
+            // Redelivery of the same message dead-letters each of its events once.
+            let id = if whole {
+                format!("dl:{}:{}", info.stream, info.stream_sequence)
+            } else {
+                format!(
+                    "dl:{}:{}:{}",
+                    info.stream, info.stream_sequence, bytes.start
+                )
+            };
+            publish = publish.message_id(id);
         }
         self.js
             .send_publish(self.nats.dead_letter_subject(&message.subject), publish)
@@ -215,12 +300,8 @@ impl JetStreamConsumer {
             .map_err(|e| nats_err("dead-letter publish", true, e))?
             .await
             .map_err(|e| nats_err("dead-letter ack", true, e))?;
-        message
-            .ack()
-            .await
-            .map_err(|e| nats_err("ack", true, std::io::Error::other(e.to_string())))?;
         metrics::counter!(m::DEAD_LETTERED, "reason" => reason_label(reason)).increment(1);
-        tracing::warn!(subject = %message.subject, reason, "message dead-lettered");
+        tracing::warn!(subject = %message.subject, reason, "event dead-lettered");
         Ok(())
     }
 

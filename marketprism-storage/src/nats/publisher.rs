@@ -1,7 +1,18 @@
-//! The JetStream publisher: every event is published on its subject with its identity as
-//! `Nats-Msg-Id`, acks are pipelined with a bounded number in flight, failed publishes are
-//! retried, and a batch that still cannot be published is returned as an error to the caller
-//! (the collector), which is the backpressure: nothing is dropped silently.
+//! The JetStream publisher: events are published on their subjects, acks are pipelined with
+//! a bounded number in flight, failed publishes are retried, and a batch that still cannot be
+//! published is returned as an error to the caller (the collector), which is the
+//! backpressure: nothing is dropped silently.
+//!
+//! The events of one subject within a batch travel together, up to
+//! [`max_events_per_message`](PublisherConfig::max_events_per_message): one message with the
+//! events as JSON lines and their count in the
+//! [`EVENTS_HEADER`](marketprism_core::framing::EVENTS_HEADER) (see
+//! [`framing`](marketprism_core::framing)). A batch is what waited while the previous one was
+//! being published, so at low rates each message still carries one event (plain JSON, no
+//! header) and under load messages grow: the server stores, acks and delivers once per
+//! message. A message with one event has the event's identity as `Nats-Msg-Id`; one with
+//! several has `{first identity}..{last identity}#{count}`, stable across the retries of the
+//! same batch, so JetStream's duplicate window still drops a retried publish.
 //!
 //! ```no_run
 //! use marketprism_storage::nats::{NatsConfig, publisher::{JetStreamPublisher, PublisherConfig}};
@@ -15,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,6 +37,7 @@ use bytes::Bytes;
 use futures::{StreamExt, stream::FuturesUnordered};
 use marketprism_core::{
     backoff::Backoff,
+    framing::{EVENTS_HEADER, push_line},
     model::MarketEvent,
     sink::{Health, Sink},
     subject::write_subject,
@@ -44,6 +56,13 @@ pub struct PublisherConfig {
     /// First retry delay, doubled per attempt up to 2 s and jittered (default 50 ms; see
     /// [`Backoff`]).
     pub retry_backoff: Duration,
+    /// Most events of one subject carried by one message (default 256; 1: one message per
+    /// event, so that JetStream dedups each event by its own identity — what collectors that
+    /// overlap, with leases or redundancy, need).
+    pub max_events_per_message: usize,
+    /// Largest payload of a several-event message (default 256 KiB, below the server's
+    /// default 1 MiB `max_payload`); a single larger event still goes alone.
+    pub max_message_bytes: usize,
 }
 
 impl Default for PublisherConfig {
@@ -52,6 +71,8 @@ impl Default for PublisherConfig {
             max_in_flight: 2048,
             max_retries: 5,
             retry_backoff: Duration::from_millis(50),
+            max_events_per_message: 256,
+            max_message_bytes: 256 * 1024,
         }
     }
 }
@@ -77,14 +98,28 @@ impl PublisherConfig {
         self.max_retries = n;
         self
     }
+    /// Sets the most events of one subject per message (at least 1).
+    ///
+    /// ```
+    /// let c = marketprism_storage::nats::publisher::PublisherConfig::default()
+    ///     .max_events_per_message(0);
+    /// assert_eq!(c.max_events_per_message, 1);
+    /// ```
+    pub fn max_events_per_message(mut self, n: usize) -> Self {
+        self.max_events_per_message = n.max(1);
+        self
+    }
 }
 
 /// The outcome of [`JetStreamPublisher::publish_batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PublishReport {
     /// Events acknowledged by the stream (stored, or recognized as duplicates).
     pub acked: usize,
-    /// Of those, how many the server reported as duplicates of an earlier publish.
+    /// Messages those events travelled in.
+    pub messages: usize,
+    /// Of the events, how many the server reported as duplicates of an earlier publish.
     pub duplicates: usize,
     /// Publish attempts retried.
     pub retries: usize,
@@ -114,6 +149,42 @@ struct Prepared {
     subject: String,
     id: String,
     payload: Bytes,
+    /// Events in the payload (above 1: JSON lines with the count header).
+    events: usize,
+}
+
+/// A message being filled with the events of one subject.
+struct Filling {
+    subject: String,
+    first: usize,
+    last: usize,
+    events: usize,
+    /// The events as JSON lines.
+    payload: Vec<u8>,
+}
+
+impl Filling {
+    fn finish(mut self, events: &[MarketEvent]) -> Prepared {
+        let mut id = String::with_capacity(64);
+        if let Some(first) = events.get(self.first) {
+            write_event_id(first, &mut id);
+        }
+        if self.events == 1 {
+            // One event: plain JSON, no header, its own identity.
+            self.payload.pop();
+        } else if let Some(last) = events.get(self.last) {
+            id.push_str("..");
+            write_event_id(last, &mut id);
+            id.push('#');
+            id.push_str(&self.events.to_string());
+        }
+        Prepared {
+            subject: self.subject,
+            id,
+            payload: Bytes::from(self.payload),
+            events: self.events,
+        }
+    }
 }
 
 impl JetStreamPublisher {
@@ -142,25 +213,52 @@ impl JetStreamPublisher {
         &self.client
     }
 
+    /// Groups `events` by subject into messages (in order within a subject), each up to
+    /// `max_events_per_message` events and `max_message_bytes`.
     fn prepare(&self, events: &[MarketEvent]) -> Result<Vec<Prepared>> {
+        let max_events = self.config.max_events_per_message.max(1);
+        let mut filling: Vec<Filling> = Vec::new();
+        // Subject → its message still open for more events.
+        let mut open: HashMap<String, usize> = HashMap::new();
         let mut subject = String::with_capacity(64);
-        events
-            .iter()
-            .map(|e| {
-                write_subject(e, &mut subject);
-                let mut id = String::with_capacity(64);
-                write_event_id(e, &mut id);
-                Ok(Prepared {
-                    subject: self.nats.subject_for(&subject),
-                    id,
-                    payload: Bytes::from(serde_json::to_vec(e)?),
-                })
-            })
-            .collect()
+        let mut json = Vec::with_capacity(512);
+        for (i, e) in events.iter().enumerate() {
+            write_subject(e, &mut subject);
+            json.clear();
+            serde_json::to_writer(&mut json, e)?;
+            let fits = |m: &Filling| {
+                m.events < max_events
+                    && m.payload.len() + json.len() < self.config.max_message_bytes
+            };
+            match open.get(subject.as_str()).copied() {
+                Some(at) if filling.get(at).is_some_and(fits) => {
+                    if let Some(m) = filling.get_mut(at) {
+                        push_line(&mut m.payload, &json);
+                        m.events += 1;
+                        m.last = i;
+                    }
+                }
+                _ => {
+                    let mut payload = Vec::with_capacity(json.len() + 1);
+                    push_line(&mut payload, &json);
+                    if max_events > 1 {
+                        open.insert(subject.clone(), filling.len());
+                    }
+                    filling.push(Filling {
+                        subject: self.nats.subject_for(&subject),
+                        first: i,
+                        last: i,
+                        events: 1,
+                        payload,
+                    });
+                }
+            }
+        }
+        Ok(filling.into_iter().map(|m| m.finish(events)).collect())
     }
 
-    /// Publishes `events` and waits for every ack. At most `max_in_flight` acks are awaited at
-    /// once; a failed publish is retried (harmless: the `Nats-Msg-Id` dedups it) up to
+    /// Publishes `events` (grouped by subject, see the module doc) and waits for every ack.
+    /// At most `max_in_flight` acks are awaited at once; a failed publish is retried (harmless: the `Nats-Msg-Id` dedups it) up to
     /// `max_retries` times, then the whole call fails with a retryable error and the caller
     /// must publish the batch again (or stop reading from the exchange).
     pub async fn publish_batch(&self, events: &[MarketEvent]) -> Result<PublishReport> {
@@ -192,10 +290,13 @@ impl JetStreamPublisher {
                 let Some((i, attempt)) = queue.pop_front() else {
                     break;
                 };
-                let p = &prepared[i];
-                let publish = Publish::build()
+                let Some(p) = prepared.get(i) else { break };
+                let mut publish = Publish::build()
                     .payload(p.payload.clone())
                     .message_id(p.id.as_str());
+                if p.events > 1 {
+                    publish = publish.header(EVENTS_HEADER, p.events.to_string().as_str());
+                }
                 match self.js.send_publish(p.subject.clone(), publish).await {
                     Ok(ack) => in_flight.push(async move { (i, attempt, ack.await) }),
                     Err(e) => {
@@ -206,9 +307,13 @@ impl JetStreamPublisher {
             }
             match in_flight.next().await {
                 None => break,
-                Some((_, _, Ok(ack))) => {
-                    report.acked += 1;
-                    report.duplicates += usize::from(ack.duplicate);
+                Some((i, _, Ok(ack))) => {
+                    let events = prepared.get(i).map_or(1, |p| p.events);
+                    report.acked += events;
+                    report.messages += 1;
+                    if ack.duplicate {
+                        report.duplicates += events;
+                    }
                 }
                 Some((i, attempt, Err(e))) => {
                     self.retry_or_fail(&mut queue, &mut report, i, attempt, e)
