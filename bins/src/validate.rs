@@ -61,6 +61,12 @@ impl Validate for CollectorConfig {
         if let Some(n) = self.max_events_per_message {
             positive(p, "max_events_per_message", n as u64);
         }
+        if !(1..=64).contains(&self.batches_in_flight) {
+            p.push(
+                "batches_in_flight",
+                format!("{} is not within 1 to 64", self.batches_in_flight),
+            );
+        }
         if self.book_image_ms > 0 {
             positive(p, "book_image_depth", self.book_image_depth as u64);
             if let Some(d) = self.book_depth.filter(|d| self.book_image_depth > *d) {

@@ -120,7 +120,7 @@ async fn storage_with_a_bad_failover_url_or_a_relative_zookeeper_path() {
 }
 
 #[tokio::test]
-async fn collector_with_leases_and_a_static_shard_or_bad_lease_values() {
+async fn collector_with_leases_and_a_static_shard_or_bad_lease_or_publish_values() {
     let (err, took) = refused(
         env!("CARGO_BIN_EXE_market-data-collector"),
         &[
@@ -136,6 +136,8 @@ async fn collector_with_leases_and_a_static_shard_or_bad_lease_values() {
             "shard.count=2",
             "--set",
             "max_events_per_message=64",
+            "--set",
+            "batches_in_flight=0",
         ],
         &[],
     )
@@ -150,6 +152,8 @@ async fn collector_with_leases_and_a_static_shard_or_bad_lease_values() {
             "shard",
             "max_events_per_message",
             "each event must be its own message",
+            "batches_in_flight",
+            "0 is not within 1 to 64",
         ],
     );
     assert!(took < Duration::from_secs(3), "{took:?}");

@@ -43,6 +43,11 @@ pub struct CollectorConfig {
     /// (hand-over, redundancy) and JetStream must drop each event's second copy by its own
     /// identity — so more than 1 is refused there.
     pub max_events_per_message: Option<usize>,
+    /// Batches published at once to JetStream (default 4): a batch goes out as soon as it
+    /// forms, without waiting for the previous one's acks, so one slow ack does not delay
+    /// the events behind it; when all are busy, the next batch grows. 1: one at a time.
+    /// (The in-process bus takes one batch at a time.)
+    pub batches_in_flight: usize,
 }
 
 impl CollectorConfig {
@@ -140,6 +145,7 @@ impl Default for CollectorConfig {
             batch_size: 2000,
             batch_ms: 0,
             max_events_per_message: None,
+            batches_in_flight: 4,
         }
     }
 }

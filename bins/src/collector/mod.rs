@@ -164,13 +164,14 @@ impl Collector {
         let stop = common::shutdown_token(shutdown);
         let stats = Stats::default();
         // The output is just a sink: the JetStream publisher, or the in-process bus.
-        let output: Arc<dyn Sink> = match config.nats.storage_config() {
+        let output: (Arc<dyn Sink>, usize) = match config.nats.storage_config() {
             Some(nats) => {
                 let publisher =
                     PublisherConfig::default().max_events_per_message(config.events_per_message());
-                Arc::new(JetStreamPublisher::connect(nats, publisher).await?)
+                let publisher = JetStreamPublisher::connect(nats, publisher).await?;
+                (Arc::new(publisher), config.batches_in_flight)
             }
-            None => Arc::new(self.bus.unwrap_or_default()),
+            None => (Arc::new(self.bus.unwrap_or_default()), 1),
         };
         let addr = listener.local_addr()?;
         let registry = common::registry(&config.discovery).await?;

@@ -31,11 +31,12 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Reads the exchange stream and publishes batches to `output` until `stop`; then publishes
 /// what it holds (drain) before returning.
+/// `in_flight`: batches written at once (the bus keeps order only with one).
 pub(super) async fn collect(
     config: &CollectorConfig,
     venues: &Resolved,
     mode: Mode,
-    output: Arc<dyn Sink>,
+    (output, in_flight): (Arc<dyn Sink>, usize),
     stats: &Stats,
     stop: &CancellationToken,
 ) {
@@ -44,7 +45,8 @@ pub(super) async fn collect(
         DriverConfig::default()
             .batch_size(config.batch_size)
             .batch_timeout(Duration::from_millis(config.batch_ms))
-            .drain_limit(Some(DRAIN_LIMIT)),
+            .drain_limit(Some(DRAIN_LIMIT))
+            .in_flight(in_flight),
     );
     let (tx, rx) = mpsc::channel::<Vec<MarketEvent>>(1);
     let events = futures::stream::unfold(rx, |mut rx| async move {

@@ -57,6 +57,12 @@ pub struct DriverConfig {
     /// After shutdown began, give up retrying the batch in hand after this long (`None`, the
     /// default: never give up — nothing is dropped).
     pub drain_limit: Option<Duration>,
+    /// Batches [`run`](SinkDriver::run) writes at once (default 1: one at a time). With more,
+    /// a batch is written as soon as it forms instead of after the previous one is
+    /// acknowledged, so a slow acknowledgement no longer holds the next events back; when
+    /// all are busy, events wait and the next batch grows (natural batching). Batches may
+    /// then complete, and be acknowledged, out of order.
+    pub in_flight: usize,
 }
 
 impl Default for DriverConfig {
@@ -66,6 +72,7 @@ impl Default for DriverConfig {
             batch_timeout: Duration::ZERO,
             backoff: Backoff::default(),
             drain_limit: None,
+            in_flight: 1,
         }
     }
 }
@@ -89,6 +96,17 @@ impl DriverConfig {
     /// Sets the drain limit.
     pub fn drain_limit(mut self, d: Option<Duration>) -> Self {
         self.drain_limit = d;
+        self
+    }
+    /// Sets the batches written at once (at least 1).
+    ///
+    /// ```
+    /// use marketprism_storage::driver::DriverConfig;
+    /// assert_eq!(DriverConfig::default().in_flight(0).in_flight, 1);
+    /// assert_eq!(DriverConfig::default().in_flight(4).in_flight, 4);
+    /// ```
+    pub fn in_flight(mut self, n: usize) -> Self {
+        self.in_flight = n.max(1);
         self
     }
 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt, stream::FuturesOrdered};
 use marketprism_core::model::MarketEvent;
 
 use super::{Delivery, DriverState, SinkDriver};
@@ -15,11 +15,13 @@ impl SinkDriver {
     /// completes. At shutdown, what `input` already holds is written too (never dropped;
     /// see [`drain_limit`]), then the sinks are flushed.
     ///
-    /// While a batch is being written `input` is not read: a slow sink slows the source down.
+    /// While [`in_flight`] batches are being written (one by default) `input` is not read: a
+    /// slow sink slows the source down.
     ///
     /// [`batch_size`]: super::DriverConfig::batch_size
     /// [`batch_timeout`]: super::DriverConfig::batch_timeout
     /// [`drain_limit`]: super::DriverConfig::drain_limit
+    /// [`in_flight`]: super::DriverConfig::in_flight
     pub async fn run<S, F>(&self, input: S, delivery: &dyn Delivery, shutdown: F) -> Result<()>
     where
         S: Stream<Item = MarketEvent> + Send,
@@ -39,16 +41,27 @@ impl SinkDriver {
     {
         tokio::pin!(input, shutdown);
         let max = self.config.batch_size.max(1);
+        let depth = self.config.in_flight.max(1);
         let linger = self.config.batch_timeout;
         let mut stopping = false;
         let mut ended = false;
         let mut batch = Vec::with_capacity(max);
+        // Batches being written, oldest first: each resolves to (its size, the outcome).
+        let mut writing = FuturesOrdered::new();
         loop {
-            // Wait for the first event of the batch (a drain at shutdown has it already).
-            if batch.is_empty() {
+            // Wait for the first event of the next batch (while there is room for one), a
+            // write to finish, or shutdown. A drain at shutdown has its batch already.
+            if batch.is_empty() && !ended && !stopping {
                 tokio::select! {
-                    () = &mut shutdown, if !stopping => stopping = true,
-                    e = input.next() => match e {
+                    () = &mut shutdown => {
+                        stopping = true;
+                        self.begin_shutdown();
+                    }
+                    Some((n, r)) = writing.next(), if !writing.is_empty() => {
+                        self.finished(n, r, &mut writing, &mut input).await?;
+                        continue;
+                    }
+                    e = input.next(), if writing.len() < depth => match e {
                         Some(e) => batch.push(e),
                         None => ended = true,
                     },
@@ -62,7 +75,10 @@ impl SinkDriver {
                     Some(None) => ended = true,
                     None if stopping || linger.is_zero() || batch.is_empty() => break,
                     None => tokio::select! {
-                        () = &mut shutdown, if !stopping => stopping = true,
+                        () = &mut shutdown, if !stopping => {
+                            stopping = true;
+                            self.begin_shutdown();
+                        }
                         r = tokio::time::timeout_at(deadline, input.next()) => match r {
                             Ok(Some(e)) => batch.push(e),
                             Ok(None) => ended = true,
@@ -72,44 +88,75 @@ impl SinkDriver {
                 }
             }
             if !batch.is_empty() {
-                let written = {
-                    let write = self.process(&batch, delivery);
-                    tokio::pin!(write);
-                    if stopping {
-                        write.await
-                    } else {
-                        tokio::select! {
-                            r = &mut write => r,
-                            () = &mut shutdown => {
-                                stopping = true;
-                                self.begin_shutdown();
-                                write.await
-                            }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(max));
+                writing.push_back(async move {
+                    let r = self.process(&full, delivery).await.map(|_| ());
+                    (full.len(), r)
+                });
+            }
+            // Every slot busy, or nothing more to read: wait for the oldest write.
+            let more = !stopping && !ended;
+            while writing.len() >= depth || (!more && !writing.is_empty()) {
+                let Some((n, r)) = (if stopping {
+                    writing.next().await
+                } else {
+                    tokio::select! {
+                        done = writing.next() => done,
+                        () = &mut shutdown => {
+                            stopping = true;
+                            self.begin_shutdown();
+                            continue;
                         }
                     }
+                }) else {
+                    break;
                 };
-                if let Err(e) = written {
-                    if matches!(e, StorageError::Shutdown) {
-                        let lost = batch.len() as u64 + drain_now(&mut input);
-                        tracing::error!(lost, "events not written before the drain limit");
-                        metrics::counter!(m::SINK_LOST).increment(lost);
-                    }
-                    return Err(e);
+                self.finished(n, r, &mut writing, &mut input).await?;
+                if !stopping && !ended {
+                    break;
                 }
-                batch.clear();
             }
             if stopping {
                 self.begin_shutdown();
                 // Drain: what the source already holds, in full batches.
-                if batch.is_empty() && !ended && take_ready(&mut input, &mut batch, max) {
+                if !ended && take_ready(&mut input, &mut batch, max) {
                     continue;
                 }
-                return Ok(());
-            }
-            if ended {
+                if writing.is_empty() {
+                    return Ok(());
+                }
+            } else if ended && writing.is_empty() {
                 return Ok(());
             }
         }
+    }
+
+    /// The outcome of a batch of `n` events. On an error the others in flight are given up
+    /// (with the drain limit passed, they and what the source holds are counted as lost).
+    async fn finished<S, W>(
+        &self,
+        n: usize,
+        result: Result<()>,
+        writing: &mut FuturesOrdered<W>,
+        input: &mut S,
+    ) -> Result<()>
+    where
+        S: Stream<Item = MarketEvent> + Unpin,
+        W: Future<Output = (usize, Result<()>)>,
+    {
+        let Err(e) = result else { return Ok(()) };
+        if matches!(e, StorageError::Shutdown) {
+            let mut lost = n as u64 + drain_now(input);
+            // The other writes hit the same limit; what they still held is lost too.
+            while let Some((m, r)) = writing.next().await {
+                if r.is_err() {
+                    lost += m as u64;
+                }
+            }
+            tracing::error!(lost, "events not written before the drain limit");
+            metrics::counter!(m::SINK_LOST).increment(lost);
+        }
+        Err(e)
     }
 }
 

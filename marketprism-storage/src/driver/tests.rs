@@ -174,3 +174,114 @@ async fn run_gives_up_only_after_the_drain_limit() {
         DriverState::Stopped
     ));
 }
+
+/// Holds every write containing an event of symbol `HOLD` until `gate` gives a permit.
+struct Gated {
+    gate: tokio::sync::Semaphore,
+    written: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Sink for Gated {
+    fn name(&self) -> &str {
+        "gated"
+    }
+    async fn write_batch(&self, batch: &[MarketEvent]) -> std::result::Result<(), Error> {
+        let symbols: Vec<String> = batch
+            .iter()
+            .filter_map(|e| e.symbol().map(|s| s.as_str().to_owned()))
+            .collect();
+        if symbols.iter().any(|s| s == "HOLD") {
+            let _permit = self.gate.acquire().await;
+        }
+        self.written.lock().expect("lock").extend(symbols);
+        Ok(())
+    }
+    async fn flush(&self) -> std::result::Result<(), Error> {
+        Ok(())
+    }
+    async fn health(&self) -> Health {
+        Health::Healthy
+    }
+}
+
+/// Whether `B` gets written while the batch holding `HOLD` waits, with `in_flight` batches.
+async fn written_past_a_held_batch(in_flight: usize) -> bool {
+    let sink = Arc::new(Gated {
+        gate: tokio::sync::Semaphore::new(0),
+        written: Mutex::default(),
+    });
+    let driver = SinkDriver::new(
+        vec![sink.clone() as Arc<dyn Sink>],
+        fast().batch_size(1).in_flight(in_flight),
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let input =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+    let run = driver.run(input, &NoAck, futures::future::pending());
+    tokio::pin!(run);
+    tx.send(ev("HOLD")).await.expect("send");
+    tx.send(ev("B")).await.expect("send");
+    let passed = tokio::select! {
+        r = &mut run => panic!("run ended early: {r:?}"),
+        () = async {
+            while !sink.written.lock().expect("lock").iter().any(|s| s == "B") {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        } => true,
+        () = tokio::time::sleep(Duration::from_millis(300)) => false,
+    };
+    // Released, and the input ended: everything is written, nothing twice.
+    sink.gate.add_permits(1);
+    drop(tx);
+    run.await.expect("run");
+    let mut written = sink.written.lock().expect("lock").clone();
+    written.sort();
+    assert_eq!(written, ["B", "HOLD"]);
+    passed
+}
+
+#[tokio::test]
+async fn with_batches_in_flight_a_slow_write_does_not_hold_the_next_back() {
+    assert!(written_past_a_held_batch(2).await);
+    assert!(!written_past_a_held_batch(1).await);
+}
+
+#[tokio::test]
+async fn with_batches_in_flight_shutdown_still_writes_everything_waiting() {
+    let sink = Arc::new(Fake::default());
+    let driver = SinkDriver::new(
+        vec![sink.clone() as Arc<dyn Sink>],
+        fast().batch_size(2).in_flight(3),
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    for i in 0..25 {
+        tx.send(ev(&i.to_string())).await.expect("send");
+    }
+    let input =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+    driver.run(input, &NoAck, async {}).await.expect("run");
+    assert_eq!(sink.written.lock().expect("lock").len(), 25);
+    assert_eq!(driver.status().snapshot().events, 25);
+}
+
+#[tokio::test]
+async fn with_batches_in_flight_the_drain_limit_still_ends_the_run() {
+    let sink = Arc::new(Fake {
+        always_fail: true,
+        ..Fake::default()
+    });
+    let driver = SinkDriver::new(
+        vec![sink as Arc<dyn Sink>],
+        fast()
+            .batch_size(1)
+            .in_flight(4)
+            .drain_limit(Some(Duration::from_millis(50))),
+    );
+    let input =
+        futures::stream::iter([ev("1"), ev("2"), ev("3")]).chain(futures::stream::pending());
+    let r = driver
+        .run(input, &NoAck, tokio::time::sleep(Duration::from_millis(30)))
+        .await;
+    assert!(matches!(r, Err(StorageError::Shutdown)), "{r:?}");
+}

@@ -134,6 +134,10 @@ pub struct JetStreamPublisher {
     config: PublisherConfig,
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Held while a batch makes its first attempts, so concurrent batches (a collector
+    /// writing several at once) reach the server in order: a subject's events stay in order
+    /// on the stream and for live subscribers. Only a retry can overtake.
+    send_order: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for JetStreamPublisher {
@@ -200,6 +204,7 @@ impl JetStreamPublisher {
             config,
             failures: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            send_order: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -285,6 +290,8 @@ impl JetStreamPublisher {
         let mut report = PublishReport::default();
         let mut queue: VecDeque<(usize, u32)> = (0..prepared.len()).map(|i| (i, 0)).collect();
         let mut in_flight = FuturesUnordered::new();
+        let mut first_attempts_left = prepared.len();
+        let mut order = Some(self.send_order.lock().await);
         loop {
             while in_flight.len() < self.config.max_in_flight {
                 let Some((i, attempt)) = queue.pop_front() else {
@@ -297,7 +304,15 @@ impl JetStreamPublisher {
                 if p.events > 1 {
                     publish = publish.header(EVENTS_HEADER, p.events.to_string().as_str());
                 }
-                match self.js.send_publish(p.subject.clone(), publish).await {
+                let sent = self.js.send_publish(p.subject.clone(), publish).await;
+                if attempt == 0 {
+                    first_attempts_left -= 1;
+                    if first_attempts_left == 0 {
+                        // All of this batch went out: the next batch may start sending.
+                        order.take();
+                    }
+                }
+                match sent {
                     Ok(ack) => in_flight.push(async move { (i, attempt, ack.await) }),
                     Err(e) => {
                         self.retry_or_fail(&mut queue, &mut report, i, attempt, e)
