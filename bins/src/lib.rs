@@ -16,6 +16,13 @@
 //! [`platform`] runs all six in one process (`marketprism run` / `marketprism demo`).
 #![deny(missing_docs)]
 
+/// The services allocate with mimalloc (feature `mimalloc`, on by default): glibc's allocator
+/// cost the collector and the storage service about a sixth of their CPU in profiles, much
+/// of it freeing on one thread what another allocated (docs/performance.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod broker;
 pub mod cli;
 pub mod collector;
