@@ -16,7 +16,8 @@
 //!
 //! Before criterion runs, a short pass prints that ratio per case (`ratio <case>: x.xx`,
 //! normalize throughput over baseline throughput, both timed alternately in rounds, best
-//! round of each); `MP_RATIOS_ONLY=1` stops after it.
+//! round of each); `MP_RATIOS_ONLY=1` stops after it, `MP_RATIOS_FILTER=okx/books` limits it
+//! to the cases whose name contains that text.
 //!
 //! Groups: `msgs` (`Throughput::Elements`, frames) and `bytes` (`Throughput::Bytes`).
 //! Corpus: `MARKETPRISM_CORPUS_DIR`, else `../shared/corpus` beside the workspace root.
@@ -384,7 +385,8 @@ fn best_secs(mut f: impl FnMut() -> Duration, rounds: usize) -> f64 {
 /// each, best round of each kept.
 fn print_ratios(cases: &[Case]) {
     let mut out = Output::new();
-    for c in cases {
+    let only = std::env::var("MP_RATIOS_FILTER").unwrap_or_default();
+    for c in cases.iter().filter(|c| c.name.contains(only.as_str())) {
         let passes = (20_000 / c.frames.len()).max(3);
         let (mut ours, mut base) = (f64::INFINITY, f64::INFINITY);
         for _ in 0..15 {
