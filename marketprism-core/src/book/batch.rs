@@ -1,6 +1,7 @@
 //! Applying one message's changed levels to a side in one pass.
 //!
-//! Exchanges send a message's levels best first (OKX, Binance and Deribit all do). Then each
+//! Exchanges send a message's levels in price order: best first (OKX, Binance spot, Deribit)
+//! or, for Binance USDⓈ-M bids, worst first (then they are read backwards). Then each
 //! level's position is searched only below the previous one's (galloping down from it), and
 //! the positions, found before anything changes, say what the message does: size changes are
 //! written in place; inserts and removals either shift the levels above them one at a time
@@ -75,23 +76,34 @@ impl BookSide {
             SideKind::Ask => cmp_price(b, a),
         };
         let Scratch { ops, tail } = &mut self.scratch;
-        let ordered = updates
-            .windows(2)
-            .all(|w| better(&w[0].price, &w[1].price) == Ordering::Greater);
-        if !ordered {
+        let in_order = |o: Ordering| {
+            updates
+                .windows(2)
+                .all(|w| better(&w[0].price, &w[1].price) == o)
+        };
+        if in_order(Ordering::Greater) {
+            locate(&self.levels, updates.iter(), ops, kind);
+        } else if in_order(Ordering::Less) {
+            // Worst first (Binance USDⓈ-M bids): the same, read backwards.
+            locate(&self.levels, updates.iter().rev(), ops, kind);
+        } else {
             for l in updates {
                 self.set(l.price, l.size);
             }
             return;
         }
-        locate(&self.levels, updates, ops, kind);
         write(&mut self.levels, ops, tail);
     }
 }
 
 /// The position of each update (strictly best first) in `levels`, each searched only below
 /// the previous one.
-fn locate(levels: &[Level], updates: &[Level], ops: &mut Vec<Op>, kind: SideKind) {
+fn locate<'a>(
+    levels: &[Level],
+    updates: impl Iterator<Item = &'a Level>,
+    ops: &mut Vec<Op>,
+    kind: SideKind,
+) {
     ops.clear();
     let mut hi = levels.len();
     for &level in updates {

@@ -252,12 +252,16 @@ fn batch_apply_equals_level_by_level() {
                 })
                 .collect();
             if round % 3 != 0 {
-                // As exchanges send them: best first, each price once.
+                // As exchanges send them: in price order, each price once.
                 msg.sort_by(|a, b| match kind {
                     SideKind::Bid => b.price.cmp(&a.price),
                     SideKind::Ask => a.price.cmp(&b.price),
                 });
                 msg.dedup_by(|a, b| a.price == b.price);
+                if round % 3 == 2 {
+                    // Worst first, as Binance USDⓈ-M sends bids.
+                    msg.reverse();
+                }
             }
             batch.apply(&msg);
             for l in &msg {
