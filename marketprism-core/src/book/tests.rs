@@ -218,3 +218,62 @@ fn crossed_detection() {
         Err(Error::CrossedBook { .. })
     ));
 }
+
+/// A message's levels applied together (sorted or not, repeated prices, inserts and removals
+/// deep and near the top) leave exactly what setting them one at a time leaves, down to the
+/// price text kept for an existing level.
+#[test]
+fn batch_apply_equals_level_by_level() {
+    let mut x: u64 = 11;
+    let mut next = move |n: u64| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 20) % n.max(1)
+    };
+    for kind in [SideKind::Bid, SideKind::Ask] {
+        let (mut batch, mut single) = (BookSide::new(kind), BookSide::new(kind));
+        for round in 0..1_000 {
+            let len = match next(4) {
+                0 => next(3),
+                1 => 2 + next(400),
+                _ => 2 + next(30),
+            };
+            let top_heavy = next(2) == 0;
+            let mut msg: Vec<Level> = (0..len)
+                .map(|_| {
+                    let slot =
+                        i64::try_from(if top_heavy { next(20) } else { next(600) }).unwrap_or(0);
+                    // The same price at two scales (12.3 and 12.30) now and then.
+                    let scale = u32::from(next(5) == 0);
+                    let price = Decimal::new((10_000 + slot) * 10i64.pow(scale), 1 + scale);
+                    let size = Decimal::from(next(3));
+                    Level::new(price, size)
+                })
+                .collect();
+            if round % 3 != 0 {
+                // As exchanges send them: in price order, each price once.
+                msg.sort_by(|a, b| match kind {
+                    SideKind::Bid => b.price.cmp(&a.price),
+                    SideKind::Ask => a.price.cmp(&b.price),
+                });
+                msg.dedup_by(|a, b| a.price == b.price);
+                if round % 3 == 2 {
+                    // Worst first, as Binance USDⓈ-M sends bids.
+                    msg.reverse();
+                }
+            }
+            batch.apply(&msg);
+            for l in &msg {
+                single.set(l.price, l.size);
+            }
+            let text = |s: &BookSide| -> Vec<String> {
+                s.iter()
+                    .map(|l| format!("{}:{}", l.price, l.size))
+                    .collect()
+            };
+            assert_eq!(text(&batch), text(&single), "round {round}, {kind:?}");
+        }
+        assert!(batch.len() > 100, "the side grew deep: {}", batch.len());
+    }
+}

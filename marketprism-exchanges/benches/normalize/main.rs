@@ -6,9 +6,18 @@
 //! installed, then only the diffs that chain from it; OKX and Deribit: the whole file in order,
 //! snapshots included, so book apply and the OKX checksum are measured).
 //!
-//! Every case also runs a baseline on the same lines: `serde_json::from_str::<IgnoredAny>`, a
-//! full JSON validation with no normalization. On a noisy machine, read the figures as ratios
-//! against it (`normalize / serde_baseline`).
+//! Every case also runs a baseline on the same lines ([`baseline`]): `serde_json::from_str`
+//! of each line into a `#[derive(Deserialize)]` struct of borrowed fields mirroring the wire
+//! message (`&str` strings, `&RawValue` for JSON-number prices, level arrays as `[&str; 2]`
+//! etc.; e.g. Binance trade `{e,E,s,t,p,q,T,m}` inside the `{stream,data}` wrapper, OKX books
+//! `{arg:{channel,instId},action,data:[{asks:[[&str;4]],bids,ts,checksum,seqId,prevSeqId}]}`):
+//! what a hand-written serde parser pays before doing anything with the message. On a noisy
+//! machine, read the figures as ratios against it (`serde_baseline / normalize` time).
+//!
+//! Before criterion runs, a short pass prints that ratio per case (`ratio <case>: x.xx`,
+//! normalize throughput over baseline throughput, both timed alternately in rounds, best
+//! round of each); `MP_RATIOS_ONLY=1` stops after it, `MP_RATIOS_FILTER=okx/books` limits it
+//! to the cases whose name contains that text.
 //!
 //! Groups: `msgs` (`Throughput::Elements`, frames) and `bytes` (`Throughput::Bytes`).
 //! Corpus: `MARKETPRISM_CORPUS_DIR`, else `../shared/corpus` beside the workspace root.
@@ -19,20 +28,27 @@
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
-use std::{hint::black_box, path::PathBuf, time::Duration};
+use std::{
+    hint::black_box,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use marketprism_core::model::MarketEvent;
 use marketprism_exchanges::{InstrumentMap, Normalizer, Output, RestKind, Venue};
-use serde::de::IgnoredAny;
+
+mod baseline;
+
+use baseline::Baseline;
 
 const LOCAL_TS: i64 = 1_767_225_600_000_000_000;
 
-const SPOT_INFO: &str = include_str!("../tests/fixtures/binance/exchangeInfo_spot.json");
-const USDM_INFO: &str = include_str!("../tests/fixtures/binance/exchangeInfo_usdm.json");
-const OKX_EXTRA: &str = include_str!("../tests/fixtures/okx/instruments_extra.jsonl");
+const SPOT_INFO: &str = include_str!("../../tests/fixtures/binance/exchangeInfo_spot.json");
+const USDM_INFO: &str = include_str!("../../tests/fixtures/binance/exchangeInfo_usdm.json");
+const OKX_EXTRA: &str = include_str!("../../tests/fixtures/okx/instruments_extra.jsonl");
 const DERIBIT_EXPIRED: &str =
-    include_str!("../tests/fixtures/deribit/get_instruments_expired.json");
+    include_str!("../../tests/fixtures/deribit/get_instruments_expired.json");
 
 /// Symbols of the lines of `rest_depth_snapshot.jsonl`, in order (as in the crate's tests).
 const SPOT_SNAPSHOTS: [&str; 6] = [
@@ -110,6 +126,8 @@ struct Case {
     make: Box<dyn Fn() -> Boxed>,
     /// True when the frames change state so that each iteration needs a fresh normalizer.
     stateful: bool,
+    /// The borrowed-struct `serde_json` parse of the same lines.
+    baseline: Baseline,
 }
 
 fn feed(n: &mut dyn Normalizer, frames: &[String], out: &mut Output) -> usize {
@@ -122,7 +140,14 @@ fn feed(n: &mut dyn Normalizer, frames: &[String], out: &mut Output) -> usize {
     events
 }
 
-fn stateless(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) -> Case {
+fn stateless(
+    venue: Venue,
+    m: &InstrumentMap,
+    ex: &str,
+    file: &str,
+    name: &str,
+    baseline: Baseline,
+) -> Case {
     let m = m.clone();
     // Only the frames that normalize (a few corpus lines name instruments outside the maps,
     // on purpose: the crate's tests check that they are rejected).
@@ -140,6 +165,7 @@ fn stateless(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) 
         frames,
         make: Box::new(move || venue.as_exchange().normalizer(m.clone(), None)),
         stateful: false,
+        baseline,
     }
 }
 
@@ -182,16 +208,25 @@ fn binance_depth(venue: Venue, m: &InstrumentMap, ex: &str, symbols: &[&str], na
         frames,
         make: Box::new(make),
         stateful: true,
+        baseline: baseline::binance_depth,
     }
 }
 
-fn book_file(venue: Venue, m: &InstrumentMap, ex: &str, file: &str, name: &str) -> Case {
+fn book_file(
+    venue: Venue,
+    m: &InstrumentMap,
+    ex: &str,
+    file: &str,
+    name: &str,
+    baseline: Baseline,
+) -> Case {
     let m = m.clone();
     Case {
         name: name.to_owned(),
         frames: lines(ex, file),
         make: Box::new(move || venue.as_exchange().normalizer(m.clone(), None)),
         stateful: true,
+        baseline,
     }
 }
 
@@ -208,6 +243,7 @@ fn cases() -> Vec<Case> {
             "binance-spot",
             "trade.jsonl",
             "binance-spot/trade",
+            baseline::binance_trade,
         ),
         stateless(
             bs,
@@ -215,6 +251,7 @@ fn cases() -> Vec<Case> {
             "binance-spot",
             "aggTrade.jsonl",
             "binance-spot/aggTrade",
+            baseline::binance_agg_trade,
         ),
         binance_depth(
             bs,
@@ -229,6 +266,7 @@ fn cases() -> Vec<Case> {
             "binance-spot",
             "bookTicker.jsonl",
             "binance-spot/bookTicker",
+            baseline::binance_book_ticker,
         ),
         stateless(
             bu,
@@ -236,6 +274,7 @@ fn cases() -> Vec<Case> {
             "binance-usdm",
             "trade.jsonl",
             "binance-usdm/trade",
+            baseline::binance_trade,
         ),
         stateless(
             bu,
@@ -243,6 +282,7 @@ fn cases() -> Vec<Case> {
             "binance-usdm",
             "aggTrade.jsonl",
             "binance-usdm/aggTrade",
+            baseline::binance_agg_trade,
         ),
         binance_depth(
             bu,
@@ -257,15 +297,31 @@ fn cases() -> Vec<Case> {
             "binance-usdm",
             "bookTicker.jsonl",
             "binance-usdm/bookTicker",
+            baseline::binance_book_ticker,
         ),
-        stateless(Venue::Okx, &okx, "okx", "trades.jsonl", "okx/trades"),
-        book_file(Venue::Okx, &okx, "okx", "books.jsonl", "okx/books"),
+        stateless(
+            Venue::Okx,
+            &okx,
+            "okx",
+            "trades.jsonl",
+            "okx/trades",
+            baseline::okx_trades,
+        ),
+        book_file(
+            Venue::Okx,
+            &okx,
+            "okx",
+            "books.jsonl",
+            "okx/books",
+            baseline::okx_books,
+        ),
         book_file(
             Venue::Okx,
             &okx,
             "okx",
             "books_l2_tbt.jsonl",
             "okx/books-l2-tbt",
+            baseline::okx_books,
         ),
         book_file(
             Venue::Deribit,
@@ -273,6 +329,7 @@ fn cases() -> Vec<Case> {
             "deribit",
             "book.jsonl",
             "deribit/book",
+            baseline::deribit_book,
         ),
         stateless(
             Venue::Deribit,
@@ -280,6 +337,7 @@ fn cases() -> Vec<Case> {
             "deribit",
             "trades.jsonl",
             "deribit/trades",
+            baseline::deribit_trades,
         ),
         stateless(
             Venue::Deribit,
@@ -287,6 +345,7 @@ fn cases() -> Vec<Case> {
             "deribit",
             "ticker.jsonl",
             "deribit/ticker",
+            baseline::deribit_ticker,
         ),
     ]
 }
@@ -314,21 +373,63 @@ fn run_case(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
     }
 }
 
-fn baseline(frames: &[String]) -> usize {
-    frames
-        .iter()
-        .map(|f| usize::from(serde_json::from_str::<IgnoredAny>(black_box(f)).is_ok()))
-        .sum()
+/// Seconds per pass of `f`, best of `rounds` passes.
+fn best_secs(mut f: impl FnMut() -> Duration, rounds: usize) -> f64 {
+    (0..rounds)
+        .map(|_| f().as_secs_f64())
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The same-run ratio of every case (normalize throughput / baseline throughput), printed
+/// before criterion runs: baseline and normalize timed alternately, 15 rounds of a few passes
+/// each, best round of each kept.
+fn print_ratios(cases: &[Case]) {
+    let mut out = Output::new();
+    let only = std::env::var("MP_RATIOS_FILTER").unwrap_or_default();
+    for c in cases.iter().filter(|c| c.name.contains(only.as_str())) {
+        let passes = (20_000 / c.frames.len()).max(3);
+        let (mut ours, mut base) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..15 {
+            base = base.min(best_secs(
+                || {
+                    let t = Instant::now();
+                    black_box((c.baseline)(&c.frames));
+                    t.elapsed()
+                },
+                passes,
+            ));
+            ours = ours.min(best_secs(
+                || {
+                    let mut n = (c.make)();
+                    let t = Instant::now();
+                    black_box(feed(n.as_mut(), &c.frames, &mut out));
+                    t.elapsed()
+                },
+                passes,
+            ));
+        }
+        println!(
+            "ratio {:<28} {:.2}  ({:.2} M msgs/s, baseline {:.2} M)",
+            c.name,
+            base / ours,
+            c.frames.len() as f64 / ours / 1e6,
+            c.frames.len() as f64 / base / 1e6,
+        );
+    }
 }
 
 fn normalize(crit: &mut Criterion) {
     let cases = cases();
+    print_ratios(&cases);
+    if std::env::var_os("MP_RATIOS_ONLY").is_some() {
+        return;
+    }
     let mut g = crit.benchmark_group("msgs");
     for c in &cases {
         g.throughput(Throughput::Elements(c.frames.len() as u64));
         run_case(&mut g, c);
         g.bench_function(format!("{}/serde_baseline", c.name), |b| {
-            b.iter(|| black_box(baseline(&c.frames)));
+            b.iter(|| black_box((c.baseline)(&c.frames)));
         });
     }
     g.finish();
