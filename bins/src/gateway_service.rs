@@ -79,12 +79,12 @@ impl DiscoveryUpstreams {
 
 #[async_trait]
 impl Upstreams for DiscoveryUpstreams {
-    async fn instances(&self, service: &str) -> std::result::Result<Vec<Upstream>, GatewayError> {
-        let first = self
-            .watched
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(service.to_owned());
+    async fn instances(&self, service: &str) -> std::result::Result<Arc<[Upstream]>, GatewayError> {
+        let first = {
+            let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+            // Looked up first: the name is copied only the first time.
+            !watched.contains(service) && watched.insert(service.to_owned())
+        };
         if first && let Err(e) = self.registry.watch_service(service).await {
             tracing::warn!(service, error = %e, "cannot watch service; asking on each request");
             self.watched
@@ -92,7 +92,7 @@ impl Upstreams for DiscoveryUpstreams {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(service);
         }
-        let found = match self.registry.discover(service).await {
+        let found: Vec<Upstream> = match self.registry.discover(service).await {
             Ok(d) => d
                 .instances
                 .iter()
@@ -110,9 +110,9 @@ impl Upstreams for DiscoveryUpstreams {
         if found.is_empty()
             && let Some(url) = self.fallback.get(service)
         {
-            return Ok(vec![Upstream::new("static", url.as_str())]);
+            return Ok(Arc::from([Upstream::new("static", url.as_str())]));
         }
-        Ok(found)
+        Ok(found.into())
     }
 }
 

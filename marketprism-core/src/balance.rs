@@ -111,13 +111,17 @@ pub struct Balancer {
 #[derive(Debug)]
 #[must_use = "the request counts as in flight only while the guard lives"]
 pub struct InFlight {
-    counts: Arc<Mutex<Counts>>,
+    /// `None` when the strategy does not read the counts.
+    counts: Option<Arc<Mutex<Counts>>>,
     key: (String, String),
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let mut counts = lock(&self.counts);
+        let Some(counts) = &self.counts else {
+            return;
+        };
+        let mut counts = lock(counts);
         if let Some(n) = counts.get_mut(&self.key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -147,17 +151,26 @@ impl Balancer {
     }
 
     /// Counts one request to instance `id` of `service` as in flight until the guard drops.
-    /// Every strategy accepts it; only [`Strategy::LeastConnections`] reads it.
+    /// Every strategy accepts it; only [`Strategy::LeastConnections`] reads it, so only that
+    /// strategy counts (the others return a guard that does nothing: no allocation or lock
+    /// per request).
     pub fn start(&self, service: &str, id: &str) -> InFlight {
+        if self.strategy != Strategy::LeastConnections {
+            return InFlight {
+                counts: None,
+                key: (String::new(), String::new()),
+            };
+        }
         let key = (service.to_owned(), id.to_owned());
         *lock(&self.in_flight).entry(key.clone()).or_insert(0) += 1;
         InFlight {
-            counts: Arc::clone(&self.in_flight),
+            counts: Some(Arc::clone(&self.in_flight)),
             key,
         }
     }
 
-    /// Requests in flight to instance `id` of `service`.
+    /// Requests in flight to instance `id` of `service` (counted with
+    /// [`Strategy::LeastConnections`] only; 0 otherwise).
     pub fn in_flight(&self, service: &str, id: &str) -> u64 {
         lock(&self.in_flight)
             .get(&(service.to_owned(), id.to_owned()))
@@ -262,6 +275,11 @@ impl Balancer {
         candidates: &'a [T],
         id_weight: &impl Fn(&'a T) -> (&'a str, u32),
     ) -> Option<usize> {
+        // One candidate: it is the pick, and the smooth round-robin state would come back to
+        // where it was (its current weight gains its weight and loses the total, the same).
+        if let [only] = candidates {
+            return (id_weight(only).1 > 0).then_some(0);
+        }
         let mut all = lock(&self.current);
         if !all.contains_key(service) {
             all.insert(service.to_owned(), HashMap::new());

@@ -261,20 +261,8 @@ where
     tracing::info!(service = %name, %addr, "gateway serving");
     let up = metrics::gauge!("marketprism_service_up", "service" => name.clone());
     up.set(1.0);
-    // The peer address reaches the limits and the access log as `ConnectInfo<SocketAddr>`.
-    let app = app.layer(tower::util::MapRequestLayer::new(
-        |mut req: Request<Body>| {
-            let peer = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<lenient::PeerAddr>>()
-                .map(|c| c.0.0);
-            if let Some(addr) = peer {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(addr));
-            }
-            req
-        },
-    ));
+    // The peer address reaches the limits and the access log as `ConnectInfo<PeerAddr>`
+    // ([`ratelimit::peer_ip`]), as axum inserts it: not copied into a second extension.
     let result = axum::serve(
         lenient::LenientListener(listener),
         app.into_make_service_with_connect_info::<lenient::PeerAddr>(),

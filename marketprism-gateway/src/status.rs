@@ -121,10 +121,10 @@ pub(crate) async fn services(State(state): State<Arc<GatewayState>>) -> Json<Vec
             .collect();
         let (instances, error) = match state.upstreams.instances(service).await {
             Ok(list) => (list, None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+            Err(e) => (Arc::from([]), Some(e.to_string())),
         };
         let instances = instances
-            .into_iter()
+            .iter()
             .map(|u| {
                 let snap = state
                     .breakers
@@ -136,8 +136,8 @@ pub(crate) async fn services(State(state): State<Arc<GatewayState>>) -> Json<Vec
                         rejected: 0,
                     });
                 InstanceStatus {
-                    id: u.id,
-                    base_url: u.base_url,
+                    id: u.id.clone(),
+                    base_url: u.base_url.clone(),
                     weight: u.weight,
                     healthy: u.healthy,
                     breaker: snap.state,

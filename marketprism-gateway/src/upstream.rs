@@ -75,7 +75,9 @@ impl Upstream {
 pub trait Upstreams: Send + Sync {
     /// All known instances of `service`, healthy or not (the gateway filters). An unknown
     /// service is an empty list, not an error.
-    async fn instances(&self, service: &str) -> Result<Vec<Upstream>, GatewayError>;
+    ///
+    /// Called on every proxied request: a shared snapshot (an `Arc` clone) is cheapest.
+    async fn instances(&self, service: &str) -> Result<Arc<[Upstream]>, GatewayError>;
 }
 
 /// A fixed (but updatable) set of instances per service.
@@ -94,7 +96,8 @@ pub trait Upstreams: Send + Sync {
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct StaticUpstreams {
-    services: Arc<RwLock<BTreeMap<String, Vec<Upstream>>>>,
+    /// Snapshots, replaced on every change (rare) and shared with the requests reading them.
+    services: Arc<RwLock<BTreeMap<String, Arc<[Upstream]>>>>,
 }
 
 impl StaticUpstreams {
@@ -139,9 +142,14 @@ impl StaticUpstreams {
     /// Adds or replaces an instance in place (shared by clones).
     pub fn insert(&self, service: impl Into<String>, upstream: Upstream) {
         let mut map = self.write();
-        let list = map.entry(service.into()).or_default();
-        list.retain(|u| u.id != upstream.id);
-        list.push(upstream);
+        let list = map.entry(service.into()).or_insert_with(|| Arc::from([]));
+        let mut next: Vec<Upstream> = list
+            .iter()
+            .filter(|u| u.id != upstream.id)
+            .cloned()
+            .collect();
+        next.push(upstream);
+        *list = next.into();
     }
 
     /// Removes an instance; returns whether it existed.
@@ -150,27 +158,30 @@ impl StaticUpstreams {
         let Some(list) = map.get_mut(service) else {
             return false;
         };
-        let before = list.len();
-        list.retain(|u| u.id != id);
-        before != list.len()
+        let next: Vec<Upstream> = list.iter().filter(|u| u.id != id).cloned().collect();
+        let removed = next.len() != list.len();
+        *list = next.into();
+        removed
     }
 
     /// Marks an instance healthy or not; returns whether it exists.
     pub fn set_healthy(&self, service: &str, id: &str, healthy: bool) -> bool {
         let mut map = self.write();
-        match map
-            .get_mut(service)
-            .and_then(|l| l.iter_mut().find(|u| u.id == id))
-        {
+        let Some(list) = map.get_mut(service) else {
+            return false;
+        };
+        let mut next = list.to_vec();
+        match next.iter_mut().find(|u| u.id == id) {
             Some(u) => {
                 u.healthy = healthy;
+                *list = next.into();
                 true
             }
             None => false,
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Vec<Upstream>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<[Upstream]>>> {
         self.services
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -179,13 +190,12 @@ impl StaticUpstreams {
 
 #[async_trait]
 impl Upstreams for StaticUpstreams {
-    async fn instances(&self, service: &str) -> Result<Vec<Upstream>, GatewayError> {
+    async fn instances(&self, service: &str) -> Result<Arc<[Upstream]>, GatewayError> {
         Ok(self
             .services
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(service)
-            .cloned()
-            .unwrap_or_default())
+            .map_or_else(|| Arc::from([]), Arc::clone))
     }
 }

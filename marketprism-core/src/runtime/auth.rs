@@ -11,7 +11,6 @@ use axum::{
     Json,
     extract::Request,
     http::{HeaderName, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use subtle::ConstantTimeEq;
@@ -77,26 +76,29 @@ impl ServiceTokens {
     }
 }
 
-/// Middleware: 401 unless the request carries an accepted token or asks for a public path.
-pub(crate) async fn require_token(tokens: ServiceTokens, req: Request, next: Next) -> Response {
+/// The 401 answer to a request without an accepted token, unless it asks for a public path;
+/// `None` when the request may go on.
+pub(crate) fn refusal(tokens: &ServiceTokens, req: &Request) -> Option<Response> {
     if tokens.is_open() || PUBLIC_PATHS.contains(&req.uri().path()) {
-        return next.run(req).await;
+        return None;
     }
     let presented = req.headers().get(&SERVICE_TOKEN_HEADER);
     if presented.is_some_and(|v| tokens.accepts(v.as_bytes())) {
-        return next.run(req).await;
+        return None;
     }
     let why = if presented.is_some() {
         "the service credential is not accepted"
     } else {
         "a service credential is required"
     };
-    (
-        StatusCode::UNAUTHORIZED,
-        Json(serde_json::json!({
-            "error": format!("{why} (header `{SERVICE_TOKEN_HEADER}`); call this service through the api-gateway"),
-            "field": SERVICE_TOKEN_HEADER.as_str(),
-        })),
+    Some(
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({
+                "error": format!("{why} (header `{SERVICE_TOKEN_HEADER}`); call this service through the api-gateway"),
+                "field": SERVICE_TOKEN_HEADER.as_str(),
+            })),
+        )
+            .into_response(),
     )
-        .into_response()
 }

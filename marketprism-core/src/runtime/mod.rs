@@ -19,18 +19,12 @@
 
 mod auth;
 mod health;
+mod layer;
 mod metrics;
 
 use std::{future::Future, sync::Arc, time::Duration, time::Instant};
 
-use axum::{
-    Json, Router,
-    extract::{MatchedPath, Request, State},
-    http::StatusCode,
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use tower_http::trace::TraceLayer;
 
 pub use auth::{PUBLIC_PATHS, SERVICE_TOKEN_HEADER, ServiceTokens};
@@ -107,14 +101,12 @@ impl Service {
             .route("/metrics", get(metrics_handler))
             .with_state(state)
             .merge(self.routes)
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                auth::require_token(tokens.clone(), req, next)
-            }))
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                let service = Arc::clone(&service_name);
-                record_request(service, req, next)
-            }))
-            .layer(TraceLayer::new_for_http())
+            // One `layer` call: each adds a boxed level that the router clones per request.
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(TraceLayer::new_for_http())
+                    .layer(layer::RuntimeLayer::new(service_name, tokens)),
+            )
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
@@ -237,23 +229,4 @@ async fn metrics_handler() -> impl IntoResponse {
         )],
         prometheus().render(),
     )
-}
-
-async fn record_request(service: Arc<str>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    // The matched route template, not the raw path, keeps label cardinality bounded.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = metrics::method_label(req.method());
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    ::metrics::counter!("marketprism_http_requests_total",
-        "service" => service.to_string(), "method" => method, "route" => route.clone(), "status" => status)
-    .increment(1);
-    ::metrics::histogram!("marketprism_http_request_duration_seconds",
-        "service" => service.to_string(), "route" => route)
-    .record(start.elapsed().as_secs_f64());
-    response
 }

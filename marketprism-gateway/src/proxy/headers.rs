@@ -8,7 +8,7 @@ use marketprism_core::runtime::SERVICE_TOKEN_HEADER;
 use crate::auth::{AuthMethod, Principal};
 
 /// Headers that describe one connection, never forwarded.
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -26,10 +26,55 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_PRINCIPAL: HeaderName = HeaderName::from_static("x-marketprism-principal");
 const X_ROLES: HeaderName = HeaderName::from_static("x-marketprism-roles");
 
-/// Removes hop-by-hop headers, including those named in `Connection`.
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Names listed in `Connection` are hop-by-hop too. Collected first (the map is borrowed);
-    // the common case, no `Connection` header, allocates nothing.
+const NOT_FORWARDED_LEN: usize = 15;
+
+/// Headers a client may send that never reach an upstream: hop-by-hop (the first eight, as
+/// [`HOP_BY_HOP`]), `Host`, `Content-Length` (the client sets it from the body), credentials,
+/// and the identity and service credential that only the gateway sets.
+static NOT_FORWARDED: [HeaderName; NOT_FORWARDED_LEN] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::HOST,
+    header::CONTENT_LENGTH,
+    header::AUTHORIZATION,
+    X_API_KEY,
+    X_PRINCIPAL,
+    X_ROLES,
+    SERVICE_TOKEN_HEADER,
+];
+
+/// Removes those of `names` that `headers` has. The names present are found in one pass
+/// over the (few) headers, comparing names; removing every listed name instead costs a hash
+/// lookup each, hits or not.
+fn remove_present(headers: &mut HeaderMap, names: &[HeaderName]) {
+    let mut present = [false; NOT_FORWARDED_LEN];
+    let mut any = false;
+    for name in headers.keys() {
+        if let Some(p) = names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| present.get_mut(i))
+        {
+            *p = true;
+            any = true;
+        }
+    }
+    if any {
+        for (name, _) in names.iter().zip(present).filter(|(_, p)| *p) {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Removes the headers that `Connection` names (hop-by-hop too). Collected first (the map is
+/// borrowed); the common case, no `Connection` header, allocates nothing.
+fn remove_listed_in_connection(headers: &mut HeaderMap) {
     if headers.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -42,9 +87,12 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    remove_listed_in_connection(headers);
+    remove_present(headers, &HOP_BY_HOP);
 }
 
 /// Turns the client's request headers into the upstream's, in place (the request is owned,
@@ -61,16 +109,10 @@ pub(crate) fn upstream_headers(
     // Read before stripping: a `Connection` header must not hide them.
     let host = headers.get(header::HOST).cloned();
     let prior_forwarded_for = headers.get(&X_FORWARDED_FOR).cloned();
-    strip_hop_by_hop(&mut headers);
-    headers.remove(header::HOST);
-    headers.remove(header::CONTENT_LENGTH);
-    headers.remove(header::AUTHORIZATION);
-    headers.remove(X_API_KEY);
-    // The client may not set these itself: only the gateway does.
-    headers.remove(X_PRINCIPAL);
-    headers.remove(X_ROLES);
-    // Only the gateway's own credential reaches the services, never a client's guess.
-    headers.remove(SERVICE_TOKEN_HEADER);
+    remove_listed_in_connection(&mut headers);
+    // Only the gateway sets identity and the service credential: a client's are dropped,
+    // never forwarded as a guess.
+    remove_present(&mut headers, &NOT_FORWARDED);
     if let Some(token) = service_token {
         headers.insert(SERVICE_TOKEN_HEADER, token.clone());
     }
@@ -79,10 +121,13 @@ pub(crate) fn upstream_headers(
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(ip) = peer_ip {
-        let value = match prior_forwarded_for.as_ref().and_then(|v| v.to_str().ok()) {
-            Some(prior) => format!("{prior}, {ip}"),
-            None => ip.to_string(),
-        };
+        let prior = prior_forwarded_for.as_ref().and_then(|v| v.to_str().ok());
+        let mut value = String::with_capacity(prior.map_or(0, |p| p.len() + 2) + 15);
+        if let Some(prior) = prior {
+            value.push_str(prior);
+            value.push_str(", ");
+        }
+        push_ip(&mut value, ip);
         // From a String: the header value takes the buffer without copying it.
         if let Ok(v) = HeaderValue::try_from(value) {
             headers.insert(X_FORWARDED_FOR, v);
@@ -106,8 +151,51 @@ pub(crate) fn upstream_headers(
     headers
 }
 
+/// Appends `ip` as `Display` writes it; IPv4 (the common case) without the formatting
+/// machinery, which cost more than the rest of the header rewriting.
+fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ip_text_is_display() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "127.0.0.1",
+            "192.168.100.255",
+            "255.9.99.100",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().expect("ip");
+            let mut s = String::new();
+            super::push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
+    }
+
     use super::*;
     use crate::Role;
 

@@ -13,6 +13,7 @@ use std::{
 
 use metrics::Counter;
 
+use super::target::Target;
 use crate::breaker::{Breaker, BreakerRegistry};
 
 /// How an attempt ended, as the `outcome` label.
@@ -50,6 +51,9 @@ impl Outcome {
 pub(crate) struct Instance {
     pub(crate) breaker: Arc<Breaker>,
     outcomes: [Counter; 4],
+    /// The base URL seen first, parsed (a later, different URL for the same id is parsed
+    /// per request instead: see [`Target::is_for`]).
+    pub(crate) target: Option<Target>,
 }
 
 impl Instance {
@@ -67,12 +71,13 @@ pub(crate) struct Instances {
 
 impl Instances {
     /// The entry of `instance` of `service`, created on first use with the breaker from
-    /// `breakers` (which `/_gateway/services` reads).
+    /// `breakers` (which `/_gateway/services` reads) and its `base_url` parsed.
     pub(crate) fn get(
         &self,
         breakers: &BreakerRegistry,
         service: &str,
         instance: &str,
+        base_url: &str,
     ) -> Arc<Instance> {
         if let Some(i) = self
             .map
@@ -90,6 +95,7 @@ impl Instances {
                     "service" => service.to_owned(), "instance" => instance.to_owned(),
                     "outcome" => o.label())
             }),
+            target: Target::parse(base_url),
         });
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(
@@ -110,11 +116,16 @@ mod tests {
     fn one_entry_per_instance_sharing_the_registry_breaker() {
         let breakers = BreakerRegistry::new(BreakerConfig::default());
         let instances = Instances::default();
-        let a = instances.get(&breakers, "svc", "a");
-        assert!(Arc::ptr_eq(&a, &instances.get(&breakers, "svc", "a")));
+        let url = "http://127.0.0.1:1";
+        let a = instances.get(&breakers, "svc", "a", url);
+        assert!(Arc::ptr_eq(&a, &instances.get(&breakers, "svc", "a", url)));
         assert!(Arc::ptr_eq(&a.breaker, &breakers.get("svc", "a")));
-        assert!(!Arc::ptr_eq(&a, &instances.get(&breakers, "svc", "b")));
-        assert!(!Arc::ptr_eq(&a, &instances.get(&breakers, "other", "a")));
+        assert!(!Arc::ptr_eq(&a, &instances.get(&breakers, "svc", "b", url)));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &instances.get(&breakers, "other", "a", url)
+        ));
+        assert!(a.target.as_ref().is_some_and(|t| t.is_for(url)));
         // Outcome indexes the counters array.
         for (i, o) in Outcome::ALL.iter().enumerate() {
             assert_eq!(*o as usize, i);

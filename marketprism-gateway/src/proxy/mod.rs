@@ -20,6 +20,7 @@
 mod client;
 mod headers;
 mod instances;
+mod target;
 
 use std::{sync::Arc, time::Duration};
 
@@ -35,6 +36,7 @@ use client::AttemptError;
 pub(crate) use client::UpstreamClient;
 pub(crate) use instances::Instances;
 use instances::{Instance, Outcome};
+use target::Target;
 
 use crate::{GatewayError, GatewayState, auth::Principal, config::ProxyConfig, ratelimit::peer_ip};
 
@@ -123,7 +125,9 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
             if !u.healthy || u.weight == 0 || tried[i] {
                 continue;
             }
-            let entry = state.instances.get(&state.breakers, service, &u.id);
+            let entry = state
+                .instances
+                .get(&state.breakers, service, &u.id, &u.base_url);
             if entry.breaker.would_admit() {
                 candidates.push((i, entry));
             } else {
@@ -155,10 +159,18 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
         };
         // Counted for least-connections until the response headers (or the failure) arrive.
         let in_flight = state.balancer.start(service, &upstream.id);
+        let reparsed;
+        let target = match entry.target.as_ref() {
+            Some(t) if t.is_for(&upstream.base_url) => Some(t),
+            _ => {
+                reparsed = Target::parse(&upstream.base_url);
+                reparsed.as_ref()
+            }
+        };
         let attempt = match upstream_request(
             &parts.method,
-            &upstream.base_url,
-            path_and_query,
+            (target, &upstream.base_url),
+            (parts.uri.path_and_query(), path_and_query),
             headers,
             &body,
         ) {
@@ -237,22 +249,33 @@ async fn forward(state: &GatewayState, req: Request) -> Result<Response, Gateway
     }
 }
 
-/// The request of one attempt: the base URL (a trailing `/` dropped) followed by the client's
-/// path and query, built as one string and parsed once.
+/// The request of one attempt: the base URL (a trailing `/` dropped) followed by the path
+/// and query, from the instance's parsed [`Target`] (which also gives `Host`); without one,
+/// built as one string and parsed. `original` is the client's path and query, reused when
+/// unchanged.
 fn upstream_request(
     method: &Method,
-    base_url: &str,
-    path_and_query: &str,
-    headers: HeaderMap,
+    (target, base_url): (Option<&Target>, &str),
+    (original, path_and_query): (Option<&http::uri::PathAndQuery>, &str),
+    mut headers: HeaderMap,
     body: &Bytes,
-) -> Result<http::Request<Full<Bytes>>, http::uri::InvalidUri> {
-    let base = base_url.trim_end_matches('/');
-    let mut uri = String::with_capacity(base.len() + path_and_query.len());
-    uri.push_str(base);
-    uri.push_str(path_and_query);
+) -> Result<http::Request<Full<Bytes>>, http::Error> {
+    let uri = match target {
+        Some(t) => {
+            headers.insert(http::header::HOST, t.host().clone());
+            t.uri(original, path_and_query)?
+        }
+        None => {
+            let base = base_url.trim_end_matches('/');
+            let mut uri = String::with_capacity(base.len() + path_and_query.len());
+            uri.push_str(base);
+            uri.push_str(path_and_query);
+            Uri::try_from(uri)?
+        }
+    };
     let mut request = http::Request::new(Full::new(body.clone()));
     *request.method_mut() = method.clone();
-    *request.uri_mut() = Uri::try_from(uri)?;
+    *request.uri_mut() = uri;
     *request.headers_mut() = headers;
     Ok(request)
 }
@@ -283,20 +306,24 @@ mod tests {
 
     #[test]
     fn upstream_url_is_base_plus_path_and_query() {
-        let r = upstream_request(
-            &Method::GET,
-            "http://127.0.0.1:8082/",
-            "/api/v1/storage/x?limit=5",
-            HeaderMap::new(),
-            &Bytes::new(),
-        )
-        .expect("valid");
-        assert_eq!(r.uri(), "http://127.0.0.1:8082/api/v1/storage/x?limit=5");
+        let base = "http://127.0.0.1:8082/";
+        let target = Target::parse(base);
+        for t in [target.as_ref(), None] {
+            let r = upstream_request(
+                &Method::GET,
+                (t, base),
+                (None, "/api/v1/storage/x?limit=5"),
+                HeaderMap::new(),
+                &Bytes::new(),
+            )
+            .expect("valid");
+            assert_eq!(r.uri(), "http://127.0.0.1:8082/api/v1/storage/x?limit=5");
+        }
         assert!(
             upstream_request(
                 &Method::GET,
-                "not a url",
-                "/x",
+                (None, "not a url"),
+                (None, "/x"),
                 HeaderMap::new(),
                 &Bytes::new()
             )

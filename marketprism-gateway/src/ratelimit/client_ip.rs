@@ -128,13 +128,18 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// The TCP peer (`ConnectInfo`, or `MockConnectInfo` in router tests), or `None` in
-/// socket-less tests.
+/// The TCP peer (`ConnectInfo` of [`crate::serve`]'s listener or of a `SocketAddr`, or
+/// `MockConnectInfo` in router tests), or `None` in socket-less tests.
 pub fn peer_ip<B>(req: &Request<B>) -> Option<IpAddr> {
     let extensions = req.extensions();
     extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<ConnectInfo<crate::lenient::PeerAddr>>()
+        .map(|c| c.0.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
         // What axum's `ConnectInfo` extractor also falls back to (router tests).
         .or_else(|| {
             extensions
