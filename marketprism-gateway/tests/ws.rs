@@ -44,6 +44,15 @@ fn trade(exchange: ExchangeId, symbol: &str, id: usize) -> MarketEvent {
     })
 }
 
+/// A symbol unique to this run (keeps parallel runs on one NATS server apart).
+fn run_symbol(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("{prefix}{nanos}-USDT")
+}
+
 fn config() -> GatewayConfig {
     let mut c = open_config().api_key("bot", "live-key", &[Role::Read]);
     c.auth.enabled = true;
@@ -258,14 +267,7 @@ async fn nats_events_reach_subscribers_and_a_stalled_client_is_dropped() {
     let source: Arc<dyn EventSource> =
         Arc::new(marketprism_gateway::NatsEventSource::new(client.clone()));
     let gw = TestGateway::start(config(), Arc::new(StaticUpstreams::new()), source).await;
-    // A symbol unique to this run keeps parallel runs apart.
-    let symbol = format!(
-        "GW{}-USDT",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    );
+    let symbol = run_symbol("GW");
     let pattern = format!("trade.binance.*.{symbol}");
     let mut fast = connect(gw.addr, &pattern, false).await;
     let mut stalled = connect(gw.addr, &pattern, true).await;
@@ -356,13 +358,7 @@ async fn nats_several_event_messages_reach_clients_one_event_per_frame() {
     let source: Arc<dyn EventSource> =
         Arc::new(marketprism_gateway::NatsEventSource::new(client.clone()));
     let gw = TestGateway::start(config(), Arc::new(StaticUpstreams::new()), source).await;
-    let symbol = format!(
-        "GWB{}-USDT",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    );
+    let symbol = run_symbol("GWB");
     let mut ws = connect(gw.addr, &format!("trade.binance.*.{symbol}"), false).await;
     assert!(next_text(&mut ws).await.contains("subscribed"));
     let events: Vec<MarketEvent> = (0..5)
