@@ -6,7 +6,7 @@
 //! The events of one subject within a batch travel together, up to
 //! [`max_events_per_message`](PublisherConfig::max_events_per_message): one message with the
 //! events as JSON lines and their count in the
-//! [`EVENTS_HEADER`](marketprism_core::framing::EVENTS_HEADER) (see
+//! [`EVENTS_HEADER`] (see
 //! [`framing`](marketprism_core::framing)). A batch is what waited while the previous one was
 //! being published, so at low rates each message still carries one event (plain JSON, no
 //! header) and under load messages grow: the server stores, acks and delivers once per
