@@ -17,12 +17,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::TryStreamExt;
 use marketprism_core::testing::{TestServer, require_server};
 use marketprism_storage::nats::{NatsConfig, connect_to, ensure_streams};
 use platform::{
     Proc, SimProc, cleanup, clickhouse_pairs,
-    nats_cluster::{NatsCluster, require_nats_server_bin, stream_detail},
+    nats_cluster::{self, NatsCluster, require_nats_server_bin, stream_detail},
     netns::{Lab, require_netns},
     post_ok, sim_trade_ids, unique, wait_for,
 };
@@ -295,14 +294,8 @@ async fn a_partitioned_stream_leader_loses_no_trade_and_catches_up_after_the_hea
         .expect("connect");
     let js = async_nats::jetstream::new(client);
     let mut s = js.get_stream(&stream).await.expect("stream");
-    let in_stream: usize = s
-        .info_with_subjects(format!("{prefix}.trade.>"))
-        .await
-        .expect("subjects")
-        .try_fold(0usize, |n, (_, c)| async move { Ok(n + c) })
-        .await
-        .expect("subject counts");
-    assert_eq!(in_stream, expected.len(), "trade messages in the stream");
+    let in_stream = nats_cluster::events_in_stream(&js, &stream, format!("{prefix}.trade.>")).await;
+    assert_eq!(in_stream, expected.len(), "trade events in the stream");
     let last_seq = s.info().await.expect("info").state.last_sequence;
     for i in 0..3 {
         wait_for("every node at the last sequence", secs(30), || async {

@@ -252,3 +252,40 @@ async fn published_events_become_exact_rows_once() {
     let _ = js.delete_stream(&env.nats.stream).await;
     let _ = js.delete_stream(&env.nats.dead_letter_stream).await;
 }
+
+/// A fetch cut short by `batch_max_bytes` ends with "409 Batch Completed": what arrived is
+/// written and acked at once, not left for redelivery after the ack wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_cut_by_max_bytes_is_written_at_once() {
+    let Some(env) = env().await else { return };
+    let publisher = JetStreamPublisher::connect(env.nats.clone(), PublisherConfig::default())
+        .await
+        .expect("publisher");
+    // About 7 MB of trades: several fetches of at most 2 MiB each.
+    let events = common::trades(ExchangeId::BINANCE, "BIG-USDT", 20_000, common::now_s_ns());
+    publisher.publish_batch(&events).await.expect("publish");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = PipelineConfig::new(env.nats.clone()).consumer(
+        ConsumerConfig::default()
+            .batch_max_bytes(2 << 20)
+            .batch_timeout(Duration::from_millis(200))
+            // Anything dropped would come back only after a minute: past the wait below.
+            .ack_wait(Duration::from_secs(60)),
+    );
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(env.store.clone())];
+    let task = tokio::spawn(run_with_status(
+        config,
+        sinks,
+        Arc::new(PipelineStatus::default()),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    let n = events.len() as u64;
+    assert_eq!(
+        wait_for_total(&env.store, n, Duration::from_secs(30)).await,
+        n
+    );
+    let _ = stop_tx.send(());
+    task.await.expect("join").expect("pipeline");
+}

@@ -349,18 +349,25 @@ pub(crate) async fn events_in_stream(
         .expect("ephemeral consumer");
     let mut pending = consumer.info().await.expect("consumer info").num_pending;
     let mut events = 0;
+    // A cluster that just healed may answer a fetch with 503 for a moment: retry for 30 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while pending > 0 {
-        let mut batch = consumer
+        assert!(
+            Instant::now() < deadline,
+            "reading the stream stalled with {pending} messages left"
+        );
+        let Ok(mut batch) = consumer
             .fetch()
             .max_messages(1000)
             .expires(Duration::from_secs(2))
             .messages()
             .await
-            .expect("fetch");
-        let mut got = 0;
-        while let Some(m) = batch.next().await {
-            let m = m.expect("message");
-            got += 1;
+        else {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
+        while let Some(Ok(m)) = batch.next().await {
+            pending = pending.saturating_sub(1);
             let header = m
                 .headers
                 .as_ref()
@@ -368,11 +375,6 @@ pub(crate) async fn events_in_stream(
                 .map(|v| v.as_str());
             events += event_ranges(&m.payload, header).count();
         }
-        assert!(
-            got > 0,
-            "reading the stream stalled with {pending} messages left"
-        );
-        pending = pending.saturating_sub(got);
     }
     events
 }

@@ -251,8 +251,20 @@ impl JetStreamConsumer {
             .map_err(|e| nats_err("fetch", true, e))?;
         let mut batch = Batch::default();
         while let Some(message) = messages.next().await {
-            let message = message.map_err(|e| StorageError::backend("nats", "fetch", true, e))?;
-            batch.push(message);
+            match message {
+                Ok(message) => batch.push(message),
+                // The pull request ended with a status: "409 Batch Completed" when
+                // `batch_max_bytes` is reached (the normal end of a full batch), or e.g. a
+                // leader change. What arrived before it is delivered and is processed (and
+                // acked) as usual; only an empty batch is an error.
+                Err(e) if !batch.is_empty() => {
+                    if !e.to_string().contains("Batch Completed") {
+                        tracing::debug!(error = %e, "pull request ended early; processing what arrived");
+                    }
+                    break;
+                }
+                Err(e) => return Err(StorageError::backend("nats", "fetch", true, e)),
+            }
         }
         metrics::counter!(m::CONSUMED).increment(batch.events_len() as u64);
         Ok(batch)
