@@ -37,6 +37,9 @@ impl axum::serve::Listener for LenientListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        // Nagle off: a WebSocket frame of market data must not wait for the client's
+        // delayed ACK of the previous one (tens of milliseconds on Linux).
+        let _ = io.set_nodelay(true);
         (EncodeTarget::new(io), PeerAddr(addr))
     }
 
@@ -165,5 +168,16 @@ mod tests {
             "GET /ws/v1/stream?subjects=trade.%3E HTTP/1.1\r\nX: a>b\r\n\r\n"
         );
         assert_eq!(encoded(b"\x16\x03>").await, "\x16\x03>");
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let mut listener = LenientListener(TcpListener::bind("127.0.0.1:0").await.expect("bind"));
+        let addr = axum::serve::Listener::local_addr(&listener)
+            .expect("addr")
+            .0;
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let (io, _) = axum::serve::Listener::accept(&mut listener).await;
+        assert!(io.inner.nodelay().expect("TCP_NODELAY"));
     }
 }

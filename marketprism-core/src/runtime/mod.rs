@@ -119,6 +119,10 @@ impl Service {
         tracing::info!(service = %name, %addr, "serving");
         let up = ::metrics::gauge!("marketprism_service_up", "service" => name.clone());
         up.set(1.0);
+        // Nagle off: a response written in parts must not wait for the client's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await;

@@ -396,6 +396,11 @@ async fn run(
     }
     let cancel = shared.cancel.clone();
     let app = router(shared.clone());
+    // Nagle off, as on an exchange's feed: with it, a small frame written while an earlier
+    // one is unacknowledged waits for the client's delayed ACK (tens of milliseconds).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             tokio::select! {

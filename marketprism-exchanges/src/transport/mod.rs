@@ -24,11 +24,34 @@ pub(crate) async fn connect_ws(
     crate::ExchangeError,
 > {
     install_crypto_provider();
-    let (ws, _response) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
-        crate::ExchangeError::WebSocket {
+    // Nagle off: a pong or subscribe must not wait for the exchange's delayed ACK.
+    let disable_nagle = true;
+    let connecting = tokio_tungstenite::connect_async_with_config(url, None, disable_nagle);
+    let (ws, _response) = connecting
+        .await
+        .map_err(|e| crate::ExchangeError::WebSocket {
             url: url.to_owned(),
             source: Box::new(e),
-        }
-    })?;
+        })?;
     Ok(ws)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[tokio::test]
+    async fn websocket_connections_have_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            tokio_tungstenite::accept_async(tcp).await.unwrap()
+        });
+        let ws = super::connect_ws(&format!("ws://{addr}")).await.unwrap();
+        let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_ref() else {
+            panic!("ws:// is a plain TCP stream");
+        };
+        assert!(tcp.nodelay().unwrap());
+        drop(server.await.unwrap());
+    }
 }

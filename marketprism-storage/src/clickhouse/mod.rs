@@ -14,6 +14,7 @@
 pub mod decimal;
 #[doc(hidden)]
 pub mod encode;
+mod http;
 mod query;
 mod replication;
 pub(crate) mod rows;
@@ -203,7 +204,7 @@ impl ClickHouseStore {
             .map(|url| {
                 // ClickHouse 18.16: no RowBinaryWithNamesAndTypes (validation off), and its
                 // compressed responses are empty (no compression).
-                let mut client = Client::default()
+                let mut client = http::client()
                     .with_url(url.trim_end_matches('/'))
                     .with_validation(false)
                     .with_compression(Compression::None);
