@@ -2,7 +2,8 @@
 //! measured in the same run:
 //!
 //! 1. ClickHouse inserts: `ClickHouseStore::insert_events` (event → row conversion + RowBinary)
-//!    vs the `clickhouse` crate inserting prebuilt rows, both in batches of 10 000;
+//!    vs the `clickhouse` crate inserting prebuilt rows, both in batches of 10 000, in
+//!    `MP_ROUNDS` (default 3) rounds that alternate which goes first;
 //! 2. JetStream publish: `JetStreamPublisher::publish_batch` vs `async-nats` pipelined
 //!    `send_publish` with the same message ids;
 //! 3. end to end: JetStream → pipeline → ClickHouse, sustained rows/s until the backlog is
@@ -84,43 +85,91 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = now_ns();
     let store = ClickHouseStore::connect(ClickHouseConfig::new(&ch).database(&id)).await?;
 
-    // 1. ClickHouse: raw crate vs our sink.
-    let raw_rows: Vec<RawTrade> = (0..n)
-        .map(|i| RawTrade {
-            exchange: "binance".into(),
-            market: "spot".into(),
-            symbol: "RAW-USDT".into(),
-            trade_id: i.to_string(),
-            side: 1,
-            price: 64_000_000_000_000_000_000_000 + i as i128,
-            size: 1_000_000_000_000_000,
-            exchange_ts: base + i as i64 * 1000,
-            local_ts: base,
-        })
-        .collect();
+    // 1. ClickHouse: raw crate vs our sink, alternated (raw first, then sink first, ...) so
+    //    that neither always inserts into a table the other just filled (merges run behind).
+    let rounds: usize = std::env::var("MP_ROUNDS").map_or(Ok(3), |v| v.parse())?;
     let client = clickhouse::Client::default()
         .with_url(&ch)
         .with_database(&id)
         .with_validation(false)
         .with_compression(clickhouse::Compression::None);
-    let t = Instant::now();
-    for chunk in raw_rows.chunks(batch) {
-        let mut ins = client.insert::<RawTrade>("trade").await?;
-        for r in chunk {
-            ins.write(r).await?;
+    // The same crate over a connector with TCP_NODELAY, as our store's (a fair second baseline:
+    // the crate's default client leaves Nagle on).
+    let nodelay_client = {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
+        clickhouse::Client::with_http_client(http)
+            .with_url(&ch)
+            .with_database(&id)
+            .with_validation(false)
+            .with_compression(clickhouse::Compression::None)
+    };
+    println!("ClickHouse insert, batches of {batch}, {n} rows per side and round:");
+    let (mut raw_total, mut nodelay_total, mut sink_total) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for round in 0..rounds {
+        let symbol = |side: &str| format!("{side}{round}-USDT");
+        let raw_rows = |symbol: String| -> Vec<RawTrade> {
+            (0..n)
+                .map(|i| RawTrade {
+                    exchange: "binance".into(),
+                    market: "spot".into(),
+                    symbol: symbol.clone(),
+                    trade_id: i.to_string(),
+                    side: 1,
+                    price: 64_000_000_000_000_000_000_000 + i as i128,
+                    size: 1_000_000_000_000_000,
+                    exchange_ts: base + i as i64 * 1000,
+                    local_ts: base,
+                })
+                .collect()
+        };
+        let (plain_rows, nodelay_rows) = (raw_rows(symbol("RAW")), raw_rows(symbol("NODELAY")));
+        let events = trades(n, base, &symbol("SINK"));
+        let mut took = [Duration::ZERO; 3];
+        for side in [[0, 1, 2], [2, 1, 0], [1, 2, 0]][round % 3] {
+            let t = Instant::now();
+            if side < 2 {
+                let (client, rows) = if side == 0 {
+                    (&client, &plain_rows)
+                } else {
+                    (&nodelay_client, &nodelay_rows)
+                };
+                for chunk in rows.chunks(batch) {
+                    let mut ins = client.insert::<RawTrade>("trade").await?;
+                    for r in chunk {
+                        ins.write(r).await?;
+                    }
+                    ins.end().await?;
+                }
+            } else {
+                for chunk in events.chunks(batch) {
+                    store.insert_events(chunk).await?;
+                }
+            }
+            took[side] = t.elapsed();
         }
-        ins.end().await?;
+        let [raw, nodelay, sink] = took;
+        println!(
+            "  round {round}: raw crate (prebuilt rows) {}; same, TCP_NODELAY {}; ClickHouseStore::insert_events {}; sink / raw {:.2}, sink / raw nodelay {:.2}",
+            rate(n, raw),
+            rate(n, nodelay),
+            rate(n, sink),
+            raw.as_secs_f64() / sink.as_secs_f64(),
+            nodelay.as_secs_f64() / sink.as_secs_f64()
+        );
+        raw_total += raw;
+        nodelay_total += nodelay;
+        sink_total += sink;
     }
-    let raw = t.elapsed();
-    let events = trades(n, base, "SINK-USDT");
-    let t = Instant::now();
-    for chunk in events.chunks(batch) {
-        store.insert_events(chunk).await?;
-    }
-    let sink = t.elapsed();
-    println!("ClickHouse insert, batches of {batch}:");
-    println!("  raw clickhouse crate (prebuilt rows) {}", rate(n, raw));
-    println!("  ClickHouseStore::insert_events       {}", rate(n, sink));
+    println!(
+        "  all rounds (rows/s of our sink over the raw crate's): sink / raw {:.2}, sink / raw with TCP_NODELAY {:.2}",
+        raw_total.as_secs_f64() / sink_total.as_secs_f64(),
+        nodelay_total.as_secs_f64() / sink_total.as_secs_f64()
+    );
 
     // 2. JetStream publish: raw async-nats vs our publisher.
     let m = 200_000;
