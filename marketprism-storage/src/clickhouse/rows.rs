@@ -13,6 +13,12 @@ use crate::{EventKind, Result, StorageError, identity::ratio_kind_str};
 
 pub(crate) use super::rows_more::*;
 
+/// The `exchange` and `market` columns: a name from a fixed set, borrowed when writing.
+pub(crate) type Name = std::borrow::Cow<'static, str>;
+
+// Writing a row allocates nothing for its text columns: `exchange` and `market` borrow the
+// static names, `symbol` shares the event's `Arc<str>`, short ids stay inline.
+
 /// A row type of one event kind.
 pub(crate) trait EventRow:
     clickhouse::RowOwned + clickhouse::RowRead + clickhouse::RowWrite + Send + Sync + 'static
@@ -163,9 +169,9 @@ macro_rules! event_rows {
         $(#[$doc])*
         #[derive(Debug, Clone, Row, Serialize, Deserialize)]
         pub(crate) struct $row {
-            pub exchange: String,
-            pub market: String,
-            pub symbol: String,
+            pub exchange: Name,
+            pub market: Name,
+            pub symbol: Symbol,
             $(pub $col: $ty,)*
             pub exchange_ts: i64,
             pub local_ts: i64,
@@ -178,9 +184,9 @@ macro_rules! event_rows {
                     return Ok(None);
                 };
                 Ok(Some($row {
-                    exchange: e.exchange.as_str().into(),
-                    market: e.market.as_str().into(),
-                    symbol: e.symbol.as_str().into(),
+                    exchange: Name::Borrowed(e.exchange.as_str()),
+                    market: Name::Borrowed(e.market.as_str()),
+                    symbol: e.symbol.clone(),
                     $($col: codec!(to $codec, &e.$field),)*
                     exchange_ts: e.exchange_ts,
                     local_ts: e.local_ts,
@@ -190,7 +196,7 @@ macro_rules! event_rows {
                 Ok(MarketEvent::$variant($variant {
                     exchange: exchange(&self.exchange)?,
                     market: market(&self.market)?,
-                    symbol: Symbol::from(self.symbol),
+                    symbol: self.symbol,
                     $($field: codec!(from $codec, self.$col),)*
                     exchange_ts: self.exchange_ts,
                     local_ts: self.local_ts,
@@ -203,7 +209,7 @@ macro_rules! event_rows {
 event_rows! {
     /// Trade row.
     TradeRow for Trade {
-        trade_id: String = trade_id as string,
+        trade_id: compact_str::CompactString = trade_id as string,
         side: i8 = side as side,
         price: i128 = price as dec,
         size: i128 = size as dec,

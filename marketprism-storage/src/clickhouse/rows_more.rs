@@ -6,7 +6,7 @@ use clickhouse::Row;
 use marketprism_core::model::*;
 use serde::{Deserialize, Serialize};
 
-use super::rows::{EventRow, exchange, levels_from, levels_to, market};
+use super::rows::{EventRow, Name, exchange, levels_from, levels_to, market};
 use crate::{EventKind, Result};
 
 /// Defines the book rows: the common columns, the listed sequence columns (copied), then each
@@ -19,9 +19,9 @@ macro_rules! book_rows {
         $(#[$doc])*
         #[derive(Debug, Clone, Row, Serialize, Deserialize)]
         pub(crate) struct $row {
-            pub exchange: String,
-            pub market: String,
-            pub symbol: String,
+            pub exchange: Name,
+            pub market: Name,
+            pub symbol: Symbol,
             $(pub $seq: u64,)*
             pub bid_prices: Vec<i128>,
             pub bid_sizes: Vec<i128>,
@@ -40,9 +40,9 @@ macro_rules! book_rows {
                 let (bid_prices, bid_sizes) = levels_to(&b.bids)?;
                 let (ask_prices, ask_sizes) = levels_to(&b.asks)?;
                 Ok(Some($row {
-                    exchange: b.exchange.as_str().into(),
-                    market: b.market.as_str().into(),
-                    symbol: b.symbol.as_str().into(),
+                    exchange: Name::Borrowed(b.exchange.as_str()),
+                    market: Name::Borrowed(b.market.as_str()),
+                    symbol: b.symbol.clone(),
                     $($seq: b.$seq,)*
                     bid_prices,
                     bid_sizes,
@@ -56,7 +56,7 @@ macro_rules! book_rows {
                 Ok(MarketEvent::$variant($variant {
                     exchange: exchange(&self.exchange)?,
                     market: market(&self.market)?,
-                    symbol: Symbol::from(self.symbol),
+                    symbol: self.symbol,
                     $($seq: self.$seq,)*
                     bids: levels_from(self.bid_prices, self.bid_sizes)?,
                     asks: levels_from(self.ask_prices, self.ask_sizes)?,
