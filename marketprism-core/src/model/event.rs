@@ -20,7 +20,8 @@ use super::{EventKind, ExchangeId, MarketType, Side, Status, Symbol, TimestampNs
 /// assert_eq!(event.symbol().map(|s| s.as_str()), Some("BTC-USDT"));
 /// # Ok::<_, serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// `Deserialize` is in `event_de.rs`: the tag first, without serde's buffering.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MarketEvent {

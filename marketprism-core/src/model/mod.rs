@@ -5,6 +5,7 @@
 //! epoch: `exchange_ts` (what the exchange stamped) and `local_ts` (when we received it).
 
 mod event;
+mod event_de;
 mod exchange;
 mod instrument;
 mod kind;
