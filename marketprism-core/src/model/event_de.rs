@@ -13,29 +13,10 @@ use serde::{
     de::{self, IntoDeserializer, MapAccess, Visitor, value::MapAccessDeserializer},
 };
 
-use super::MarketEvent;
+use super::{EventKind as Tag, MarketEvent};
 
-/// The `type` tags, exactly as the `Serialize` derive writes them.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Tag {
-    Trade,
-    BookSnapshot,
-    BookDelta,
-    Bbo,
-    Ticker,
-    FundingRate,
-    MarkPrice,
-    OpenInterest,
-    Liquidation,
-    LongShortRatio,
-    OptionSummary,
-    VolatilityIndex,
-    Kline,
-    Status,
-}
-
-/// The variant `tag` names, read from `fields` (the object's other fields).
+/// The variant `tag` names ([`EventKind`](Tag) is the `type` tag), read from `fields` (the
+/// object's other fields).
 fn variant<'de, D: Deserializer<'de>>(tag: Tag, fields: D) -> Result<MarketEvent, D::Error> {
     use MarketEvent as E;
     Ok(match tag {
