@@ -16,7 +16,10 @@
 //! `consumer.batch_timeout_ms`, default its own), `MP_BENCH_COLLECTORS` (collector processes
 //! splitting the symbols by static `shard.index`/`shard.count`, default 1),
 //! `MP_BENCH_STORAGES` (storage processes on the one durable consumer, default 1),
-//! `MP_BENCH_MEMORY=0` (skip the memory case), `MARKETPRISM_TEST_BIN_DIR` (run the service
+//! `MP_BENCH_MEMORY=0` (skip the memory case), `MP_BENCH_SLOW_LOG=FILE` (append every event
+//! later than `MP_BENCH_SLOW_MS`, default 3, from receipt to NATS as `receipt_ns local_ts_ns
+//! latency_us subject payload_bytes`: to see when and where the tail happens),
+//! `MARKETPRISM_TEST_BIN_DIR` (run the service
 //! binaries from that folder, e.g. a copy of another build, to compare two builds in one
 //! session), and the servers' `MARKETPRISM_TEST_{NATS,CLICKHOUSE}_URL` (default the local
 //! ports). With several collectors or storage services, their CPU is summed per kind and RSS
@@ -189,6 +192,18 @@ async fn main() {
         .await
         .expect("subscribe");
     let obs = Arc::clone(&observed);
+    // Unbuffered (one write a slow event): the subscriber task is never joined.
+    let mut slow_log = std::env::var_os("MP_BENCH_SLOW_LOG").map(|path| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .expect("MP_BENCH_SLOW_LOG")
+    });
+    let slow_us: u64 = env_or("MP_BENCH_SLOW_MS", "3")
+        .parse::<u64>()
+        .expect("MP_BENCH_SLOW_MS")
+        * 1000;
     tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
             let recv = now_ns();
@@ -208,8 +223,19 @@ async fn main() {
                     exchange_ts: i64,
                     local_ts: i64,
                 }
-                if let Ok(t) = serde_json::from_slice::<Times>(&msg.payload[range]) {
+                if let Ok(t) = serde_json::from_slice::<Times>(&msg.payload[range.clone()]) {
                     let us = |from: i64| u64::try_from((recv - from) / 1000).unwrap_or(0);
+                    if let Some(log) = slow_log.as_mut().filter(|_| us(t.local_ts) > slow_us) {
+                        use std::io::Write;
+                        let line = format!(
+                            "{recv} {} {} {} {}\n",
+                            t.local_ts,
+                            us(t.local_ts),
+                            msg.subject,
+                            range.len()
+                        );
+                        let _ = log.write_all(line.as_bytes());
+                    }
                     obs.receipt_to_nats.lock().unwrap().0.push(us(t.local_ts));
                     obs.exchange_to_nats
                         .lock()
