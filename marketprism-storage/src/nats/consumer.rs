@@ -38,7 +38,12 @@ pub struct ConsumerConfig {
     /// Longest wait for a batch to fill (default 500 ms).
     pub batch_timeout: Duration,
     /// Most payload bytes per batch (default 8 MiB, at least 2 MiB so that any one message
-    /// fits): bounds memory when messages carry several events each.
+    /// fits): bounds memory when messages carry several events each. Asked of the server
+    /// only on a single-replica stream: on a replicated one, NATS (2.15) may send the status
+    /// that ends a byte-bounded pull before the messages it delivered, which are held until
+    /// a quorum has them, and a client that stops at the status loses them to redelivery —
+    /// every batch, while a backlog lasts. There a batch is bounded by `batch_size` messages
+    /// (each at most the publisher's `max_message_bytes`).
     pub batch_max_bytes: usize,
     /// How long the server waits for an ack before redelivering (default 30 s). While sinks
     /// are retrying, the pipeline extends it with "in progress" acks.
@@ -181,6 +186,8 @@ pub struct JetStreamConsumer {
     nats: NatsConfig,
     config: ConsumerConfig,
     consumer: PullConsumer,
+    /// The stream has more than one replica (see [`ConsumerConfig::batch_max_bytes`]).
+    replicated: bool,
 }
 
 impl std::fmt::Debug for JetStreamConsumer {
@@ -202,6 +209,7 @@ impl JetStreamConsumer {
             .get_stream(&nats.stream)
             .await
             .map_err(|e| nats_err("get stream", true, e))?;
+        let replicated = stream.cached_info().config.num_replicas > 1;
         let max_ack_pending =
             i64::try_from(config.batch_size.saturating_mul(4)).unwrap_or(i64::MAX);
         let consumer: PullConsumer = stream
@@ -225,6 +233,7 @@ impl JetStreamConsumer {
             nats,
             config,
             consumer,
+            replicated,
         })
     }
 
@@ -240,12 +249,15 @@ impl JetStreamConsumer {
 
     /// Waits up to `batch_timeout` for up to `batch_size` messages and decodes them.
     pub async fn next_batch(&self) -> Result<Batch> {
-        let mut messages = self
+        let mut request = self
             .consumer
             .batch()
             .max_messages(self.config.batch_size)
-            .max_bytes(self.config.batch_max_bytes.max(2 << 20))
-            .expires(self.config.batch_timeout)
+            .expires(self.config.batch_timeout);
+        if !self.replicated {
+            request = request.max_bytes(self.config.batch_max_bytes.max(2 << 20));
+        }
+        let mut messages = request
             .messages()
             .await
             .map_err(|e| nats_err("fetch", true, e))?;
