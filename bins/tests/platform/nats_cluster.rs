@@ -336,20 +336,41 @@ pub(crate) async fn events_in_stream(
     use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
     use futures::StreamExt;
     use marketprism_core::framing::{EVENTS_HEADER, event_ranges};
-    let s = js.get_stream(stream).await.expect("stream");
-    let mut consumer: PullConsumer = s
-        .create_consumer(pull::Config {
-            filter_subject: filter,
-            ack_policy: AckPolicy::None,
-            deliver_policy: DeliverPolicy::All,
-            inactive_threshold: Duration::from_secs(30),
-            ..Default::default()
-        })
-        .await
-        .expect("ephemeral consumer");
-    let mut pending = consumer.info().await.expect("consumer info").num_pending;
+    // A cluster that just healed may answer with 503 ("JetStream system temporarily
+    // unavailable") for a moment: opening the consumer and every fetch retry for 30 s.
+    let open_deadline = Instant::now() + Duration::from_secs(30);
+    let (consumer, mut pending): (PullConsumer, u64) = loop {
+        let opened = async {
+            let s = js.get_stream(stream).await.map_err(|e| e.to_string())?;
+            let mut consumer: PullConsumer = s
+                .create_consumer(pull::Config {
+                    filter_subject: filter.clone(),
+                    ack_policy: AckPolicy::None,
+                    deliver_policy: DeliverPolicy::All,
+                    inactive_threshold: Duration::from_secs(30),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            let pending = consumer
+                .info()
+                .await
+                .map_err(|e| e.to_string())?
+                .num_pending;
+            Ok::<_, String>((consumer, pending))
+        };
+        match opened.await {
+            Ok(open) => break open,
+            Err(e) => {
+                assert!(
+                    Instant::now() < open_deadline,
+                    "cannot open a consumer on {stream}: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
     let mut events = 0;
-    // A cluster that just healed may answer a fetch with 503 for a moment: retry for 30 s.
     let deadline = Instant::now() + Duration::from_secs(30);
     while pending > 0 {
         assert!(
