@@ -338,10 +338,11 @@ pub(crate) async fn events_in_stream(
     use marketprism_core::framing::{EVENTS_HEADER, event_ranges};
     // A cluster that just healed may answer with 503 ("JetStream system temporarily
     // unavailable") for a moment: opening the consumer and every fetch retry for 30 s.
-    let open_deadline = Instant::now() + Duration::from_secs(30);
-    let (consumer, mut pending): (PullConsumer, u64) = loop {
-        let opened = async {
-            let s = js.get_stream(stream).await.map_err(|e| e.to_string())?;
+    let (consumer, mut pending): (PullConsumer, u64) = super::wait_for(
+        &format!("a consumer on {stream}"),
+        Duration::from_secs(30),
+        || async {
+            let s = js.get_stream(stream).await.ok()?;
             let mut consumer: PullConsumer = s
                 .create_consumer(pull::Config {
                     filter_subject: filter.clone(),
@@ -351,25 +352,12 @@ pub(crate) async fn events_in_stream(
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| e.to_string())?;
-            let pending = consumer
-                .info()
-                .await
-                .map_err(|e| e.to_string())?
-                .num_pending;
-            Ok::<_, String>((consumer, pending))
-        };
-        match opened.await {
-            Ok(open) => break open,
-            Err(e) => {
-                assert!(
-                    Instant::now() < open_deadline,
-                    "cannot open a consumer on {stream}: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
-    };
+                .ok()?;
+            let pending = consumer.info().await.ok()?.num_pending;
+            Some((consumer, pending))
+        },
+    )
+    .await;
     let mut events = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
     while pending > 0 {
