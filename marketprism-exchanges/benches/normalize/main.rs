@@ -30,7 +30,6 @@
 
 use std::{
     hint::black_box,
-    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -39,8 +38,12 @@ use marketprism_core::model::MarketEvent;
 use marketprism_exchanges::{InstrumentMap, Normalizer, Output, RestKind, Venue};
 
 mod baseline;
+// The crate's own corpus helpers (the same lookup and error as its tests).
+#[path = "../../src/testing.rs"]
+mod testing;
 
 use baseline::Baseline;
+use testing::corpus_lines as lines;
 
 const LOCAL_TS: i64 = 1_767_225_600_000_000_000;
 
@@ -65,29 +68,6 @@ const USDM_SNAPSHOTS: [&str; 9] = [
     "XMRUSDT",
     "BTCUSDT",
 ];
-
-fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("MARKETPRISM_CORPUS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("README.md").is_file(),
-        "corpus not found at {} (set MARKETPRISM_CORPUS_DIR)",
-        dir.display()
-    );
-    dir
-}
-
-fn lines(exchange: &str, file: &str) -> Vec<String> {
-    let path = corpus_dir().join(exchange).join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 fn map(venue: Venue, bodies: &[&str]) -> InstrumentMap {
     let mut m = InstrumentMap::new();
