@@ -146,6 +146,11 @@ pub struct NatsSection {
     /// Copies of each stream a JetStream cluster keeps (1 for one server, 3 for a
     /// three-node cluster). Applies when a stream is created.
     pub replicas: usize,
+    /// What the stream stores: `per_symbol` (default; one message per subject and batch,
+    /// JetStream consumers can filter by symbol) or `bulk` (one message per venue and batch
+    /// on `bulk.{exchange}.{market}`, per-symbol subjects live over core NATS only). The
+    /// collector, storage and every reader of one stream must agree.
+    pub stream_layout: marketprism_storage::nats::StreamLayout,
 }
 
 impl Default for NatsSection {
@@ -155,6 +160,7 @@ impl Default for NatsSection {
             stream: "MARKETPRISM".into(),
             subject_prefix: None,
             replicas: 1,
+            stream_layout: Default::default(),
         }
     }
 }
@@ -180,7 +186,8 @@ impl NatsSection {
         let url = self.url.as_ref()?;
         let mut c = marketprism_storage::nats::NatsConfig::new(url.as_str())
             .stream(&self.stream)
-            .replicas(self.replicas);
+            .replicas(self.replicas)
+            .layout(self.stream_layout);
         if let Some(p) = &self.subject_prefix {
             c = c.subject_prefix(p.as_str());
         }

@@ -95,6 +95,14 @@ impl Validate for CollectorConfig {
                     "leases replace `shard`: leave shard.count at 1 with assignment enabled",
                 );
             }
+            if self.nats.stream_layout == marketprism_storage::nats::StreamLayout::Bulk {
+                p.push(
+                    "nats.stream_layout",
+                    "`bulk` stores many events per message, so JetStream cannot drop the \
+                     second copy of each event that overlapping collectors publish: use \
+                     `per_symbol` with assignment enabled",
+                );
+            }
             if let Some(n) = self.max_events_per_message.filter(|n| *n > 1) {
                 p.push(
                     "max_events_per_message",

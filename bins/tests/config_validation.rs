@@ -138,6 +138,8 @@ async fn collector_with_leases_and_a_static_shard_or_bad_lease_or_publish_values
             "max_events_per_message=64",
             "--set",
             "batches_in_flight=0",
+            "--set",
+            "nats.stream_layout=bulk",
         ],
         &[],
     )
@@ -145,6 +147,8 @@ async fn collector_with_leases_and_a_static_shard_or_bad_lease_or_publish_values
     assert_names(
         &err,
         &[
+            "nats.stream_layout",
+            "JetStream cannot drop the second copy",
             "assignment.redundancy",
             "1 to 5",
             "assignment.lease_ttl_secs",
@@ -259,4 +263,21 @@ async fn one_process_mode_refuses_unknown_and_bad_keys_before_serving() {
         assert!(took < Duration::from_secs(3), "{set}: {took:?}");
     }
     assert!(Path::new(data).exists());
+}
+
+#[tokio::test]
+async fn storage_with_a_stream_layout_that_is_not_one() {
+    let (err, took) = refused(
+        env!("CARGO_BIN_EXE_data-storage-service"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--set",
+            "nats.stream_layout=sideways",
+        ],
+        &[],
+    )
+    .await;
+    assert_names(&err, &["stream_layout", "sideways", "per_symbol", "bulk"]);
+    assert!(took < Duration::from_secs(3), "{took:?}");
 }

@@ -16,6 +16,7 @@
 //! `consumer.batch_timeout_ms`, default its own), `MP_BENCH_COLLECTORS` (collector processes
 //! splitting the symbols by static `shard.index`/`shard.count`, default 1),
 //! `MP_BENCH_STORAGES` (storage processes on the one durable consumer, default 1),
+//! `MP_BENCH_STREAM_LAYOUT` (`nats.stream_layout` of the services, default `per_symbol`),
 //! `MP_BENCH_MEMORY=0` (skip the memory case), `MP_BENCH_SLOW_LOG=FILE` (append every event
 //! later than `MP_BENCH_SLOW_MS`, default 3, from receipt to NATS as `receipt_ns local_ts_ns
 //! latency_us subject payload_bytes`: to see when and where the tail happens),
@@ -153,10 +154,11 @@ async fn main() {
     let stream = format!("BENCH_{}", run.to_uppercase());
     let prefix = format!("bench{run}");
     let dir = tempfile::tempdir().expect("tempdir");
+    let layout = env_or("MP_BENCH_STREAM_LAYOUT", "per_symbol");
     let service = |port: u16| {
         format!(
             "[service]\nlisten = \"127.0.0.1:{port}\"\n\n[nats]\nurl = \"{nats}\"\n\
-             stream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n"
+             stream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\nstream_layout = \"{layout}\"\n"
         )
     };
     // Each process in a folder of its own (config, log, embedded store); every storage
@@ -187,10 +189,17 @@ async fn main() {
     // Every event the collector publishes, as delivered by NATS to a plain subscriber.
     let observed = Arc::new(Observed::default());
     let client = async_nats::connect(&nats).await.expect("nats");
-    let mut sub = client
-        .subscribe(format!("{prefix}.>"))
-        .await
-        .expect("subscribe");
+    // The per-symbol subjects only (in the bulk layout the stream's `bulk.>` messages hold
+    // the same events again).
+    let mut sub = futures::stream::SelectAll::new();
+    for t in marketprism_storage::nats::TYPE_TOKENS {
+        sub.push(
+            client
+                .subscribe(format!("{prefix}.{t}.>"))
+                .await
+                .expect("subscribe"),
+        );
+    }
     let obs = Arc::clone(&observed);
     // Unbuffered (one write a slow event): the subscriber task is never joined.
     let mut slow_log = std::env::var_os("MP_BENCH_SLOW_LOG").map(|path| {
@@ -399,9 +408,19 @@ async fn main() {
         memory_case(&http, &clickhouse, &db, &service, dir.path()).await;
     }
     summarize(best, top_published, top_stored, raw_js, raw_ch);
+    let js = async_nats::jetstream::new(client.clone());
+    if let Ok(mut s) = js.get_stream(&stream).await
+        && let Ok(info) = s.info().await
+    {
+        let delivered = observed.count.load(Ordering::Relaxed);
+        println!(
+            "stream: {} messages stored for {delivered} events delivered live (layout {layout})",
+            info.state.messages
+        );
+    }
     storage.terminate(Duration::from_secs(20)).await;
     platform::cleanup(&http, &clickhouse, &db, &nats, &stream).await;
-    println!("pipeline-shape: collectors={n_collectors} storages={n_storages}");
+    println!("pipeline-shape: collectors={n_collectors} storages={n_storages} layout={layout}");
     println!("{}", summary::line(&steps));
 }
 

@@ -7,6 +7,10 @@
 //! stream (default `MARKETPRISM_DEADLETTER`, subjects `deadletter.>`), under
 //! `deadletter.<original subject>`.
 //!
+//! With [`StreamLayout::Bulk`] the stream holds one message per batch and venue on
+//! `bulk.{exchange}.{market}` instead, and the per-symbol subjects carry live copies over
+//! core NATS only (see [`StreamLayout`]).
+//!
 //! `url` may name several servers of one cluster, comma-separated
 //! (`nats://a:4222,nats://b:4222`): the client connects to any that answers and moves to
 //! another when its server goes away. With `replicas = 3` each stream is kept by three
@@ -38,6 +42,45 @@ pub const TYPE_TOKENS: [&str; 13] = [
     "status",
 ];
 
+/// What the stream stores, and on which subjects.
+///
+/// Every JetStream message costs the server about the same whatever it carries (store,
+/// publish ack, delivery, consumer ack), and messages are per subject: at 33 k events/s
+/// over 60 subjects a few milliseconds of batching puts one or two events in each. The bulk
+/// layout stores the events of a batch together instead, per venue, so the server's work
+/// follows batches rather than events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StreamLayout {
+    /// The stream captures every per-symbol subject of the scheme (`{type}.>`): each
+    /// message holds events of one subject, and JetStream consumers can filter by symbol.
+    #[default]
+    PerSymbol,
+    /// The stream captures `bulk.>` only: each message holds up to
+    /// [`max_events_per_message`](publisher::PublisherConfig::max_events_per_message)
+    /// events of one venue (`bulk.{exchange}.{market}`), in batch order, any channels and
+    /// symbols. The per-symbol subjects still carry every event, over core NATS (not
+    /// stored, no acks): live subscribers such as the gateway's WebSocket are unchanged,
+    /// but a JetStream consumer filtering by symbol finds nothing; read `bulk.>` and filter
+    /// by the events' fields instead. Not for overlapping collectors (`[assignment]`), whose
+    /// duplicates JetStream can drop only one event per message.
+    Bulk,
+}
+
+impl StreamLayout {
+    /// The configuration spelling (`per_symbol`, `bulk`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamLayout::PerSymbol => "per_symbol",
+            StreamLayout::Bulk => "bulk",
+        }
+    }
+}
+
+/// First token of the bulk layout's subjects.
+pub const BULK_TOKEN: &str = "bulk";
+
 /// Where the stream lives and how it is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsConfig {
@@ -57,6 +100,10 @@ pub struct NatsConfig {
     /// Copies of each stream kept by a JetStream cluster (1 = a single server; 3 survives the
     /// loss of one server). Applies when the stream is created.
     pub replicas: usize,
+    /// What the stream stores (default [`StreamLayout::PerSymbol`]). Publishers and
+    /// consumers of one stream must agree; [`ensure_streams`] refuses a stream whose
+    /// subjects belong to the other layout.
+    pub layout: StreamLayout,
 }
 
 impl NatsConfig {
@@ -79,7 +126,20 @@ impl NatsConfig {
             dead_letter_stream: "MARKETPRISM_DEADLETTER".into(),
             dead_letter_prefix: "deadletter".into(),
             replicas: 1,
+            layout: StreamLayout::PerSymbol,
         }
+    }
+    /// Sets the stream layout.
+    ///
+    /// ```
+    /// use marketprism_storage::nats::{NatsConfig, StreamLayout};
+    /// let c = NatsConfig::new("nats://a:4222").subject_prefix("t").layout(StreamLayout::Bulk);
+    /// assert_eq!(c.stream_subjects(), ["t.bulk.>"]);
+    /// assert_eq!(c.bulk_subject_of("trade.binance.spot.BTC-USDT").as_deref(), Some("t.bulk.binance.spot"));
+    /// ```
+    pub fn layout(mut self, layout: StreamLayout) -> Self {
+        self.layout = layout;
+        self
     }
     /// Sets the stream name; the dead-letter stream becomes `{name}_DEADLETTER`.
     pub fn stream(mut self, name: impl Into<String>) -> Self {
@@ -129,10 +189,21 @@ impl NatsConfig {
     }
     /// The stream's subjects.
     pub fn stream_subjects(&self) -> Vec<String> {
-        TYPE_TOKENS
-            .iter()
-            .map(|t| self.subject_for(&format!("{t}.>")))
-            .collect()
+        match self.layout {
+            StreamLayout::PerSymbol => TYPE_TOKENS
+                .iter()
+                .map(|t| self.subject_for(&format!("{t}.>")))
+                .collect(),
+            StreamLayout::Bulk => vec![self.subject_for(&format!("{BULK_TOKEN}.>"))],
+        }
+    }
+    /// The bulk subject (`{prefix}.bulk.{exchange}.{market}`) of an event whose scheme
+    /// subject is `subject`; `None` when `subject` has fewer than four tokens.
+    pub fn bulk_subject_of(&self, subject: &str) -> Option<String> {
+        let mut tokens = subject.splitn(4, '.');
+        let (_kind, exchange, market) = (tokens.next()?, tokens.next()?, tokens.next()?);
+        tokens.next()?;
+        Some(self.subject_for(&format!("{BULK_TOKEN}.{exchange}.{market}")))
     }
     /// The dead-letter subject of a message received on `subject`.
     pub fn dead_letter_subject(&self, subject: &str) -> String {
@@ -193,6 +264,17 @@ fn num_replicas(config: &NatsConfig) -> usize {
     config.replicas.clamp(1, 5)
 }
 
+/// The layout an existing stream's `subjects` belong to, when it is not `config`'s.
+fn other_layout(config: &NatsConfig, subjects: &[String]) -> Option<StreamLayout> {
+    let bulk = config.subject_for(&format!("{BULK_TOKEN}.>"));
+    let holds_bulk = subjects.contains(&bulk);
+    match config.layout {
+        StreamLayout::PerSymbol if holds_bulk => Some(StreamLayout::Bulk),
+        StreamLayout::Bulk if !holds_bulk => Some(StreamLayout::PerSymbol),
+        _ => None,
+    }
+}
+
 /// Attempts at creating the streams while JetStream is not answering yet.
 const ENSURE_ATTEMPTS: u32 = 6;
 
@@ -201,7 +283,8 @@ const ENSURE_ATTEMPTS: u32 = 6;
 /// A cluster whose nodes have just started answers stream requests with a timeout until it has
 /// elected its JetStream meta leader (a few seconds); such timeouts, and "JetStream not
 /// available", are retried (six attempts, 0.25 s to 4 s apart) instead of failing the service
-/// at start. Any other error fails at once.
+/// at start. Any other error fails at once, and so does an existing stream of the other
+/// [`StreamLayout`].
 pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Result<()> {
     use jetstream::context::CreateStreamErrorKind as Kind;
     let backoff =
@@ -218,25 +301,41 @@ pub async fn ensure_streams(js: &jetstream::Context, config: &NatsConfig) -> Res
                 attempt += 1;
             }
             Err((what, e)) => return Err(nats_err(what, true, e)),
-            Ok(()) => return Ok(()),
+            Ok(subjects) => {
+                return match other_layout(config, &subjects) {
+                    None => Ok(()),
+                    Some(found) => Err(StorageError::Config {
+                        message: format!(
+                            "nats.stream_layout: stream `{}` holds the `{}` layout (subjects \
+                             {subjects:?}), this service is configured for `{}`",
+                            config.stream,
+                            found.as_str(),
+                            config.layout.as_str()
+                        ),
+                    }),
+                };
+            }
         }
     }
 }
 
+/// Creates both streams if missing; returns the event stream's subjects.
 async fn try_ensure_streams(
     js: &jetstream::Context,
     config: &NatsConfig,
-) -> std::result::Result<(), (&'static str, jetstream::context::CreateStreamError)> {
-    js.get_or_create_stream(stream::Config {
-        name: config.stream.clone(),
-        subjects: config.stream_subjects(),
-        duplicate_window: config.duplicate_window,
-        storage: stream::StorageType::File,
-        num_replicas: num_replicas(config),
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| ("create stream", e))?;
+) -> std::result::Result<Vec<String>, (&'static str, jetstream::context::CreateStreamError)> {
+    let events = js
+        .get_or_create_stream(stream::Config {
+            name: config.stream.clone(),
+            subjects: config.stream_subjects(),
+            duplicate_window: config.duplicate_window,
+            storage: stream::StorageType::File,
+            num_replicas: num_replicas(config),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| ("create stream", e))?;
+    let subjects = events.cached_info().config.subjects.clone();
     js.get_or_create_stream(stream::Config {
         name: config.dead_letter_stream.clone(),
         subjects: vec![format!("{}.>", config.dead_letter_prefix)],
@@ -247,5 +346,5 @@ async fn try_ensure_streams(
     })
     .await
     .map_err(|e| ("create dead-letter stream", e))?;
-    Ok(())
+    Ok(subjects)
 }

@@ -14,6 +14,10 @@
 //! several has `{first identity}..{last identity}#{count}`, stable across the retries of the
 //! same batch, so JetStream's duplicate window still drops a retried publish.
 //!
+//! In the [bulk layout](super::StreamLayout::Bulk) the stored messages group a batch's events
+//! by venue instead (`bulk.{exchange}.{market}`, any channels and symbols), and the
+//! per-subject messages above go to core NATS first as live copies.
+//!
 //! ```no_run
 //! use marketprism_storage::nats::{NatsConfig, publisher::{JetStreamPublisher, PublisherConfig}};
 //! # async fn run(events: Vec<marketprism_core::model::MarketEvent>) -> Result<(), marketprism_storage::StorageError> {
@@ -26,7 +30,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+mod messages;
+
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,14 +43,14 @@ use bytes::Bytes;
 use futures::{StreamExt, stream::FuturesUnordered};
 use marketprism_core::{
     backoff::Backoff,
-    framing::{EVENTS_HEADER, push_line},
+    framing::EVENTS_HEADER,
     model::MarketEvent,
     sink::{Health, Sink},
-    subject::write_subject,
 };
 
+use self::messages::{Messages, Prepared};
 use super::{NatsConfig, connect, ensure_streams, nats_err};
-use crate::{Result, StorageError, identity::write_event_id, metrics_names as m};
+use crate::{Result, StorageError, metrics_names as m};
 
 /// Publisher settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,48 +155,6 @@ impl std::fmt::Debug for JetStreamPublisher {
     }
 }
 
-struct Prepared {
-    subject: String,
-    id: String,
-    payload: Bytes,
-    /// Events in the payload (above 1: JSON lines with the count header).
-    events: usize,
-}
-
-/// A message being filled with the events of one subject.
-struct Filling {
-    subject: String,
-    first: usize,
-    last: usize,
-    events: usize,
-    /// The events as JSON lines.
-    payload: Vec<u8>,
-}
-
-impl Filling {
-    fn finish(mut self, events: &[MarketEvent]) -> Prepared {
-        let mut id = String::with_capacity(64);
-        if let Some(first) = events.get(self.first) {
-            write_event_id(first, &mut id);
-        }
-        if self.events == 1 {
-            // One event: plain JSON, no header, its own identity.
-            self.payload.pop();
-        } else if let Some(last) = events.get(self.last) {
-            id.push_str("..");
-            write_event_id(last, &mut id);
-            id.push('#');
-            id.push_str(&self.events.to_string());
-        }
-        Prepared {
-            subject: self.subject,
-            id,
-            payload: Bytes::from(self.payload),
-            events: self.events,
-        }
-    }
-}
-
 impl JetStreamPublisher {
     /// Connects and makes sure the streams exist.
     pub async fn connect(nats: NatsConfig, config: PublisherConfig) -> Result<Self> {
@@ -218,57 +182,13 @@ impl JetStreamPublisher {
         &self.client
     }
 
-    /// Groups `events` by subject into messages (in order within a subject), each up to
-    /// `max_events_per_message` events and `max_message_bytes`.
-    fn prepare(&self, events: &[MarketEvent]) -> Result<Vec<Prepared>> {
-        let max_events = self.config.max_events_per_message.max(1);
-        let mut filling: Vec<Filling> = Vec::new();
-        // Subject → its message still open for more events.
-        let mut open: HashMap<String, usize> = HashMap::new();
-        let mut subject = String::with_capacity(64);
-        let mut json = Vec::with_capacity(512);
-        for (i, e) in events.iter().enumerate() {
-            write_subject(e, &mut subject);
-            json.clear();
-            serde_json::to_writer(&mut json, e)?;
-            let fits = |m: &Filling| {
-                m.events < max_events
-                    && m.payload.len() + json.len() < self.config.max_message_bytes
-            };
-            match open.get(subject.as_str()).copied() {
-                Some(at) if filling.get(at).is_some_and(fits) => {
-                    if let Some(m) = filling.get_mut(at) {
-                        push_line(&mut m.payload, &json);
-                        m.events += 1;
-                        m.last = i;
-                    }
-                }
-                _ => {
-                    let mut payload = Vec::with_capacity(json.len() + 1);
-                    push_line(&mut payload, &json);
-                    if max_events > 1 {
-                        open.insert(subject.clone(), filling.len());
-                    }
-                    filling.push(Filling {
-                        subject: self.nats.subject_for(&subject),
-                        first: i,
-                        last: i,
-                        events: 1,
-                        payload,
-                    });
-                }
-            }
-        }
-        Ok(filling.into_iter().map(|m| m.finish(events)).collect())
-    }
-
     /// Publishes `events` (grouped by subject, see the module doc) and waits for every ack.
     /// At most `max_in_flight` acks are awaited at once; a failed publish is retried (harmless: the `Nats-Msg-Id` dedups it) up to
     /// `max_retries` times, then the whole call fails with a retryable error and the caller
     /// must publish the batch again (or stop reading from the exchange).
     pub async fn publish_batch(&self, events: &[MarketEvent]) -> Result<PublishReport> {
-        let prepared = self.prepare(events)?;
-        let result = self.publish_prepared(&prepared).await;
+        let messages = messages::prepare(&self.nats, &self.config, events)?;
+        let result = self.publish_prepared(&messages).await;
         match &result {
             Ok(r) => {
                 metrics::counter!(m::PUBLISHED).increment(r.acked as u64);
@@ -286,12 +206,14 @@ impl JetStreamPublisher {
         result
     }
 
-    async fn publish_prepared(&self, prepared: &[Prepared]) -> Result<PublishReport> {
+    async fn publish_prepared(&self, messages: &Messages) -> Result<PublishReport> {
+        let prepared = &messages.stored;
         let mut report = PublishReport::default();
         let mut queue: VecDeque<(usize, u32)> = (0..prepared.len()).map(|i| (i, 0)).collect();
         let mut in_flight = FuturesUnordered::new();
         let mut first_attempts_left = prepared.len();
         let mut order = Some(self.send_order.lock().await);
+        self.publish_live(&messages.live).await;
         loop {
             while in_flight.len() < self.config.max_in_flight {
                 let Some((i, attempt)) = queue.pop_front() else {
@@ -337,6 +259,29 @@ impl JetStreamPublisher {
             }
         }
         Ok(report)
+    }
+
+    /// Sends the live copies of the bulk layout over core NATS, in order, before their stored
+    /// batch. At most once: a live copy is not acked, and a failure here (the connection is
+    /// gone) shows in the stored publish that follows.
+    async fn publish_live(&self, live: &[Prepared]) {
+        for p in live {
+            let sent = if p.events > 1 {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(EVENTS_HEADER, p.events.to_string().as_str());
+                self.client
+                    .publish_with_headers(p.subject.clone(), headers, p.payload.clone())
+                    .await
+            } else {
+                self.client
+                    .publish(p.subject.clone(), p.payload.clone())
+                    .await
+            };
+            if let Err(error) = sent {
+                tracing::debug!(%error, "live copy not sent");
+                return;
+            }
+        }
     }
 
     async fn retry_or_fail(
