@@ -95,10 +95,10 @@ impl Validate for CollectorConfig {
                     "leases replace `shard`: leave shard.count at 1 with assignment enabled",
                 );
             }
-            if self.nats.stream_layout == marketprism_storage::nats::StreamLayout::Bulk {
+            if self.nats.stream_layout.is_bulk() {
                 p.push(
                     "nats.stream_layout",
-                    "`bulk` stores many events per message, so JetStream cannot drop the \
+                    "the bulk layouts store many events per message, so JetStream cannot drop the \
                      second copy of each event that overlapping collectors publish: use \
                      `per_symbol` with assignment enabled",
                 );
@@ -135,6 +135,13 @@ impl Validate for GatewayServiceConfig {
     fn validate(&self, p: &mut Problems) {
         common(p, self);
         p.nested("nats", &self.nats);
+        if self.nats.url.is_some() && !self.nats.stream_layout.has_symbol_subjects() {
+            p.push(
+                "nats.stream_layout",
+                "`bulk_only` publishes nothing on the per-symbol subjects the gateway's \
+                 WebSocket subscribes to: use `bulk` (the default `per_symbol` works too)",
+            );
+        }
         for (key, url) in [
             ("services.collector_url", &self.services.collector_url),
             ("services.storage_url", &self.services.storage_url),

@@ -281,3 +281,22 @@ async fn storage_with_a_stream_layout_that_is_not_one() {
     assert_names(&err, &["stream_layout", "sideways", "per_symbol", "bulk"]);
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
+
+#[tokio::test]
+async fn gateway_on_a_stream_without_per_symbol_subjects() {
+    let (err, took) = refused(
+        env!("CARGO_BIN_EXE_api-gateway"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--set",
+            "nats.url=nats://127.0.0.1:1",
+            "--set",
+            "nats.stream_layout=bulk_only",
+        ],
+        &[],
+    )
+    .await;
+    assert_names(&err, &["nats.stream_layout", "bulk_only", "WebSocket"]);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}

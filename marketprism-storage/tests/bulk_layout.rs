@@ -250,3 +250,49 @@ async fn a_bulk_service_refuses_a_per_symbol_stream() {
     let _ = js.delete_stream(&nats.stream).await;
     let _ = js.delete_stream(&nats.dead_letter_stream).await;
 }
+
+/// `bulk_only`: the same stream, and nothing on the per-symbol subjects.
+#[tokio::test]
+async fn bulk_only_sends_no_live_copies() {
+    let Some(nats_url) = require_server(TestServer::Nats) else {
+        return;
+    };
+    let id = common::unique("mpb");
+    let nats = NatsConfig::new(nats_url)
+        .stream(id.to_uppercase())
+        .subject_prefix(&id)
+        .layout(StreamLayout::BulkOnly);
+    let publisher = JetStreamPublisher::connect(nats.clone(), PublisherConfig::default())
+        .await
+        .expect("bulk_only stream");
+    let client = publisher.client();
+    let mut symbols = client
+        .subscribe(format!("{id}.trade.>"))
+        .await
+        .expect("sub");
+    let mut bulk = client.subscribe(format!("{id}.bulk.>")).await.expect("sub");
+    client.flush().await.expect("flush");
+    let events = common::trades(ExchangeId::BINANCE, "BTC-USDT", 300, common::now_s_ns());
+    let report = publisher.publish_batch(&events).await.expect("publish");
+    assert_eq!((report.acked, report.messages), (300, 2));
+    let mut got = Vec::new();
+    while got.len() < events.len() {
+        let msg = tokio::time::timeout(Duration::from_secs(10), bulk.next())
+            .await
+            .expect("bulk messages")
+            .expect("open");
+        assert_eq!(msg.subject.as_str(), format!("{id}.bulk.binance.spot"));
+        got.extend(decode(&msg));
+    }
+    assert_eq!(got, events);
+    // The bulk messages arrived after any live copy would have (same connection, in order).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), symbols.next())
+            .await
+            .is_err(),
+        "a per-symbol message in bulk_only"
+    );
+    let js = async_nats::jetstream::new(client.clone());
+    let _ = js.delete_stream(&nats.stream).await;
+    let _ = js.delete_stream(&nats.dead_letter_stream).await;
+}

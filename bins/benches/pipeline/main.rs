@@ -12,12 +12,16 @@
 //! about 10 k events/s in all, the rate the summary's latencies are quoted at),
 //! `MP_BENCH_SYMBOLS` (default 20), `MP_BENCH_STEP_SECS` (default 10),
 //! `MP_BENCH_COLLECTOR_BATCH` / `MP_BENCH_STORAGE_BATCH` (the services' `batch_size` and
-//! `consumer.batch_size`, default theirs), `MP_BENCH_STORAGE_TIMEOUT_MS` (storage's
+//! `consumer.batch_size`, default theirs), `MP_BENCH_COLLECTOR_BATCH_MS` /
+//! `MP_BENCH_COLLECTOR_IN_FLIGHT` (the collector's `batch_ms` and `batches_in_flight`),
+//! `MP_BENCH_STORAGE_TIMEOUT_MS` (storage's
 //! `consumer.batch_timeout_ms`, default its own), `MP_BENCH_COLLECTORS` (collector processes
 //! splitting the symbols by static `shard.index`/`shard.count`, default 1),
 //! `MP_BENCH_STORAGES` (storage processes on the one durable consumer, default 1),
-//! `MP_BENCH_STREAM_LAYOUT` (`nats.stream_layout` of the services, default `per_symbol`),
-//! `MP_BENCH_MEMORY=0` (skip the memory case), `MP_BENCH_SLOW_LOG=FILE` (append every event
+//! `MP_BENCH_STREAM_LAYOUT` (`nats.stream_layout` of the services, default `per_symbol`;
+//! with `bulk_only` the latencies are measured on the `bulk.>` messages),
+//! `MP_BENCH_SERVICE_ENV` (`K=V,...` for the collector and storage processes, which start
+//! with a cleared environment), `MP_BENCH_MEMORY=0` (skip the memory case), `MP_BENCH_SLOW_LOG=FILE` (append every event
 //! later than `MP_BENCH_SLOW_MS`, default 3, from receipt to NATS as `receipt_ns local_ts_ns
 //! latency_us subject payload_bytes`: to see when and where the tail happens),
 //! `MARKETPRISM_TEST_BIN_DIR` (run the service
@@ -127,17 +131,33 @@ async fn main() {
     let collector_batch: usize = env_or("MP_BENCH_COLLECTOR_BATCH", "2000")
         .parse()
         .expect("batch");
-    // Storage's `[consumer]` keys the environment sets; the service's defaults otherwise.
-    let storage_consumer: String = [
+    // Keys the environment sets; the services' defaults otherwise (the services start with
+    // a cleared environment, so `MARKETPRISM_*` overrides do not reach them).
+    let keys_from_env = |pairs: &[(&str, &str)]| -> String {
+        pairs
+            .iter()
+            .filter_map(|(var, key)| {
+                let v: u64 = std::env::var(var).ok()?.trim().parse().expect(var);
+                Some(format!("{key} = {v}\n"))
+            })
+            .collect()
+    };
+    let storage_consumer = keys_from_env(&[
         ("MP_BENCH_STORAGE_BATCH", "batch_size"),
         ("MP_BENCH_STORAGE_TIMEOUT_MS", "batch_timeout_ms"),
-    ]
-    .iter()
-    .filter_map(|(var, key)| {
-        let v: u64 = std::env::var(var).ok()?.trim().parse().expect(var);
-        Some(format!("{key} = {v}\n"))
-    })
-    .collect();
+    ]);
+    let collector_keys = keys_from_env(&[
+        ("MP_BENCH_COLLECTOR_BATCH_MS", "batch_ms"),
+        ("MP_BENCH_COLLECTOR_IN_FLIGHT", "batches_in_flight"),
+    ]);
+    // `MP_BENCH_SERVICE_ENV="K=V,K2=V2"`: environment of the collector and storage services
+    // (e.g. `TOKIO_WORKER_THREADS=1`), which otherwise start with a cleared one.
+    let service_env_text = env_or("MP_BENCH_SERVICE_ENV", "");
+    let service_env: Vec<(&str, &str)> = service_env_text
+        .split(',')
+        .filter(|kv| !kv.trim().is_empty())
+        .map(|kv| kv.split_once('=').expect("MP_BENCH_SERVICE_ENV: K=V,..."))
+        .collect();
     let n_collectors = group::count("MP_BENCH_COLLECTORS");
     let n_storages = group::count("MP_BENCH_STORAGES");
     marketprism_bins::common::install_crypto();
@@ -178,11 +198,12 @@ async fn main() {
             service(sto_port),
             sto_dir.join("store.redb").display()
         );
-        storage.0.push(Proc::service(
+        storage.0.push(Proc::service_with_env(
             "data-storage-service",
             sto_port,
             &config,
             &sto_dir,
+            &service_env,
         ));
     }
 
@@ -191,8 +212,14 @@ async fn main() {
     let client = async_nats::connect(&nats).await.expect("nats");
     // The per-symbol subjects only (in the bulk layout the stream's `bulk.>` messages hold
     // the same events again).
+    // In `bulk_only` only the stream's messages carry the events.
     let mut sub = futures::stream::SelectAll::new();
-    for t in marketprism_storage::nats::TYPE_TOKENS {
+    let tokens: &[&str] = if layout == "bulk_only" {
+        &[marketprism_storage::nats::BULK_TOKEN]
+    } else {
+        &marketprism_storage::nats::TYPE_TOKENS
+    };
+    for t in tokens {
         sub.push(
             client
                 .subscribe(format!("{prefix}.{t}.>"))
@@ -274,7 +301,7 @@ async fn main() {
         for i in 0..n_collectors {
             let col_port = free_port();
             let config = format!(
-                "batch_size = {collector_batch}\n{}\n[shard]\nindex = {i}\ncount = {n_collectors}\n\n\
+                "batch_size = {collector_batch}\n{collector_keys}{}\n[shard]\nindex = {i}\ncount = {n_collectors}\n\n\
                  [[exchanges]]\nvenue = \"binance-spot\"\nchannels = [\"trades\", \"book\", \"bbo\"]\n\
                  symbols = [{}]\nws_url = \"ws://{addr}\"\nrest_url = \"http://{addr}\"\n",
                 service(col_port),
@@ -282,11 +309,12 @@ async fn main() {
                 addr = sim.addr
             );
             let col_dir = proc_dir(format!("collector{rate}-{i}"));
-            collector.0.push(Proc::service(
+            collector.0.push(Proc::service_with_env(
                 "market-data-collector",
                 col_port,
                 &config,
                 &col_dir,
+                &service_env,
             ));
         }
         tokio::time::sleep(Duration::from_secs(4)).await; // connect, sync books, warm up

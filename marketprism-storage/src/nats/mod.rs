@@ -66,6 +66,11 @@ pub enum StreamLayout {
     /// by the events' fields instead. Not for overlapping collectors (`[assignment]`), whose
     /// duplicates JetStream can drop only one event per message.
     Bulk,
+    /// The stream of [`Bulk`](Self::Bulk), without the live per-symbol copies: for
+    /// deployments where only JetStream consumers (storage) read the events. Core NATS
+    /// subscribers of per-symbol subjects, such as the gateway's WebSocket, get nothing;
+    /// subscribe to `bulk.>` instead. Storage and other consumers treat it as `Bulk`.
+    BulkOnly,
 }
 
 impl StreamLayout {
@@ -74,7 +79,16 @@ impl StreamLayout {
         match self {
             StreamLayout::PerSymbol => "per_symbol",
             StreamLayout::Bulk => "bulk",
+            StreamLayout::BulkOnly => "bulk_only",
         }
+    }
+    /// Whether the stream holds `bulk.>` messages (the two bulk layouts).
+    pub fn is_bulk(self) -> bool {
+        matches!(self, StreamLayout::Bulk | StreamLayout::BulkOnly)
+    }
+    /// Whether the per-symbol subjects carry every event (live, or stored as well).
+    pub fn has_symbol_subjects(self) -> bool {
+        !matches!(self, StreamLayout::BulkOnly)
     }
 }
 
@@ -194,7 +208,9 @@ impl NatsConfig {
                 .iter()
                 .map(|t| self.subject_for(&format!("{t}.>")))
                 .collect(),
-            StreamLayout::Bulk => vec![self.subject_for(&format!("{BULK_TOKEN}.>"))],
+            StreamLayout::Bulk | StreamLayout::BulkOnly => {
+                vec![self.subject_for(&format!("{BULK_TOKEN}.>"))]
+            }
         }
     }
     /// The bulk subject (`{prefix}.bulk.{exchange}.{market}`) of an event whose scheme
@@ -268,9 +284,9 @@ fn num_replicas(config: &NatsConfig) -> usize {
 fn other_layout(config: &NatsConfig, subjects: &[String]) -> Option<StreamLayout> {
     let bulk = config.subject_for(&format!("{BULK_TOKEN}.>"));
     let holds_bulk = subjects.contains(&bulk);
-    match config.layout {
-        StreamLayout::PerSymbol if holds_bulk => Some(StreamLayout::Bulk),
-        StreamLayout::Bulk if !holds_bulk => Some(StreamLayout::PerSymbol),
+    match (config.layout.is_bulk(), holds_bulk) {
+        (false, true) => Some(StreamLayout::Bulk),
+        (true, false) => Some(StreamLayout::PerSymbol),
         _ => None,
     }
 }

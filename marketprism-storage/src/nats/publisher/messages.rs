@@ -8,11 +8,7 @@ use bytes::Bytes;
 use marketprism_core::{framing::push_line, model::MarketEvent, subject::write_subject};
 
 use super::PublisherConfig;
-use crate::{
-    Result,
-    identity::write_event_id,
-    nats::{NatsConfig, StreamLayout},
-};
+use crate::{Result, identity::write_event_id, nats::NatsConfig};
 
 /// One message ready to send.
 pub(super) struct Prepared {
@@ -24,8 +20,8 @@ pub(super) struct Prepared {
     pub(super) events: usize,
 }
 
-/// A batch as messages: `stored` go to JetStream and are acked; `live` (bulk layout only)
-/// are the per-symbol copies for core NATS subscribers.
+/// A batch as messages: `stored` go to JetStream and are acked; `live` (the `Bulk` layout
+/// only) are the per-symbol copies for core NATS subscribers.
 pub(super) struct Messages {
     pub(super) stored: Vec<Prepared>,
     pub(super) live: Vec<Prepared>,
@@ -136,7 +132,8 @@ pub(super) fn prepare(
     config: &PublisherConfig,
     events: &[MarketEvent],
 ) -> Result<Messages> {
-    let bulk = nats.layout == StreamLayout::Bulk;
+    let bulk = nats.layout.is_bulk();
+    let live = nats.layout.has_symbol_subjects();
     let mut by_subject = Groups::default();
     let mut by_venue = Groups::default();
     let mut subject = String::with_capacity(64);
@@ -146,7 +143,9 @@ pub(super) fn prepare(
         write_subject(e, &mut subject);
         json.clear();
         serde_json::to_writer(&mut json, e)?;
-        by_subject.push(config, &subject, || nats.subject_for(&subject), i, &json);
+        if live {
+            by_subject.push(config, &subject, || nats.subject_for(&subject), i, &json);
+        }
         if bulk {
             // `{type}.{exchange}.{market}.{symbol}` → the venue part, `{exchange}.{market}`.
             venue.clear();
