@@ -454,4 +454,21 @@ mod tests {
         assert_eq!(nats_from("").replicas, 1);
         assert_eq!(nats_from("").url, None);
     }
+
+    #[test]
+    fn the_stream_layout_reaches_the_streams() {
+        use marketprism_storage::nats::StreamLayout;
+        let layout = |text: &str| {
+            nats_from(&format!("[nats]\nurl = \"nats://a:4222\"\n{text}"))
+                .storage_config()
+                .expect("url set")
+                .layout
+        };
+        assert_eq!(layout(""), StreamLayout::PerSymbol);
+        assert_eq!(layout("stream_layout = \"bulk\"\n"), StreamLayout::Bulk);
+        assert_eq!(
+            layout("stream_layout = \"bulk_only\"\n"),
+            StreamLayout::BulkOnly
+        );
+    }
 }
