@@ -49,19 +49,32 @@ fn decode(msg: &async_nats::Message) -> Vec<MarketEvent> {
         .collect()
 }
 
+/// A stream of its own for one test (`None` when NATS is absent outside CI): its id (also
+/// the subject prefix) and configuration.
+fn own_stream(layout: StreamLayout) -> Option<(String, NatsConfig)> {
+    let nats_url = require_server(TestServer::Nats)?;
+    let id = common::unique("mpb");
+    let nats = NatsConfig::new(nats_url)
+        .stream(id.to_uppercase())
+        .subject_prefix(&id)
+        .layout(layout);
+    Some((id, nats))
+}
+
+async fn delete_streams(client: &async_nats::Client, nats: &NatsConfig) {
+    let js = async_nats::jetstream::new(client.clone());
+    let _ = js.delete_stream(&nats.stream).await;
+    let _ = js.delete_stream(&nats.dead_letter_stream).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_layout_stores_batches_per_venue_and_serves_symbols_live() {
     let Some(ch) = require_server(TestServer::ClickHouse) else {
         return;
     };
-    let Some(nats_url) = require_server(TestServer::Nats) else {
+    let Some((id, nats)) = own_stream(StreamLayout::Bulk) else {
         return;
     };
-    let id = common::unique("mpb");
-    let nats = NatsConfig::new(nats_url)
-        .stream(id.to_uppercase())
-        .subject_prefix(&id)
-        .layout(StreamLayout::Bulk);
     let store = ClickHouseStore::connect(ClickHouseConfig::new(ch).database(&id))
         .await
         .expect("clickhouse");
@@ -217,20 +230,15 @@ async fn bulk_layout_stores_batches_per_venue_and_serves_symbols_live() {
     let _ = stop_tx.send(());
     task.await.expect("join").expect("pipeline");
     store.drop_database().await.expect("cleanup");
-    let _ = js.delete_stream(&nats.stream).await;
-    let _ = js.delete_stream(&nats.dead_letter_stream).await;
+    delete_streams(publisher.client(), &nats).await;
 }
 
 /// The other way round: a bulk-layout service refuses a per-symbol stream.
 #[tokio::test]
 async fn a_bulk_service_refuses_a_per_symbol_stream() {
-    let Some(nats_url) = require_server(TestServer::Nats) else {
+    let Some((_, nats)) = own_stream(StreamLayout::PerSymbol) else {
         return;
     };
-    let id = common::unique("mpb");
-    let nats = NatsConfig::new(nats_url)
-        .stream(id.to_uppercase())
-        .subject_prefix(&id);
     let publisher = JetStreamPublisher::connect(nats.clone(), PublisherConfig::default())
         .await
         .expect("per-symbol stream");
@@ -246,22 +254,15 @@ async fn a_bulk_service_refuses_a_per_symbol_stream() {
         text.contains("nats.stream_layout") && text.contains("`per_symbol` layout"),
         "{text}"
     );
-    let js = async_nats::jetstream::new(publisher.client().clone());
-    let _ = js.delete_stream(&nats.stream).await;
-    let _ = js.delete_stream(&nats.dead_letter_stream).await;
+    delete_streams(publisher.client(), &nats).await;
 }
 
 /// `bulk_only`: the same stream, and nothing on the per-symbol subjects.
 #[tokio::test]
 async fn bulk_only_sends_no_live_copies() {
-    let Some(nats_url) = require_server(TestServer::Nats) else {
+    let Some((id, nats)) = own_stream(StreamLayout::BulkOnly) else {
         return;
     };
-    let id = common::unique("mpb");
-    let nats = NatsConfig::new(nats_url)
-        .stream(id.to_uppercase())
-        .subject_prefix(&id)
-        .layout(StreamLayout::BulkOnly);
     let publisher = JetStreamPublisher::connect(nats.clone(), PublisherConfig::default())
         .await
         .expect("bulk_only stream");
@@ -292,7 +293,5 @@ async fn bulk_only_sends_no_live_copies() {
             .is_err(),
         "a per-symbol message in bulk_only"
     );
-    let js = async_nats::jetstream::new(client.clone());
-    let _ = js.delete_stream(&nats.stream).await;
-    let _ = js.delete_stream(&nats.dead_letter_stream).await;
+    delete_streams(client, &nats).await;
 }
