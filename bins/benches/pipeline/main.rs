@@ -448,7 +448,11 @@ async fn main() {
     }
     storage.terminate(Duration::from_secs(20)).await;
     platform::cleanup(&http, &clickhouse, &db, &nats, &stream).await;
-    println!("pipeline-shape: collectors={n_collectors} storages={n_storages} layout={layout}");
+    let batch_ms = env_or("MP_BENCH_COLLECTOR_BATCH_MS", "default");
+    println!(
+        "pipeline-shape: collectors={n_collectors} storages={n_storages} layout={layout} \
+         collector_batch_ms={batch_ms}"
+    );
     println!("{}", summary::line(&steps));
 }
 
