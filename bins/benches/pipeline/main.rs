@@ -175,6 +175,9 @@ async fn main() {
     let prefix = format!("bench{run}");
     let dir = tempfile::tempdir().expect("tempdir");
     let layout = env_or("MP_BENCH_STREAM_LAYOUT", "per_symbol");
+    let stream_layout: marketprism_storage::nats::StreamLayout =
+        serde_json::from_value(serde_json::Value::String(layout.clone()))
+            .expect("MP_BENCH_STREAM_LAYOUT: per_symbol, bulk or bulk_only");
     let service = |port: u16| {
         format!(
             "[service]\nlisten = \"127.0.0.1:{port}\"\n\n[nats]\nurl = \"{nats}\"\n\
@@ -211,13 +214,12 @@ async fn main() {
     let observed = Arc::new(Observed::default());
     let client = async_nats::connect(&nats).await.expect("nats");
     // The per-symbol subjects only (in the bulk layout the stream's `bulk.>` messages hold
-    // the same events again).
-    // In `bulk_only` only the stream's messages carry the events.
+    // the same events again), or `bulk.>` where no per-symbol subject carries them.
     let mut sub = futures::stream::SelectAll::new();
-    let tokens: &[&str] = if layout == "bulk_only" {
-        &[marketprism_storage::nats::BULK_TOKEN]
-    } else {
+    let tokens: &[&str] = if stream_layout.has_symbol_subjects() {
         &marketprism_storage::nats::TYPE_TOKENS
+    } else {
+        &[marketprism_storage::nats::BULK_TOKEN]
     };
     for t in tokens {
         sub.push(

@@ -95,6 +95,16 @@ impl StreamLayout {
 /// First token of the bulk layout's subjects.
 pub const BULK_TOKEN: &str = "bulk";
 
+/// The venue part, `{exchange}.{market}`, of a scheme subject
+/// `{type}.{exchange}.{market}.{symbol}`: what bulk messages are grouped and named by.
+pub(crate) fn venue_of(subject: &str) -> &str {
+    let rest = subject.split_once('.').map_or("", |(_, rest)| rest);
+    match rest.match_indices('.').nth(1) {
+        Some((end, _)) => &rest[..end],
+        None => rest,
+    }
+}
+
 /// Where the stream lives and how it is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsConfig {
@@ -149,7 +159,9 @@ impl NatsConfig {
     /// use marketprism_storage::nats::{NatsConfig, StreamLayout};
     /// let c = NatsConfig::new("nats://a:4222").subject_prefix("t").layout(StreamLayout::Bulk);
     /// assert_eq!(c.stream_subjects(), ["t.bulk.>"]);
-    /// assert_eq!(c.bulk_subject_of("trade.binance.spot.BTC-USDT").as_deref(), Some("t.bulk.binance.spot"));
+    /// assert_eq!(c.bulk_subject_of("trade.binance.spot.BTC-USDT"), "t.bulk.binance.spot");
+    /// // A symbol with dots of its own does not move the venue.
+    /// assert_eq!(c.bulk_subject_of("ticker.deribit.option.BTC.1"), "t.bulk.deribit.option");
     /// ```
     pub fn layout(mut self, layout: StreamLayout) -> Self {
         self.layout = layout;
@@ -208,18 +220,17 @@ impl NatsConfig {
                 .iter()
                 .map(|t| self.subject_for(&format!("{t}.>")))
                 .collect(),
-            StreamLayout::Bulk | StreamLayout::BulkOnly => {
-                vec![self.subject_for(&format!("{BULK_TOKEN}.>"))]
-            }
+            StreamLayout::Bulk | StreamLayout::BulkOnly => vec![self.bulk_wildcard()],
         }
     }
     /// The bulk subject (`{prefix}.bulk.{exchange}.{market}`) of an event whose scheme
-    /// subject is `subject`; `None` when `subject` has fewer than four tokens.
-    pub fn bulk_subject_of(&self, subject: &str) -> Option<String> {
-        let mut tokens = subject.splitn(4, '.');
-        let (_kind, exchange, market) = (tokens.next()?, tokens.next()?, tokens.next()?);
-        tokens.next()?;
-        Some(self.subject_for(&format!("{BULK_TOKEN}.{exchange}.{market}")))
+    /// subject is `subject`.
+    pub fn bulk_subject_of(&self, subject: &str) -> String {
+        self.subject_for(&format!("{BULK_TOKEN}.{}", venue_of(subject)))
+    }
+    /// `{prefix}.bulk.>`: what the stream captures in the bulk layouts.
+    fn bulk_wildcard(&self) -> String {
+        self.subject_for(&format!("{BULK_TOKEN}.>"))
     }
     /// The dead-letter subject of a message received on `subject`.
     pub fn dead_letter_subject(&self, subject: &str) -> String {
@@ -282,8 +293,7 @@ fn num_replicas(config: &NatsConfig) -> usize {
 
 /// The layout an existing stream's `subjects` belong to, when it is not `config`'s.
 fn other_layout(config: &NatsConfig, subjects: &[String]) -> Option<StreamLayout> {
-    let bulk = config.subject_for(&format!("{BULK_TOKEN}.>"));
-    let holds_bulk = subjects.contains(&bulk);
+    let holds_bulk = subjects.contains(&config.bulk_wildcard());
     match (config.layout.is_bulk(), holds_bulk) {
         (false, true) => Some(StreamLayout::Bulk),
         (true, false) => Some(StreamLayout::PerSymbol),

@@ -8,7 +8,11 @@ use bytes::Bytes;
 use marketprism_core::{framing::push_line, model::MarketEvent, subject::write_subject};
 
 use super::PublisherConfig;
-use crate::{Result, identity::write_event_id, nats::NatsConfig};
+use crate::{
+    Result,
+    identity::write_event_id,
+    nats::{NatsConfig, venue_of},
+};
 
 /// One message ready to send.
 pub(super) struct Prepared {
@@ -133,31 +137,21 @@ pub(super) fn prepare(
     events: &[MarketEvent],
 ) -> Result<Messages> {
     let bulk = nats.layout.is_bulk();
-    let live = nats.layout.has_symbol_subjects();
+    let per_symbol = nats.layout.has_symbol_subjects();
     let mut by_subject = Groups::default();
     let mut by_venue = Groups::default();
     let mut subject = String::with_capacity(64);
-    let mut venue = String::with_capacity(32);
     let mut json = Vec::with_capacity(512);
     for (i, e) in events.iter().enumerate() {
         write_subject(e, &mut subject);
         json.clear();
         serde_json::to_writer(&mut json, e)?;
-        if live {
+        if per_symbol {
             by_subject.push(config, &subject, || nats.subject_for(&subject), i, &json);
         }
         if bulk {
-            // `{type}.{exchange}.{market}.{symbol}` → the venue part, `{exchange}.{market}`.
-            venue.clear();
-            for token in subject.splitn(4, '.').skip(1).take(2) {
-                venue.push_str(token);
-                venue.push('.');
-            }
-            let bulk_subject = || {
-                nats.bulk_subject_of(&subject)
-                    .unwrap_or_else(|| nats.subject_for(super::super::BULK_TOKEN))
-            };
-            by_venue.push(config, &venue, bulk_subject, i, &json);
+            let bulk_subject = || nats.bulk_subject_of(&subject);
+            by_venue.push(config, venue_of(&subject), bulk_subject, i, &json);
         }
     }
     Ok(if bulk {
