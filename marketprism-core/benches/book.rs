@@ -9,11 +9,19 @@
 //! ```text
 //! cargo bench -p marketprism-core --bench book
 //! ```
+//!
+//! `MP_BOOK_PASSES_AT_DEPTH=5000` instead applies the depth-5000 messages five times to the
+//! book and exits: a fixed amount of work, for instruction counts that noise does not move:
+//!
+//! ```text
+//! MP_BOOK_PASSES_AT_DEPTH=5000 valgrind --tool=callgrind --toggle-collect='*book::passes*' \
+//!     target/release/deps/book-<hash>
+//! ```
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::{collections::BTreeMap, hint::black_box, time::Duration};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use marketprism_core::{book::OrderBook, model::Level};
 use rust_decimal::Decimal;
 
@@ -150,4 +158,29 @@ criterion_group! {
         .measurement_time(Duration::from_millis(1500));
     targets = book
 }
-criterion_main!(benches);
+/// Five passes of the `depth` scenario's messages over copies of its book.
+#[inline(never)]
+fn passes(book: &OrderBook, msgs: &[Msg]) {
+    for _ in 0..5 {
+        let mut book = book.clone();
+        for (seq, (b, a)) in (1u64..).zip(msgs) {
+            book.apply_unchecked(seq, b, a);
+        }
+        black_box(book.best_bid().copied());
+    }
+}
+
+fn main() {
+    if let Some(depth) = std::env::var("MP_BOOK_PASSES_AT_DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+    {
+        let (bids, asks, msgs) = scenario(depth);
+        let mut book = OrderBook::new();
+        book.replace(0, &bids, &asks);
+        passes(&book, &msgs);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,8 +1,10 @@
 //! A maintained L2 order book.
 //!
-//! Each side is a vector sorted so that the best level is at the **end**: almost every update
-//! touches the top of the book, so inserts and removals move only a few entries, and a binary
-//! search finds any level. This beats tree maps by a wide margin for real update distributions.
+//! Each side is sorted so that the best level is at the **end**, in blocks of about a hundred
+//! levels: almost every update touches the top of the book, so inserts and removals move only
+//! a few entries of the last block; a deep one moves at most its own block's; a binary search
+//! over the blocks' worst levels, then inside one block, finds any level. This beats tree maps
+//! by a wide margin for real update distributions.
 
 use rust_decimal::Decimal;
 
@@ -13,118 +15,10 @@ use crate::{
 
 mod batch;
 mod order;
+mod side;
 
-use batch::Scratch;
-use order::{GALLOP_MAX, cmp_price, search_by};
-
-/// Which side of the book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SideKind {
-    Bid,
-    Ask,
-}
-
-/// One side of a book; best level last.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BookSide {
-    kind: SideKind,
-    /// Bids ascending by price, asks descending: the best is always `levels.last()`.
-    levels: Vec<Level>,
-    /// Buffers reused by [`BookSide::apply`] (no part of the side's value: always equal).
-    scratch: Scratch,
-}
-
-impl BookSide {
-    fn new(kind: SideKind) -> Self {
-        BookSide {
-            kind,
-            levels: Vec::new(),
-            scratch: Scratch::default(),
-        }
-    }
-
-    /// How a level at `level` sorts against `price` in this side's order (`Less`: worse).
-    #[inline(always)]
-    fn order(&self, level: &Decimal, price: &Decimal) -> std::cmp::Ordering {
-        match self.kind {
-            SideKind::Bid => cmp_price(level, price),
-            SideKind::Ask => cmp_price(price, level),
-        }
-    }
-
-    /// Position of `price` (Ok) or where it would go (Err), in this side's order.
-    #[inline]
-    fn search(&self, price: &Decimal) -> Result<usize, usize> {
-        // One monomorphized search per side, so the comparison inlines into the loop.
-        match self.kind {
-            SideKind::Bid => search_by::<GALLOP_MAX>(&self.levels, |l| cmp_price(l, price)),
-            SideKind::Ask => search_by::<GALLOP_MAX>(&self.levels, |l| cmp_price(price, l)),
-        }
-    }
-
-    /// Sets the size at `price`; zero removes the level.
-    #[inline]
-    pub fn set(&mut self, price: Decimal, size: Decimal) {
-        match self.search(&price) {
-            Ok(i) if size.is_zero() => {
-                self.levels.remove(i);
-            }
-            Ok(i) => self.levels[i].size = size,
-            Err(_) if size.is_zero() => {}
-            Err(i) => self.levels.insert(i, Level { price, size }),
-        }
-    }
-
-    /// The best level.
-    pub fn best(&self) -> Option<&Level> {
-        self.levels.last()
-    }
-
-    /// Number of levels.
-    pub fn len(&self) -> usize {
-        self.levels.len()
-    }
-
-    /// True when the side has no level.
-    pub fn is_empty(&self) -> bool {
-        self.levels.is_empty()
-    }
-
-    /// Levels from best to worst.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Level> + DoubleEndedIterator {
-        self.levels.iter().rev()
-    }
-
-    /// Size at exactly `price`.
-    pub fn size_at(&self, price: &Decimal) -> Option<Decimal> {
-        self.search(price).ok().map(|i| self.levels[i].size)
-    }
-
-    /// Keeps only the best `depth` levels.
-    pub fn truncate(&mut self, depth: usize) {
-        if self.levels.len() > depth {
-            let excess = self.levels.len() - depth;
-            self.levels.drain(..excess);
-        }
-    }
-
-    fn replace(&mut self, levels: &[Level]) {
-        self.levels.clear();
-        // Images come best first, without zeros or repeated prices: then the side is the
-        // image reversed, built in one pass. Anything else is applied level by level.
-        let ordered = levels.iter().all(|l| !l.size.is_zero())
-            && levels
-                .windows(2)
-                .all(|w| self.order(&w[0].price, &w[1].price) == std::cmp::Ordering::Greater);
-        if ordered {
-            self.levels.extend(levels.iter().rev().copied());
-            return;
-        }
-        for l in levels {
-            self.set(l.price, l.size);
-        }
-    }
-}
+pub use side::BookSide;
+use side::SideKind;
 
 /// A maintained L2 order book with its exchange sequence.
 ///
@@ -232,10 +126,7 @@ impl OrderBook {
 
     /// The best `n` levels of each side, best first.
     pub fn top(&self, n: usize) -> (Vec<Level>, Vec<Level>) {
-        (
-            self.bids.iter().take(n).copied().collect(),
-            self.asks.iter().take(n).copied().collect(),
-        )
+        (self.bids.best_levels(n), self.asks.best_levels(n))
     }
 
     /// Replaces the whole book with an image at `sequence`.

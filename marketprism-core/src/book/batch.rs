@@ -1,24 +1,26 @@
 //! Applying one message's changed levels to a side in one pass.
 //!
 //! Exchanges send a message's levels in price order: best first (OKX, Binance spot, Deribit)
-//! or, for Binance USDⓈ-M bids, worst first (then they are read backwards). Then each
-//! level's position is searched only below the previous one's (galloping down from it), and
-//! the positions, found before anything changes, say what the message does: size changes are
+//! or, for Binance USDⓈ-M bids, worst first (then they are read backwards). Read best first,
+//! they fall into runs, one per block of the side they land in (see `side.rs`). In each run,
+//! each level's position is searched only below the previous one's (galloping down from it),
+//! and the positions, found before anything changes, say what the run does: size changes are
 //! written in place; inserts and removals either shift the levels above them one at a time
-//! (few, or near the top) or, when several land deep in the book, the part of the side above
+//! (few, or near the top) or, when several land deep in the block, the part of the block above
 //! the deepest one is rebuilt in a single merge, so that each level moves at most twice
-//! instead of once per insert or removal below it. Levels in any other order (or with
-//! a repeated price) are set one at a time, as before: sorting them first cost more than it
-//! saved on the book bench's unordered messages. The result is always exactly that of setting
-//! the levels one at a time, down to the price text a level keeps.
+//! instead of once per insert or removal below it. Then the block is settled (split, joined
+//! or dropped) before the next run, below it. Levels in any other order (or with a repeated
+//! price) are set one at a time, as before: sorting them first cost more than it saved on the
+//! book bench's unordered messages. The result is always exactly that of setting the levels
+//! one at a time, down to the price text a level keeps.
 
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
 
 use super::{
-    BookSide, SideKind,
-    order::{cmp_price, search_by},
+    order::{GALLOP_MAX, cmp_price, search_by},
+    side::{BookSide, SideKind},
 };
 use crate::model::Level;
 
@@ -34,15 +36,6 @@ pub(super) struct Scratch {
     /// The levels above the merge point while a merge rebuilds them.
     tail: Vec<Level>,
 }
-
-/// Scratch buffers carry no state between calls: two sides never differ by them.
-impl PartialEq for Scratch {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Scratch {}
 
 /// One update and where it goes: `found` at `pos`, or to be inserted at `pos`.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +55,7 @@ impl Op {
 impl BookSide {
     /// Sets every level of `updates` (sizes absolute, zero removes), with the same result as
     /// calling [`BookSide::set`] for each in order.
+    #[inline]
     pub(super) fn apply(&mut self, updates: &[Level]) {
         if updates.len() < BATCH_MIN {
             for l in updates {
@@ -69,31 +63,121 @@ impl BookSide {
             }
             return;
         }
+        self.apply_many(updates);
+    }
+
+    /// [`BookSide::apply`] from [`BATCH_MIN`] levels up: out of line, so that a message of a
+    /// few levels costs its callers no more than setting them.
+    #[inline(never)]
+    fn apply_many(&mut self, updates: &[Level]) {
         let kind = self.kind;
         // `better(a, b)`: `Greater` when price `a` is better than `b` on this side.
         let better = move |a: &Decimal, b: &Decimal| match kind {
             SideKind::Bid => cmp_price(a, b),
             SideKind::Ask => cmp_price(b, a),
         };
-        let Scratch { ops, tail } = &mut self.scratch;
         let in_order = |o: Ordering| {
             updates
                 .windows(2)
                 .all(|w| better(&w[0].price, &w[1].price) == o)
         };
-        if in_order(Ordering::Greater) {
-            locate(&self.levels, updates.iter(), ops, kind);
+        let best_first = if in_order(Ordering::Greater) {
+            true
         } else if in_order(Ordering::Less) {
             // Worst first (Binance USDⓈ-M bids): the same, read backwards.
-            locate(&self.levels, updates.iter().rev(), ops, kind);
+            false
         } else {
             for l in updates {
                 self.set(l.price, l.size);
             }
             return;
+        };
+        // Best first, the updates fall into runs, one per block they land in: each run is
+        // applied to its block, which is then settled, and the next run's block is below it.
+        let n = updates.len();
+        let best = |k: usize| {
+            if best_first {
+                &updates[k]
+            } else {
+                &updates[n - 1 - k]
+            }
+        };
+        let mut hi = self.deep.len();
+        let mut k = 0;
+        while k < n {
+            let b = self.block_for(&best(k).price, hi);
+            let start = k;
+            k += 1;
+            match self.block(b).first() {
+                Some(floor) if b > 0 => {
+                    let floor = floor.price;
+                    while k < n && self.order(&floor, &best(k).price) != Ordering::Greater {
+                        k += 1;
+                    }
+                }
+                // The worst block takes everything worse than the blocks above it.
+                _ => k = n,
+            }
+            let run = if best_first {
+                Run::BestFirst(&updates[start..k])
+            } else {
+                Run::WorstFirst(&updates[n - k..n - start])
+            };
+            let (block, scratch) = self.block_and_scratch(b);
+            let before = block.len();
+            apply_run(block, run, kind, scratch);
+            let after = block.len();
+            self.len = self.len - before + after;
+            self.settle(b);
+            hi = b.saturating_sub(1);
         }
-        write(&mut self.levels, ops, tail);
     }
+}
+
+/// The updates landing in one block, as the message has them.
+#[derive(Clone, Copy)]
+enum Run<'a> {
+    BestFirst(&'a [Level]),
+    WorstFirst(&'a [Level]),
+}
+
+impl Run<'_> {
+    fn len(self) -> usize {
+        match self {
+            Run::BestFirst(l) | Run::WorstFirst(l) => l.len(),
+        }
+    }
+}
+
+/// Sets one block's updates: one at a time for a few, else located together and written
+/// in one pass.
+fn apply_run(block: &mut Vec<Level>, run: Run<'_>, kind: SideKind, scratch: &mut Scratch) {
+    if run.len() < BATCH_MIN {
+        let (Run::BestFirst(levels) | Run::WorstFirst(levels)) = run;
+        for l in levels {
+            // A search of its own (not `search_in`): one caller each keeps the binary
+            // searches inlined.
+            let found = match kind {
+                SideKind::Bid => search_by::<GALLOP_MAX>(block, |b| cmp_price(b, &l.price)),
+                SideKind::Ask => search_by::<GALLOP_MAX>(block, |b| cmp_price(&l.price, b)),
+            };
+            match found {
+                Ok(i) if l.size.is_zero() => {
+                    block.remove(i);
+                }
+                Ok(i) => block[i].size = l.size,
+                Err(_) if l.size.is_zero() => {}
+                Err(i) => block.insert(i, *l),
+            }
+        }
+        return;
+    }
+    let Scratch { ops, tail } = scratch;
+    match run {
+        Run::BestFirst(levels) => locate(block, levels.iter(), ops, kind),
+        Run::WorstFirst(levels) => locate(block, levels.iter().rev(), ops, kind),
+    }
+    write(block, ops, tail);
 }
 
 /// The position of each update (strictly best first) in `levels`, each searched only below

@@ -2,6 +2,7 @@
 //! their plain equivalents.
 
 use super::*;
+use order::cmp_price;
 
 fn d(s: &str) -> Decimal {
     s.parse().expect("decimal")
@@ -275,5 +276,127 @@ fn batch_apply_equals_level_by_level() {
             assert_eq!(text(&batch), text(&single), "round {round}, {kind:?}");
         }
         assert!(batch.len() > 100, "the side grew deep: {}", batch.len());
+    }
+}
+
+/// The block bounds every side keeps: no empty block below the top one, the top one empty
+/// only in an empty side, none longer than the split length, blocks and levels in order,
+/// `len` their sum.
+fn assert_blocks_sound(side: &BookSide) {
+    let blocks = || side.deep.iter().chain(std::iter::once(&side.top));
+    assert_eq!(side.len, blocks().map(Vec::len).sum::<usize>());
+    assert!(side.deep.iter().all(|b| !b.is_empty()));
+    assert!(blocks().all(|b| b.len() <= side::BLOCK_MAX));
+    assert_eq!(side.top.is_empty(), side.len == 0);
+    let mut worst_first = blocks().flatten();
+    if let Some(mut prev) = worst_first.next() {
+        for l in worst_first {
+            assert_eq!(side.order(&prev.price, &l.price), std::cmp::Ordering::Less);
+            prev = l;
+        }
+    }
+}
+
+/// Long sides (many blocks) under messages of every shape — ordered either way or not, a few
+/// levels or hundreds, deep or near the top, with removals — plus images and depth limits,
+/// hold exactly what a tree map holds, and their blocks stay within bounds.
+#[test]
+fn deep_sides_match_a_tree_map() {
+    use std::collections::BTreeMap;
+    let mut x: u64 = 23;
+    let mut next = move |n: u64| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 20) % n.max(1)
+    };
+    for kind in [SideKind::Bid, SideKind::Ask] {
+        let mut side = BookSide::new(kind);
+        let mut tree: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+        // Best first in this side's order.
+        let best_first = |t: &BTreeMap<Decimal, Decimal>| -> Vec<Level> {
+            let all = t.iter().map(|(p, s)| Level::new(*p, *s));
+            match kind {
+                SideKind::Bid => all.rev().collect(),
+                SideKind::Ask => all.collect(),
+            }
+        };
+        for round in 0..600 {
+            match next(40) {
+                0 => {
+                    // A fresh image of up to 6,000 levels.
+                    tree = (0..next(6_000))
+                        .map(|i| (Decimal::new(10_000 + 2 * i as i64, 1), Decimal::ONE))
+                        .collect();
+                    side.replace(&best_first(&tree));
+                }
+                1 => {
+                    let depth = next(3_000) as usize;
+                    side.truncate(depth);
+                    let keep: Vec<Level> = best_first(&tree).into_iter().take(depth).collect();
+                    tree = keep.iter().map(|l| (l.price, l.size)).collect();
+                }
+                _ => {
+                    let (len, span) = match next(4) {
+                        0 => (1 + next(6), 20),
+                        1 => (1 + next(300), 12_000),
+                        _ => (1 + next(40), 12_000),
+                    };
+                    let mut msg: Vec<Level> = (0..len)
+                        .map(|_| {
+                            let slot = i64::try_from(next(span)).unwrap_or(0);
+                            let price = match kind {
+                                SideKind::Bid => Decimal::new(22_000 - slot, 1),
+                                SideKind::Ask => Decimal::new(10_000 + slot, 1),
+                            };
+                            Level::new(price, Decimal::from(next(3)))
+                        })
+                        .collect();
+                    if round % 4 != 0 {
+                        msg.sort_by(|a, b| match kind {
+                            SideKind::Bid => b.price.cmp(&a.price),
+                            SideKind::Ask => a.price.cmp(&b.price),
+                        });
+                        msg.dedup_by(|a, b| a.price == b.price);
+                        if round % 4 == 3 {
+                            msg.reverse();
+                        }
+                    }
+                    side.apply(&msg);
+                    for l in &msg {
+                        if l.size.is_zero() {
+                            tree.remove(&l.price);
+                        } else {
+                            tree.insert(l.price, l.size);
+                        }
+                    }
+                }
+            }
+            assert_blocks_sound(&side);
+            assert_eq!(
+                side.iter().copied().collect::<Vec<_>>(),
+                best_first(&tree),
+                "round {round}, {kind:?}"
+            );
+            assert_eq!(side.iter().len(), tree.len());
+            // Read from both ends at once: every level once, the count exact throughout.
+            let (mut levels, mut worst) = (side.iter(), Vec::new());
+            let mut best = Vec::new();
+            while let Some(l) = levels.next() {
+                best.push(*l);
+                worst.extend(levels.next_back().copied());
+                assert_eq!(levels.len(), tree.len() - best.len() - worst.len());
+            }
+            best.extend(worst.iter().rev());
+            assert_eq!(best, best_first(&tree));
+            for n in [0, 1, 130, 300, tree.len() + 5] {
+                let want: Vec<Level> = best_first(&tree).into_iter().take(n).collect();
+                assert_eq!(side.best_levels(n), want, "best {n}");
+            }
+            if let Some((p, s)) = tree.iter().nth(tree.len() / 3) {
+                assert_eq!(side.size_at(p), Some(*s));
+            }
+        }
+        assert!(side.deep.len() > 10, "the side spanned many blocks");
     }
 }
