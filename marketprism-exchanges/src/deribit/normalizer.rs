@@ -20,7 +20,7 @@ use crate::{ExchangeError, FrameKind, InstrumentMap, Normalizer, Output, RestKin
 
 const EX: ExchangeId = ExchangeId::DERIBIT;
 
-/// The fast path handles book and trades data, whose handling needs no channel name.
+/// The fast path handles book, trades and ticker data, whose handling needs no channel name.
 const FAST_PATH_CHANNEL: &str = "";
 
 /// Request ids of our `public/test` answers start here, away from subscription ids.
@@ -251,7 +251,7 @@ impl Normalizer for DeribitNormalizer {
         local_ts: TimestampNs,
         out: &mut Output,
     ) -> Result<FrameKind, ExchangeError> {
-        // Hot path: book changes and trades in their usual shape, scanned in one pass.
+        // Hot path: book changes, trades and tickers in their usual shape, scanned in one pass.
         if let Some(data) = fast::scan(frame) {
             return self.notification(FAST_PATH_CHANNEL, data, local_ts, out);
         }

@@ -224,6 +224,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// True (and past it) when the next value is `null`.
+    #[inline]
+    pub(crate) fn null(&mut self) -> bool {
+        self.ws();
+        self.literal(b"null").is_some()
+    }
+
     /// Skips a string, number, `true`, `false` or `null`.
     pub(crate) fn scalar(&mut self) -> Option<()> {
         self.ws();

@@ -1,5 +1,5 @@
-//! A single-pass scanner for the two hot notifications, book changes and trades, used before
-//! serde. serde_json's generic machinery (field visitors, values moved through `Result`s,
+//! A single-pass scanner for the hot notifications, book changes, trades and tickers, used
+//! before serde. serde_json's generic machinery (field visitors, values moved through `Result`s,
 //! a raw-value capture per number) cost more than half of the book path; this scanner reads
 //! the same bytes once, borrows every string and reads numbers from their literal text.
 //!
@@ -11,10 +11,15 @@
 use marketprism_core::model::Level;
 use rust_decimal::Decimal;
 
-use super::{BookData, Data, TradeData, book::ActionLevels};
+use super::{
+    BookData, Data, TickerData, TradeData,
+    book::ActionLevels,
+    market::{Greeks, Stats},
+};
 use crate::scan::Cursor;
 
-/// Scans a `subscription` notification of a book or trades channel; `None` for anything else.
+/// Scans a `subscription` notification of a book, trades or ticker channel; `None` for
+/// anything else.
 pub(crate) fn scan(frame: &str) -> Option<Data<'_>> {
     let mut c = Cursor::new(frame);
     let mut data = None;
@@ -70,6 +75,7 @@ fn params<'a>(c: &mut Cursor<'a>) -> Option<Data<'a>> {
         Some(rest) if rest.bytes().filter(|&b| b == b'.').count() == 1 => Data::Book(book(c)?),
         Some(_) => return None,
         None if channel.starts_with("trades.") => Data::Trades(trades(c)?),
+        None if channel.starts_with("ticker.") => Data::Ticker(Box::new(ticker(c)?)),
         None => return None,
     };
     c.expect(b'}')?;
@@ -185,6 +191,160 @@ fn trade<'a>(c: &mut Cursor<'a>) -> Option<TradeData<'a>> {
     })
 }
 
+/// Marks field `bit` as read; `None` when it was already (serde refuses a repeated field).
+fn once(seen: &mut u32, bit: u32) -> Option<()> {
+    let mask = 1 << bit;
+    (*seen & mask == 0).then(|| *seen |= mask)
+}
+
+/// A number or `null`, as `num::opt_decimal` reads it; `None` for anything else (a quoted
+/// decimal, which serde also accepts, is left to it).
+fn opt_decimal(c: &mut Cursor<'_>) -> Option<Option<Decimal>> {
+    if c.null() {
+        return Some(None);
+    }
+    c.number_decimal().map(Some)
+}
+
+/// An object read by `fields` (called on each key, after its colon), or `null`.
+fn opt_object<'a, T: Default>(
+    c: &mut Cursor<'a>,
+    mut fields: impl FnMut(&mut Cursor<'a>, &'a str, &mut T, &mut u32) -> Option<()>,
+) -> Option<Option<T>> {
+    if c.null() {
+        return Some(None);
+    }
+    let (mut value, mut seen) = (T::default(), 0);
+    c.expect(b'{')?;
+    if c.eat(b'}') {
+        return Some(Some(value));
+    }
+    loop {
+        let key = c.string()?;
+        c.colon()?;
+        fields(c, key, &mut value, &mut seen)?;
+        if !c.more(b'}')? {
+            return Some(Some(value));
+        }
+    }
+}
+
+fn stats<'a>(c: &mut Cursor<'a>, key: &'a str, s: &mut Stats, seen: &mut u32) -> Option<()> {
+    let field = match key {
+        "volume" => (0, &mut s.volume),
+        "volume_usd" => (1, &mut s.volume_usd),
+        "volume_notional" => (2, &mut s.volume_notional),
+        "low" => (3, &mut s.low),
+        "high" => (4, &mut s.high),
+        // Keys the model does not use (`price_change`), skipped as serde skips them.
+        _ => return c.scalar(),
+    };
+    once(seen, field.0)?;
+    *field.1 = opt_decimal(c)?;
+    Some(())
+}
+
+fn greeks<'a>(c: &mut Cursor<'a>, key: &'a str, g: &mut Greeks, seen: &mut u32) -> Option<()> {
+    let field = match key {
+        "delta" => (0, &mut g.delta),
+        "gamma" => (1, &mut g.gamma),
+        "vega" => (2, &mut g.vega),
+        "theta" => (3, &mut g.theta),
+        "rho" => (4, &mut g.rho),
+        _ => return c.scalar(),
+    };
+    once(seen, field.0)?;
+    *field.1 = opt_decimal(c)?;
+    Some(())
+}
+
+/// `data` of `ticker.{instrument}.{interval}`: the fields of [`TickerData`]; other keys with
+/// scalar values (`state`, `min_price`, `settlement_price`, …) are skipped as serde skips them,
+/// and an unknown nested value sends the frame to serde.
+fn ticker<'a>(c: &mut Cursor<'a>) -> Option<TickerData<'a>> {
+    let mut t = TickerData {
+        timestamp: 0,
+        instrument_name: "",
+        last_price: None,
+        best_bid_price: None,
+        best_bid_amount: None,
+        best_ask_price: None,
+        best_ask_amount: None,
+        mark_price: None,
+        index_price: None,
+        open_interest: None,
+        stats: None,
+        current_funding: None,
+        funding_8h: None,
+        underlying_price: None,
+        underlying_index: None,
+        mark_iv: None,
+        bid_iv: None,
+        ask_iv: None,
+        greeks: None,
+    };
+    let mut seen = 0;
+    c.expect(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.colon()?;
+        let decimal = match key {
+            "timestamp" => {
+                once(&mut seen, 0)?;
+                t.timestamp = c.int()?;
+                None
+            }
+            "instrument_name" => {
+                once(&mut seen, 1)?;
+                t.instrument_name = c.string()?;
+                None
+            }
+            "underlying_index" => {
+                once(&mut seen, 2)?;
+                t.underlying_index = if c.null() { None } else { Some(c.string()?) };
+                None
+            }
+            "stats" => {
+                once(&mut seen, 3)?;
+                t.stats = opt_object(c, stats)?;
+                None
+            }
+            "greeks" => {
+                once(&mut seen, 4)?;
+                t.greeks = opt_object(c, greeks)?;
+                None
+            }
+            "last_price" => Some((5, &mut t.last_price)),
+            "best_bid_price" => Some((6, &mut t.best_bid_price)),
+            "best_bid_amount" => Some((7, &mut t.best_bid_amount)),
+            "best_ask_price" => Some((8, &mut t.best_ask_price)),
+            "best_ask_amount" => Some((9, &mut t.best_ask_amount)),
+            "mark_price" => Some((10, &mut t.mark_price)),
+            "index_price" => Some((11, &mut t.index_price)),
+            "open_interest" => Some((12, &mut t.open_interest)),
+            "current_funding" => Some((13, &mut t.current_funding)),
+            "funding_8h" => Some((14, &mut t.funding_8h)),
+            "underlying_price" => Some((15, &mut t.underlying_price)),
+            "mark_iv" => Some((16, &mut t.mark_iv)),
+            "bid_iv" => Some((17, &mut t.bid_iv)),
+            "ask_iv" => Some((18, &mut t.ask_iv)),
+            _ => {
+                c.scalar()?;
+                None
+            }
+        };
+        if let Some((bit, slot)) = decimal {
+            once(&mut seen, bit)?;
+            *slot = opt_decimal(c)?;
+        }
+        if !c.more(b'}')? {
+            break;
+        }
+    }
+    // The two fields serde requires.
+    (seen & 0b11 == 0b11).then_some(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,17 +399,39 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[["move",1.5,1.0]],"asks":[]}}}"#,
             r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1,"instrument_name":"X","change_id":1,"bids":[],"asks":[]"#,
             r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{"timestamp":1.5,"instrument_name":"X","change_id":1,"bids":[],"asks":[]}}}"#,
+            // Tickers: a quoted decimal, an unknown nested value, a repeated field, no
+            // instrument.
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.X.100ms","data":{"timestamp":1,"instrument_name":"X","last_price":"1.5"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.X.100ms","data":{"timestamp":1,"instrument_name":"X","surprise":{"a":1}}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.X.100ms","data":{"timestamp":1,"instrument_name":"X","mark_price":1.0,"mark_price":2.0}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.X.100ms","data":{"timestamp":1,"instrument_name":"X","stats":{"low":1.0,"low":2.0}}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.X.100ms","data":{"timestamp":1,"last_price":1.0}}}"#,
         ];
         for f in declined {
             assert!(scan(f).is_none(), "{f}");
         }
     }
 
-    /// On every corpus book and trades line, the scanner and serde agree exactly.
+    /// Nulls, skipped keys and empty objects read as serde reads them.
+    #[test]
+    fn ticker_nulls_and_skipped_keys() {
+        let f = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.X.100ms","data":{"state":"open","timestamp":1,"instrument_name":"X","last_price":null,"stats":null,"greeks":{"delta":null,"rho":-0.5,"extra":true},"underlying_index":null,"min_price":1e-3,"best_bid_price":0.0}}}"#;
+        let via_serde = format!(
+            "{:?}",
+            serde_json::from_str::<Frame<'_>>(f)
+                .expect("serde")
+                .params
+                .and_then(|p| p.data)
+        );
+        assert_eq!(format!("{:?}", scan(f)), via_serde);
+        assert!(via_serde.contains("rho: Some(-0.5)"), "{via_serde}");
+    }
+
+    /// On every corpus book, trades and ticker line, the scanner and serde agree exactly.
     #[test]
     fn agrees_with_serde_on_the_corpus() {
         let mut scanned = 0;
-        for file in ["book.jsonl", "trades.jsonl"] {
+        for file in ["book.jsonl", "trades.jsonl", "ticker.jsonl"] {
             for line in crate::testing::corpus_lines("deribit", file) {
                 let frame: Frame<'_> = serde_json::from_str(&line).expect("serde");
                 let via_serde = format!("{:?}", frame.params.and_then(|p| p.data));
@@ -261,8 +443,8 @@ mod tests {
         }
         assert_eq!(
             scanned,
-            111 + 7,
-            "every book and trades line takes the fast path"
+            111 + 7 + 195,
+            "every book, trades and ticker line takes the fast path"
         );
     }
 }
