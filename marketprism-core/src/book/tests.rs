@@ -220,18 +220,36 @@ fn crossed_detection() {
     ));
 }
 
+/// A deterministic generator of numbers below its argument (an LCG from `seed`).
+fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed;
+    move |n| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 20) % n.max(1)
+    }
+}
+
+/// Puts a message's levels as exchanges send them: in price order, each price once, best
+/// first or (as Binance USDⓈ-M sends bids) worst first.
+fn as_exchanges_send(msg: &mut Vec<Level>, kind: SideKind, worst_first: bool) {
+    msg.sort_by(|a, b| match kind {
+        SideKind::Bid => b.price.cmp(&a.price),
+        SideKind::Ask => a.price.cmp(&b.price),
+    });
+    msg.dedup_by(|a, b| a.price == b.price);
+    if worst_first {
+        msg.reverse();
+    }
+}
+
 /// A message's levels applied together (sorted or not, repeated prices, inserts and removals
 /// deep and near the top) leave exactly what setting them one at a time leaves, down to the
 /// price text kept for an existing level.
 #[test]
 fn batch_apply_equals_level_by_level() {
-    let mut x: u64 = 11;
-    let mut next = move |n: u64| {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (x >> 20) % n.max(1)
-    };
+    let mut next = below(11);
     for kind in [SideKind::Bid, SideKind::Ask] {
         let (mut batch, mut single) = (BookSide::new(kind), BookSide::new(kind));
         for round in 0..1_000 {
@@ -253,16 +271,7 @@ fn batch_apply_equals_level_by_level() {
                 })
                 .collect();
             if round % 3 != 0 {
-                // As exchanges send them: in price order, each price once.
-                msg.sort_by(|a, b| match kind {
-                    SideKind::Bid => b.price.cmp(&a.price),
-                    SideKind::Ask => a.price.cmp(&b.price),
-                });
-                msg.dedup_by(|a, b| a.price == b.price);
-                if round % 3 == 2 {
-                    // Worst first, as Binance USDⓈ-M sends bids.
-                    msg.reverse();
-                }
+                as_exchanges_send(&mut msg, kind, round % 3 == 2);
             }
             batch.apply(&msg);
             for l in &msg {
@@ -303,13 +312,7 @@ fn assert_blocks_sound(side: &BookSide) {
 #[test]
 fn deep_sides_match_a_tree_map() {
     use std::collections::BTreeMap;
-    let mut x: u64 = 23;
-    let mut next = move |n: u64| {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (x >> 20) % n.max(1)
-    };
+    let mut next = below(23);
     for kind in [SideKind::Bid, SideKind::Ask] {
         let mut side = BookSide::new(kind);
         let mut tree: BTreeMap<Decimal, Decimal> = BTreeMap::new();
@@ -353,14 +356,7 @@ fn deep_sides_match_a_tree_map() {
                         })
                         .collect();
                     if round % 4 != 0 {
-                        msg.sort_by(|a, b| match kind {
-                            SideKind::Bid => b.price.cmp(&a.price),
-                            SideKind::Ask => a.price.cmp(&b.price),
-                        });
-                        msg.dedup_by(|a, b| a.price == b.price);
-                        if round % 4 == 3 {
-                            msg.reverse();
-                        }
+                        as_exchanges_send(&mut msg, kind, round % 4 == 3);
                     }
                     side.apply(&msg);
                     for l in &msg {
