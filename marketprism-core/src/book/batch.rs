@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 
 use super::{
-    order::{GALLOP_MAX, cmp_price, search_by},
+    order::{cmp_price, search_by},
     side::{BookSide, SideKind},
 };
 use crate::model::Level;
@@ -141,56 +141,25 @@ enum Run<'a> {
     WorstFirst(&'a [Level]),
 }
 
-impl Run<'_> {
-    fn len(self) -> usize {
-        match self {
-            Run::BestFirst(l) | Run::WorstFirst(l) => l.len(),
-        }
-    }
-}
-
-/// Sets one block's updates: one at a time for a few, else located together and written
-/// in one pass.
+/// Sets one block's updates: located together, then written one at a time or in one merge.
 fn apply_run(block: &mut Vec<Level>, run: Run<'_>, kind: SideKind, scratch: &mut Scratch) {
-    if run.len() < BATCH_MIN {
-        let (Run::BestFirst(levels) | Run::WorstFirst(levels)) = run;
-        for l in levels {
-            // A search of its own (not `search_in`): one caller each keeps the binary
-            // searches inlined.
-            let found = match kind {
-                SideKind::Bid => search_by::<GALLOP_MAX>(block, |b| cmp_price(b, &l.price)),
-                SideKind::Ask => search_by::<GALLOP_MAX>(block, |b| cmp_price(&l.price, b)),
-            };
-            match found {
-                Ok(i) if l.size.is_zero() => {
-                    block.remove(i);
-                }
-                Ok(i) => block[i].size = l.size,
-                Err(_) if l.size.is_zero() => {}
-                Err(i) => block.insert(i, *l),
-            }
-        }
-        return;
-    }
     let Scratch { ops, tail } = scratch;
-    match run {
-        Run::BestFirst(levels) => locate(block, levels.iter(), ops, kind),
-        Run::WorstFirst(levels) => locate(block, levels.iter().rev(), ops, kind),
-    }
+    locate(block, run, ops, kind);
     write(block, ops, tail);
 }
 
-/// The position of each update (strictly best first) in `levels`, each searched only below
-/// the previous one.
-fn locate<'a>(
-    levels: &[Level],
-    updates: impl Iterator<Item = &'a Level>,
-    ops: &mut Vec<Op>,
-    kind: SideKind,
-) {
+/// The position of each update of `run` (taken best first) in `levels`, each searched only
+/// below the previous one. One loop for both orders, out of line: the batch code stays small
+/// enough for the instruction cache next to the parser and checksum it runs between.
+#[inline(never)]
+fn locate(levels: &[Level], run: Run<'_>, ops: &mut Vec<Op>, kind: SideKind) {
     ops.clear();
+    let (Run::BestFirst(updates) | Run::WorstFirst(updates)) = run;
+    let worst_first = matches!(run, Run::WorstFirst(_));
+    let n = updates.len();
     let mut hi = levels.len();
-    for &level in updates {
+    for k in 0..n {
+        let level = updates[if worst_first { n - 1 - k } else { k }];
         let below = &levels[..hi];
         // Unbounded galloping down from the previous position: close levels cost a few
         // comparisons, far ones a logarithmic number.
