@@ -16,8 +16,6 @@
 
 use std::cmp::Ordering;
 
-use rust_decimal::Decimal;
-
 use super::{
     order::{cmp_price, search_by},
     side::{BookSide, SideKind},
@@ -70,16 +68,11 @@ impl BookSide {
     /// few levels costs its callers no more than setting them.
     #[inline(never)]
     fn apply_many(&mut self, updates: &[Level]) {
-        let kind = self.kind;
-        // `better(a, b)`: `Greater` when price `a` is better than `b` on this side.
-        let better = move |a: &Decimal, b: &Decimal| match kind {
-            SideKind::Bid => cmp_price(a, b),
-            SideKind::Ask => cmp_price(b, a),
-        };
+        // `in_order(Greater)`: each level better than the next on this side (best first).
         let in_order = |o: Ordering| {
             updates
                 .windows(2)
-                .all(|w| better(&w[0].price, &w[1].price) == o)
+                .all(|w| self.order(&w[0].price, &w[1].price) == o)
         };
         let best_first = if in_order(Ordering::Greater) {
             true
@@ -119,13 +112,14 @@ impl BookSide {
                 _ => k = n,
             }
             let run = if best_first {
-                Run::BestFirst(&updates[start..k])
+                &updates[start..k]
             } else {
-                Run::WorstFirst(&updates[n - k..n - start])
+                &updates[n - k..n - start]
             };
+            let kind = self.kind;
             let (block, scratch) = self.block_and_scratch(b);
             let before = block.len();
-            apply_run(block, run, kind, scratch);
+            apply_run(block, run, !best_first, kind, scratch);
             let after = block.len();
             self.len = self.len - before + after;
             self.settle(b);
@@ -134,17 +128,17 @@ impl BookSide {
     }
 }
 
-/// The updates landing in one block, as the message has them.
-#[derive(Clone, Copy)]
-enum Run<'a> {
-    BestFirst(&'a [Level]),
-    WorstFirst(&'a [Level]),
-}
-
-/// Sets one block's updates: located together, then written one at a time or in one merge.
-fn apply_run(block: &mut Vec<Level>, run: Run<'_>, kind: SideKind, scratch: &mut Scratch) {
+/// Sets one block's updates (`run`, in the message's order, best or worst first): located
+/// together, then written one at a time or in one merge.
+fn apply_run(
+    block: &mut Vec<Level>,
+    run: &[Level],
+    worst_first: bool,
+    kind: SideKind,
+    scratch: &mut Scratch,
+) {
     let Scratch { ops, tail } = scratch;
-    locate(block, run, ops, kind);
+    locate(block, run, worst_first, ops, kind);
     write(block, ops, tail);
 }
 
@@ -152,14 +146,12 @@ fn apply_run(block: &mut Vec<Level>, run: Run<'_>, kind: SideKind, scratch: &mut
 /// below the previous one. One loop for both orders, out of line: the batch code stays small
 /// enough for the instruction cache next to the parser and checksum it runs between.
 #[inline(never)]
-fn locate(levels: &[Level], run: Run<'_>, ops: &mut Vec<Op>, kind: SideKind) {
+fn locate(levels: &[Level], run: &[Level], worst_first: bool, ops: &mut Vec<Op>, kind: SideKind) {
     ops.clear();
-    let (Run::BestFirst(updates) | Run::WorstFirst(updates)) = run;
-    let worst_first = matches!(run, Run::WorstFirst(_));
-    let n = updates.len();
+    let n = run.len();
     let mut hi = levels.len();
     for k in 0..n {
-        let level = updates[if worst_first { n - 1 - k } else { k }];
+        let level = run[if worst_first { n - 1 - k } else { k }];
         let below = &levels[..hi];
         // Unbounded galloping down from the previous position: close levels cost a few
         // comparisons, far ones a logarithmic number.

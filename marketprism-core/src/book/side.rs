@@ -91,10 +91,7 @@ impl BookSide {
     /// Block `b`, to change.
     #[inline(always)]
     pub(super) fn block_mut(&mut self, b: usize) -> &mut Vec<Level> {
-        match self.deep.get_mut(b) {
-            Some(block) => block,
-            None => &mut self.top,
-        }
+        self.block_and_scratch(b).0
     }
 
     /// Block `b` to change, and the buffers of [`BookSide::apply`].
@@ -134,20 +131,6 @@ impl BookSide {
             .is_none_or(|l| self.order(&l.price, price) != Greater)
     }
 
-    /// Block of `price` and its position there (Ok) or where it would go (Err).
-    #[inline]
-    fn search(&self, price: &Decimal) -> (usize, Result<usize, usize>) {
-        let top = self.deep.len();
-        // As `block_for`, with the top block reached directly: most sides are that block.
-        let (b, block) = if top == 0 || self.not_better(&self.top, price) {
-            (top, self.top.as_slice())
-        } else {
-            let b = self.block_below(price, top);
-            (b, self.block(b))
-        };
-        (b, search_in(self.kind, block, price))
-    }
-
     /// Sets the size at `price`; zero removes the level.
     #[inline]
     pub fn set(&mut self, price: Decimal, size: Decimal) {
@@ -155,35 +138,24 @@ impl BookSide {
         if top > 0 && !self.not_better(&self.top, &price) {
             return self.set_deep(price, size);
         }
-        // The top block, most sides' only one: as direct as a side in one vector.
+        // The top block, most sides' only one: searched as directly as a side in one vector.
         match search_in(self.kind, &self.top, &price) {
-            Ok(i) if size.is_zero() => {
-                self.top.remove(i);
-                self.len -= 1;
-                if top > 0 && self.top.len() < BLOCK_MIN {
-                    self.settle(top);
-                }
-            }
+            Ok(i) if size.is_zero() => self.remove(top, i),
             Ok(i) => self.top[i].size = size,
             Err(_) if size.is_zero() => {}
-            Err(i) => {
-                self.top.insert(i, Level { price, size });
-                self.len += 1;
-                if self.top.len() > BLOCK_MAX {
-                    self.settle(top);
-                }
-            }
+            Err(i) => self.insert(top, i, Level { price, size }),
         }
     }
 
     /// [`BookSide::set`] below the top block.
     #[inline(never)]
     fn set_deep(&mut self, price: Decimal, size: Decimal) {
-        match self.search(&price) {
-            (b, Ok(i)) if size.is_zero() => self.remove(b, i),
-            (b, Ok(i)) => self.block_mut(b)[i].size = size,
-            (_, Err(_)) if size.is_zero() => {}
-            (b, Err(i)) => self.insert(b, i, Level { price, size }),
+        let b = self.block_below(&price, self.deep.len());
+        match search_in(self.kind, &self.deep[b], &price) {
+            Ok(i) if size.is_zero() => self.remove(b, i),
+            Ok(i) => self.deep[b][i].size = size,
+            Err(_) if size.is_zero() => {}
+            Err(i) => self.insert(b, i, Level { price, size }),
         }
     }
 
@@ -244,29 +216,26 @@ impl BookSide {
                 self.top = below;
             }
         } else if n < BLOCK_MIN && top > 0 {
+            // Into the block below if it has room, else the block above into this one.
             if b > 0 && self.block(b - 1).len() + n <= BLOCK_MAX {
-                // Into the block below (which becomes the top block when `b` was it).
-                if b == top {
-                    if let Some(mut below) = self.deep.pop() {
-                        below.extend_from_slice(&self.top);
-                        self.top = below;
-                    }
-                } else {
-                    let block = self.deep.remove(b);
-                    self.deep[b - 1].extend_from_slice(&block);
-                }
+                self.join_above(b - 1);
             } else if b < top && self.block(b + 1).len() + n <= BLOCK_MAX {
-                // The block above joins this one.
-                if b + 1 == top {
-                    if let Some(mut below) = self.deep.pop() {
-                        below.extend_from_slice(&self.top);
-                        self.top = below;
-                    }
-                } else {
-                    let above = self.deep.remove(b + 1);
-                    self.deep[b].extend_from_slice(&above);
-                }
+                self.join_above(b);
             }
+        }
+    }
+
+    /// Appends block `b + 1`'s levels to block `b` and drops it; when `b + 1` was the top
+    /// block, the joined block becomes the top one.
+    fn join_above(&mut self, b: usize) {
+        if b + 1 == self.deep.len() {
+            if let Some(mut below) = self.deep.pop() {
+                below.extend_from_slice(&self.top);
+                self.top = below;
+            }
+        } else {
+            let above = self.deep.remove(b + 1);
+            self.deep[b].extend_from_slice(&above);
         }
     }
 
@@ -310,8 +279,10 @@ impl BookSide {
 
     /// Size at exactly `price`.
     pub fn size_at(&self, price: &Decimal) -> Option<Decimal> {
-        let (b, found) = self.search(price);
-        found.ok().map(|i| self.block(b)[i].size)
+        let block = self.block(self.block_for(price, self.deep.len()));
+        search_in(self.kind, block, price)
+            .ok()
+            .map(|i| block[i].size)
     }
 
     /// Keeps only the best `depth` levels.
