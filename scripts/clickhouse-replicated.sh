@@ -142,7 +142,7 @@ cmd_start() {
     if ! our_pid zookeeper >/dev/null; then
         write_zk_config
         spawn zookeeper "$STATE_DIR/zookeeper/zookeeper.log" "$(find_bin java)" -Xmx256m \
-            -cp "/etc/zookeeper/conf_example:$ZK_JAR" "-Dzookeeper.log.dir=$STATE_DIR/zookeeper" \
+            -cp "/usr/share/java/slf4j-simple.jar:$ZK_JAR" "-Dzookeeper.log.dir=$STATE_DIR/zookeeper" \
             org.apache.zookeeper.server.quorum.QuorumPeerMain "$STATE_DIR/zookeeper/zoo.cfg"
     fi
     for i in 1 2; do

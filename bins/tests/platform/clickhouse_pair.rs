@@ -14,7 +14,7 @@ use std::{
 use marketprism_core::testing::is_ci;
 use tokio::process::{Child, Command};
 
-use super::free_port;
+use super::free_ports;
 
 /// What the pair needs from the machine.
 pub(crate) struct Binaries {
@@ -42,8 +42,9 @@ pub(crate) fn require_replication_binaries() -> Option<Binaries> {
         return Some(Binaries {
             clickhouse,
             java,
-            // conf_example only for its log4j settings.
-            zookeeper_classpath: format!("/etc/zookeeper/conf_example:{}", jar.display()),
+            // Without an SLF4J binding ZooKeeper logs nothing, not even why it exited;
+            // slf4j-simple (Debian's libslf4j-java, a zookeeper dependency) writes to stderr.
+            zookeeper_classpath: format!("/usr/share/java/slf4j-simple.jar:{}", jar.display()),
         });
     }
     let msg = "replicated ClickHouse needs clickhouse-server, java and /usr/share/java/\
@@ -71,10 +72,92 @@ impl Replica {
     }
 
     fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(self.dir.join("err.log")).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        tail(&self.dir.join("err.log"), lines)
     }
+}
+
+/// Starts a standalone ZooKeeper with state in `zk_dir` and waits until it answers `ruok`.
+/// A port another process takes between choosing and binding makes ZooKeeper exit at once
+/// ("Address already in use"); it is then started again on another port, up to three times.
+async fn start_zookeeper(bins: &Binaries, zk_dir: &Path, limit: Duration) -> (Child, u16) {
+    let started = Instant::now();
+    let log_path = zk_dir.join("zookeeper.log");
+    for attempt in 1..=3 {
+        let [port] = free_ports();
+        let cfg = zk_dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
+                 4lw.commands.whitelist=ruok\n",
+                zk_dir.join("data").display()
+            ),
+        )
+        .expect("zoo.cfg");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("zk log");
+        let mut child = Command::new(&bins.java)
+            .args(["-Xmx256m", "-cp", &bins.zookeeper_classpath])
+            .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
+            .arg(format!("-Dzookeeper.log.dir={}", zk_dir.display()))
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn zookeeper");
+        loop {
+            if answers_imok(port).await {
+                return (child, port);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("ZooKeeper on port {port} exited ({status}), attempt {attempt} of 3");
+                break;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "ZooKeeper on port {port} not answering `ruok` within {limit:?}:\n{}",
+                tail(&log_path, 30)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!(
+        "ZooKeeper exited on three ports in a row:\n{}",
+        tail(&log_path, 30)
+    );
+}
+
+/// Whether a ZooKeeper on `port` answers the `ruok` four-letter command with `imok`.
+async fn answers_imok(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        stream.write_all(b"ruok").await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        Some(answer == b"imok")
+    };
+    tokio::time::timeout(Duration::from_secs(2), ask)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// The last `lines` lines of the file at `path` (empty when it cannot be read).
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// ZooKeeper and two replicas; all killed on drop.
@@ -90,35 +173,11 @@ impl ClickHousePair {
     /// Starts ZooKeeper and two replicas under `dir`; returns once all answer, or panics
     /// after `limit`.
     pub(crate) async fn start(bins: &Binaries, dir: &Path, limit: Duration) -> ClickHousePair {
-        let zk_port = free_port();
         let zk_dir = dir.join("zookeeper");
         std::fs::create_dir_all(zk_dir.join("data")).expect("zk dir");
-        let cfg = zk_dir.join("zoo.cfg");
-        std::fs::write(
-            &cfg,
-            format!(
-                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={zk_port}\n\
-                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-                 4lw.commands.whitelist=ruok\n",
-                zk_dir.join("data").display()
-            ),
-        )
-        .expect("zoo.cfg");
-        let log = std::fs::File::create(zk_dir.join("zookeeper.log")).expect("zk log");
-        let zookeeper = Command::new(&bins.java)
-            .args(["-Xmx256m", "-cp", &bins.zookeeper_classpath])
-            .arg(format!("-Dzookeeper.log.dir={}", zk_dir.display()))
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn zookeeper");
-        let ports: Vec<(u16, u16, u16)> = (0..2)
-            .map(|_| (free_port(), free_port(), free_port()))
-            .collect();
+        let (zookeeper, zk_port) = start_zookeeper(bins, &zk_dir, limit).await;
+        let [h1, t1, i1, h2, t2, i2] = free_ports();
+        let ports = [(h1, t1, i1), (h2, t2, i2)];
         let remote: String = ports
             .iter()
             .map(|(_, tcp, _)| {
@@ -241,7 +300,7 @@ impl ClickHousePair {
     }
 
     /// Waits until both replicas reach ZooKeeper (`system.zookeeper` answers).
-    async fn wait_zookeeper(&self, limit: Duration) {
+    async fn wait_zookeeper(&mut self, limit: Duration) {
         let http = reqwest::Client::new();
         let started = Instant::now();
         for r in &self.replicas {
@@ -255,12 +314,17 @@ impl ClickHousePair {
                 if ok {
                     break;
                 }
-                assert!(
-                    started.elapsed() < limit,
-                    "{} cannot reach ZooKeeper within {limit:?}:\n{}",
-                    r.name,
-                    self.logs(20)
-                );
+                if started.elapsed() >= limit {
+                    let zookeeper = match self.zookeeper.try_wait() {
+                        Ok(Some(status)) => format!("ZooKeeper exited ({status})"),
+                        _ => "ZooKeeper is running".to_owned(),
+                    };
+                    panic!(
+                        "{} cannot reach ZooKeeper within {limit:?} ({zookeeper}):\n{}",
+                        r.name,
+                        self.logs(20)
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -282,11 +346,9 @@ impl ClickHousePair {
 
     /// The tails of every error log (for a failing test).
     pub(crate) fn logs(&self, lines: usize) -> String {
-        let zk = std::fs::read_to_string(self.zk_dir.join("zookeeper.log")).unwrap_or_default();
-        let zk: Vec<&str> = zk.lines().collect();
         let mut out = format!(
             "----- zookeeper -----\n{}",
-            zk[zk.len().saturating_sub(lines)..].join("\n")
+            tail(&self.zk_dir.join("zookeeper.log"), lines)
         );
         for r in &self.replicas {
             out.push_str(&format!(

@@ -213,11 +213,16 @@ impl SimProc {
 
 /// A port free right now on 127.0.0.1.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    let [port] = free_ports();
+    port
+}
+
+/// `N` distinct ports free right now on 127.0.0.1: all are held open until every one is
+/// chosen, so a process given several of them cannot be handed the same port twice.
+pub(crate) fn free_ports<const N: usize>() -> [u16; N] {
+    let held: [std::net::TcpListener; N] =
+        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"));
+    held.map(|l| l.local_addr().expect("addr").port())
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or panics with `what` after `limit`.
