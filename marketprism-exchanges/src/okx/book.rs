@@ -13,7 +13,7 @@
 //! * `seqId < prevSeqId` (with `prevSeqId` chaining correctly) is the exchange resetting its
 //!   counter after maintenance: applied, and the chain continues from the new, smaller id. The
 //!   emitted delta says so itself (`prev_sequence` 15, `sequence` 3).
-//! * A non-zero `checksum` (CRC32 of the top 25 levels, see [`checksum`]) is verified after every
+//! * A non-zero `checksum` (CRC32 of the top 25 levels, see [`super::checksum`]) is verified after every
 //!   snapshot and update; a mismatch resyncs the book. OKX sends `0` since 2026-06: then only the
 //!   sequence chain is checked.
 //! * A book that would be crossed after a snapshot or update is resynced instead of emitted.
@@ -38,36 +38,8 @@ use marketprism_core::{
     },
 };
 
-use super::wire::book::BookData;
-use crate::{Action, Channel, ExchangeError, Output, scan::num::write_decimal};
-
-/// Number of levels per side covered by the checksum.
-const CHECKSUM_LEVELS: usize = 25;
-
-/// CRC32 (IEEE) of `bid1px:bid1sz:ask1px:ask1sz:bid2px:...` over the best 25 levels per side
-/// (missing entries skipped), as a signed 32-bit integer. `Decimal` keeps the scale of the text
-/// it was parsed from, so its `Display` reproduces OKX's original strings (`"8477"`, `"0.0515"`).
-/// `buf` is reused between calls.
-pub(crate) fn checksum(book: &OrderBook, buf: &mut Vec<u8>) -> i32 {
-    buf.clear();
-    let mut bids = book.bids().iter().take(CHECKSUM_LEVELS);
-    let mut asks = book.asks().iter().take(CHECKSUM_LEVELS);
-    loop {
-        let (b, a) = (bids.next(), asks.next());
-        if b.is_none() && a.is_none() {
-            break;
-        }
-        for l in [b, a].into_iter().flatten() {
-            if !buf.is_empty() {
-                buf.push(b':');
-            }
-            write_decimal(buf, &l.price);
-            buf.push(b':');
-            write_decimal(buf, &l.size);
-        }
-    }
-    i32::from_ne_bytes(crc32fast::hash(buf).to_ne_bytes())
-}
+use super::{checksum::ChecksumText, wire::book::BookData};
+use crate::{Action, Channel, ExchangeError, Output};
 
 /// One instrument's book and its chain state.
 #[derive(Debug)]
@@ -80,6 +52,8 @@ struct InstBook {
     last_seq_id: Option<i64>,
     /// Local sequence for streams without `seqId`.
     counter: u64,
+    /// The last checksum's text, reused by the next.
+    checksum: ChecksumText,
 }
 
 /// The incremental books of one normalizer, keyed by `instId`.
@@ -87,7 +61,6 @@ struct InstBook {
 pub(crate) struct Books {
     books: FastMap<Box<str>, InstBook>,
     depth: Option<usize>,
-    buf: Vec<u8>,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -100,7 +73,6 @@ impl Books {
         Books {
             books: FastMap::default(),
             depth,
-            buf: Vec::with_capacity(1024),
         }
     }
 
@@ -121,7 +93,7 @@ impl Books {
         local_ts: TimestampNs,
         out: &mut Output,
     ) {
-        let Books { books, depth, buf } = self;
+        let Books { books, depth } = self;
         let ib = match books.get_mut(inst.native_symbol.as_str()) {
             Some(ib) => ib,
             None => books
@@ -133,6 +105,7 @@ impl Books {
                     synced: false,
                     last_seq_id: None,
                     counter: 0,
+                    checksum: ChecksumText::default(),
                 }),
         };
         let sequence = match data.seq_id {
@@ -151,7 +124,12 @@ impl Books {
             );
             return;
         }
-        if let Some(reason) = verify(&ib.book, data.checksum, &inst.native_symbol, buf) {
+        if let Some(reason) = verify(
+            &ib.book,
+            data.checksum,
+            &inst.native_symbol,
+            &mut ib.checksum,
+        ) {
             resync(ib, &inst.native_symbol, reason, None, local_ts, out);
             return;
         }
@@ -184,7 +162,7 @@ impl Books {
         local_ts: TimestampNs,
         out: &mut Output,
     ) {
-        let Books { books, buf, .. } = self;
+        let Books { books, .. } = self;
         let Some(ib) = books.get_mut(inst_id).filter(|b| b.synced) else {
             return;
         };
@@ -199,7 +177,8 @@ impl Books {
                 }
                 if seq == prev && data.bids.is_empty() && data.asks.is_empty() {
                     // Keep-alive: nothing changed; the checksum (if any) must still match.
-                    if let Some(reason) = verify(&ib.book, data.checksum, inst_id, buf) {
+                    if let Some(reason) = verify(&ib.book, data.checksum, inst_id, &mut ib.checksum)
+                    {
                         resync(ib, inst_id, reason, None, local_ts, out);
                     }
                     return;
@@ -228,7 +207,7 @@ impl Books {
             );
             return;
         }
-        if let Some(reason) = verify(&ib.book, data.checksum, inst_id, buf) {
+        if let Some(reason) = verify(&ib.book, data.checksum, inst_id, &mut ib.checksum) {
             resync(ib, inst_id, reason, None, local_ts, out);
             return;
         }
@@ -292,10 +271,10 @@ fn verify(
     book: &OrderBook,
     expected: Option<i32>,
     inst_id: &str,
-    buf: &mut Vec<u8>,
+    text: &mut ChecksumText,
 ) -> Option<String> {
     let expected = expected.filter(|c| *c != 0)?;
-    let computed = checksum(book, buf);
+    let computed = text.of(book);
     (computed != expected).then(|| {
         ExchangeError::Checksum {
             exchange: ExchangeId::OKX,

@@ -29,6 +29,7 @@
 //! <https://www.okx.com/docs-v5/en/#trading-statistics-rest-api>.
 
 mod book;
+mod checksum;
 mod instruments;
 mod normalize;
 mod normalizer;

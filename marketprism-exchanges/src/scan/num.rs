@@ -1,8 +1,6 @@
 //! Exact decimal text ⇄ [`Decimal`] without the generic machinery: the hot paths parse every
 //! price and size and (OKX) print 100 of them per book update for the checksum.
 
-use std::io::Write as _;
-
 use rust_decimal::Decimal;
 
 /// Parses the plain shape `-?digits(.digits)?` with at most 19 digits straight into a
@@ -75,23 +73,62 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// Appends `d` to `buf` exactly as its `Display` writes it (all digits of the scale, sign for
-/// negatives), without the formatting machinery: the OKX checksum prints 100 of them per
-/// book update.
+/// Longest text of a [`Decimal`]: a sign, 29 digits (a 96-bit mantissa, or a scale of 28 with
+/// its leading `0`) and a point.
+pub(crate) const DECIMAL_TEXT_MAX: usize = 31;
+
+/// Bytes [`put_decimal`] may write past its text (it copies whole 32-byte blocks).
+pub(crate) const PUT_DECIMAL_SLACK: usize = 64;
+
+/// Writes `d` at `out[at..]` exactly as its `Display` does (all digits of the scale, a sign for
+/// negatives) and returns where the text ends. The OKX checksum prints 100 of them per book
+/// update, so the text is copied in fixed 32-byte blocks rather than byte by byte or through
+/// `memcpy`: bytes after the returned end up to `at + PUT_DECIMAL_SLACK` are overwritten.
+///
+/// # Panics
+///
+/// When `out` is shorter than `at + PUT_DECIMAL_SLACK` (callers size their buffer for it).
 #[inline]
-pub(crate) fn write_decimal(buf: &mut Vec<u8>, d: &Decimal) {
-    let Ok(mut m) = u64::try_from(d.mantissa().unsigned_abs()) else {
-        // Mantissas beyond 64 bits: never seen on a book, the general path is fine.
-        let _ = write!(buf, "{d}");
-        return;
+pub(crate) fn put_decimal(out: &mut [u8], mut at: usize, d: &Decimal) -> usize {
+    // Digits right-aligned to index 32; the '0's around them are the zero padding of a scale
+    // longer than the digits and the source of the fixed-size copies below.
+    let mut tmp = [b'0'; 64];
+    let m = d.mantissa().unsigned_abs();
+    let start = match u64::try_from(m) {
+        Ok(m) => put_u64(&mut tmp, 32, m),
+        Err(_) => {
+            // Beyond 64 bits (never on a book): the low 19 digits, then the rest (< 2^96 / 10^19
+            // fits 64 bits), each with one u128 division.
+            const TEN_POW_19: u128 = 10_000_000_000_000_000_000;
+            let low = (m % TEN_POW_19) as u64;
+            let high = (m / TEN_POW_19) as u64;
+            put_u64(&mut tmp, 32, low);
+            put_u64(&mut tmp, 32 - 19, high)
+        }
     };
-    if d.is_sign_negative() {
-        buf.push(b'-');
-    }
     let scale = d.scale() as usize;
-    // Digits right-aligned in `tmp`: 20 for the u64, zero-padded up to the scale (<= 28).
-    let mut tmp = [b'0'; 32];
-    let mut start = tmp.len();
+    // At least one whole digit: `0.0515`.
+    let start = start.min(32 - scale - 1);
+    let whole = 32 - scale - start;
+    if d.is_sign_negative() {
+        out[at] = b'-';
+        at += 1;
+    }
+    out[at..at + 32].copy_from_slice(&tmp[start..start + 32]);
+    at += whole;
+    if scale > 0 {
+        out[at] = b'.';
+        out[at + 1..at + 33].copy_from_slice(&tmp[32 - scale..64 - scale]);
+        at += 1 + scale;
+    }
+    at
+}
+
+/// Writes the digits of `m` (none for 0) right-aligned to end before `tmp[end]`; returns where
+/// they start.
+#[inline]
+fn put_u64(tmp: &mut [u8; 64], end: usize, mut m: u64) -> usize {
+    let mut start = end;
     while m >= 100 {
         let k = (m % 100) as usize * 2;
         m /= 100;
@@ -106,24 +143,25 @@ pub(crate) fn write_decimal(buf: &mut Vec<u8>, d: &Decimal) {
         start -= 1;
         tmp[start] = b'0' + m as u8;
     }
-    // Zero pads to at least `scale` digits (`tmp` starts as all '0').
-    let start = start.min(tmp.len() - scale);
-    let digits = &tmp[start..];
-    let whole = digits.len() - scale;
-    if whole == 0 {
-        buf.push(b'0');
-    } else {
-        buf.extend_from_slice(&digits[..whole]);
-    }
-    if scale > 0 {
-        buf.push(b'.');
-        buf.extend_from_slice(&digits[whole..]);
-    }
+    start
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `put_decimal`'s text, written after other text and followed by more, so that a write
+    /// outside its place shows.
+    fn printed(d: &Decimal) -> String {
+        let mut out = [b'#'; 3 + PUT_DECIMAL_SLACK];
+        let end = put_decimal(&mut out, 3, d);
+        assert_eq!(&out[..3], b"###", "{d:?}: wrote before its place");
+        assert!(
+            end - 3 <= DECIMAL_TEXT_MAX,
+            "{d:?}: longer than DECIMAL_TEXT_MAX"
+        );
+        String::from_utf8(out[3..end].to_vec()).expect("ascii")
+    }
 
     fn same(a: &Decimal, b: &Decimal) -> bool {
         a.serialize() == b.serialize()
@@ -158,14 +196,8 @@ mod tests {
                 assert!(!plain || digits > 19, "{text}: declined a plain decimal");
             }
         }
-        let mut s = Vec::new();
         if let Ok(d) = exact {
-            write_decimal(&mut s, &d);
-            assert_eq!(
-                String::from_utf8(s).ok(),
-                Some(d.to_string()),
-                "{text}: display"
-            );
+            assert_eq!(printed(&d), d.to_string(), "{text}: display");
         }
     }
 
@@ -267,9 +299,7 @@ mod tests {
             let m = a >> shift;
             let d =
                 Decimal::from_parts(m as u32, (m >> 32) as u32, hi, b % 2 == 0, (c % 29) as u32);
-            let mut s = Vec::new();
-            write_decimal(&mut s, &d);
-            assert_eq!(String::from_utf8(s).ok(), Some(d.to_string()), "{d:?}");
+            assert_eq!(printed(&d), d.to_string(), "{d:?}");
         }
     }
 
