@@ -175,25 +175,35 @@ impl<'a> Cursor<'a> {
         let start = self.i + 1;
         let negative = self.b.get(start) == Some(&b'-');
         let first = start + usize::from(negative);
-        let (mut j, mut mantissa, mut count, mut point) = (first, 0u64, 0u32, None);
-        let fast = loop {
-            let &c = self.b.get(j)?;
-            let d = c.wrapping_sub(b'0');
-            if d < 10 && count < 19 {
-                mantissa = mantissa * 10 + u64::from(d);
-                count += 1;
-            } else if c == b'.' && point.is_none() && j > first {
-                point = Some(j);
-            } else if c == b'"' {
-                break count > 0 && point.is_none_or(|p| p + 1 < j);
-            } else {
-                break false;
+        // The whole digits, then the point and the fraction digits, each a plain loop. The
+        // mantissa may wrap on more than 19 digits; such text goes to the general parser.
+        let digits = |mut j: usize, mut mantissa: u64| {
+            while let Some(d) = self
+                .b
+                .get(j)
+                .map(|c| c.wrapping_sub(b'0'))
+                .filter(|d| *d < 10)
+            {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+                j += 1;
             }
-            j += 1;
+            (j, mantissa)
         };
-        if fast {
-            self.i = j + 1;
-            let scale = point.map_or(0, |p| j - p - 1);
+        let (point, mantissa) = digits(first, 0);
+        let (end, mantissa, scale) = match self.b.get(point) {
+            Some(b'.') if point > first => {
+                let (end, mantissa) = digits(point + 1, mantissa);
+                (end, mantissa, end - point - 1)
+            }
+            _ => (point, mantissa, 0),
+        };
+        let count = end - first - usize::from(scale > 0);
+        if self.b.get(end) == Some(&b'"')
+            && point > first
+            && count <= 19
+            && (scale > 0 || end == point)
+        {
+            self.i = end + 1;
             let lo = (mantissa & 0xFFFF_FFFF) as u32;
             let mid = (mantissa >> 32) as u32;
             return Some(Decimal::from_parts(lo, mid, 0, negative, scale as u32));
