@@ -13,9 +13,9 @@
 //! * `seqId < prevSeqId` (with `prevSeqId` chaining correctly) is the exchange resetting its
 //!   counter after maintenance: applied, and the chain continues from the new, smaller id. The
 //!   emitted delta says so itself (`prev_sequence` 15, `sequence` 3).
-//! * A non-zero `checksum` (CRC32 of the top 25 levels, see [`super::checksum`]) is verified after every
-//!   snapshot and update; a mismatch resyncs the book. OKX sends `0` since 2026-06: then only the
-//!   sequence chain is checked.
+//! * A non-zero `checksum` (CRC32 of the top 25 levels, see [`super::checksum`]) is verified
+//!   after every snapshot and update; a mismatch resyncs the book. OKX sends `0` since 2026-06:
+//!   then only the sequence chain is checked.
 //! * A book that would be crossed after a snapshot or update is resynced instead of emitted.
 //!
 //! **Streams without `seqId`** (captures before 2022-09, e.g. the corpus' 2021/2022 files): there

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use crate::scan::num::{DECIMAL_TEXT_MAX, PUT_DECIMAL_SLACK, put_decimal};
 
 /// Number of levels per side covered by the checksum.
-pub(crate) const CHECKSUM_LEVELS: usize = 25;
+const CHECKSUM_LEVELS: usize = 25;
 
 /// Longest checksum text: 25 levels per side of a price and a size, each followed by a colon.
 const TEXT_MAX: usize = 2 * CHECKSUM_LEVELS * 2 * (DECIMAL_TEXT_MAX + 1);
@@ -157,29 +157,15 @@ fn exact(d: &Decimal) -> u128 {
     u128::from_ne_bytes(d.serialize())
 }
 
-/// The checksum printed from scratch, for tests of the reuse.
-#[cfg(test)]
-pub(crate) fn checksum_from_scratch(book: &OrderBook) -> i32 {
-    ChecksumText::default().of(book)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::okx::tests::docs_checksum;
 
-    /// The docs' definition, through `Display`.
+    /// The docs' checksum over the book's levels printed through `Display`.
     fn by_display(book: &OrderBook) -> i32 {
-        let bids: Vec<_> = book.bids().iter().take(CHECKSUM_LEVELS).collect();
-        let asks: Vec<_> = book.asks().iter().take(CHECKSUM_LEVELS).collect();
-        let mut parts = Vec::new();
-        for i in 0..CHECKSUM_LEVELS {
-            for side in [&bids, &asks] {
-                if let Some(l) = side.get(i) {
-                    parts.push(format!("{}:{}", l.price, l.size));
-                }
-            }
-        }
-        crc32fast::hash(parts.join(":").as_bytes()) as i32
+        let text = |l: &Level| format!("{}:{}", l.price, l.size);
+        docs_checksum(book.bids().iter().map(text), book.asks().iter().map(text))
     }
 
     /// The same mantissa at another scale is another text (`1000.00` and `100.000`, `15` and
@@ -249,7 +235,8 @@ mod tests {
             book.apply_unchecked(sequence, &bids, &asks);
             let want = by_display(&book);
             assert_eq!(text.of(&book), want, "step {step}");
-            assert_eq!(checksum_from_scratch(&book), want, "step {step}");
+            let from_scratch = ChecksumText::default().of(&book);
+            assert_eq!(from_scratch, want, "step {step}");
         }
     }
 }

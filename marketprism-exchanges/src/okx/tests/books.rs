@@ -10,7 +10,7 @@ use marketprism_core::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{LOCAL_TS, feed, normalizer};
+use super::{LOCAL_TS, docs_checksum, feed, normalizer};
 use crate::{Action, Channel, FrameKind, Normalizer, Output, testing::corpus_lines};
 
 /// One side kept with OKX's original text, for an independent rebuild and checksum.
@@ -29,19 +29,10 @@ fn apply_raw(side: &mut Side, levels: &Value) {
     }
 }
 
-/// The docs' checksum over the original strings, computed independently of `book::checksum`.
+/// The docs' checksum over the original strings.
 fn raw_checksum(bids: &Side, asks: &Side) -> i32 {
-    let b: Vec<_> = bids.values().rev().take(25).collect();
-    let a: Vec<_> = asks.values().take(25).collect();
-    let mut parts = Vec::new();
-    for i in 0..25 {
-        for side in [&b, &a] {
-            if let Some((px, sz)) = side.get(i) {
-                parts.push(format!("{px}:{sz}"));
-            }
-        }
-    }
-    crc32fast::hash(parts.join(":").as_bytes()) as i32
+    let text = |(px, sz): &(String, String)| format!("{px}:{sz}");
+    docs_checksum(bids.values().rev().map(text), asks.values().map(text))
 }
 
 fn levels(side: &Side, best_first_desc: bool) -> Vec<Level> {
