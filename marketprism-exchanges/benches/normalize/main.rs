@@ -38,8 +38,10 @@ use marketprism_core::model::MarketEvent;
 use marketprism_exchanges::{InstrumentMap, Normalizer, Output, RestKind, Venue};
 
 mod baseline;
-// The crate's own corpus helpers (the same lookup and error as its tests).
+// The crate's own corpus helpers (the same lookup and error as its tests); its OKX checksum
+// helper is for the tests only.
 #[path = "../../src/testing.rs"]
+#[allow(dead_code)]
 mod testing;
 
 use baseline::Baseline;

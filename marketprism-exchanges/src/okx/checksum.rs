@@ -160,12 +160,12 @@ fn exact(d: &Decimal) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::okx::tests::docs_checksum;
+    use crate::testing::okx_docs_checksum;
 
     /// The docs' checksum over the book's levels printed through `Display`.
     fn by_display(book: &OrderBook) -> i32 {
         let text = |l: &Level| format!("{}:{}", l.price, l.size);
-        docs_checksum(book.bids().iter().map(text), book.asks().iter().map(text))
+        okx_docs_checksum(book.bids().iter().map(text), book.asks().iter().map(text))
     }
 
     /// The same mantissa at another scale is another text (`1000.00` and `100.000`, `15` and

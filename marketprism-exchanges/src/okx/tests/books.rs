@@ -10,8 +10,11 @@ use marketprism_core::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{LOCAL_TS, docs_checksum, feed, normalizer};
-use crate::{Action, Channel, FrameKind, Normalizer, Output, testing::corpus_lines};
+use super::{LOCAL_TS, feed, normalizer};
+use crate::{
+    Action, Channel, FrameKind, Normalizer, Output,
+    testing::{corpus_lines, okx_docs_checksum},
+};
 
 /// One side kept with OKX's original text, for an independent rebuild and checksum.
 type Side = BTreeMap<Decimal, (String, String)>;
@@ -32,7 +35,7 @@ fn apply_raw(side: &mut Side, levels: &Value) {
 /// The docs' checksum over the original strings.
 fn raw_checksum(bids: &Side, asks: &Side) -> i32 {
     let text = |(px, sz): &(String, String)| format!("{px}:{sz}");
-    docs_checksum(bids.values().rev().map(text), asks.values().map(text))
+    okx_docs_checksum(bids.values().rev().map(text), asks.values().map(text))
 }
 
 fn levels(side: &Side, best_first_desc: bool) -> Vec<Level> {

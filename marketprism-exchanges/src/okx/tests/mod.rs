@@ -12,26 +12,6 @@ use crate::{
     testing::corpus_lines,
 };
 
-/// The checksum as OKX's docs define it: CRC32 of `bid1:ask1:bid2:ask2:...` over the best 25
-/// levels per side (a side's missing entries skipped), each level given as its `px:sz` text,
-/// best first. Computed independently of the normalizer's `ChecksumText`.
-pub(super) fn docs_checksum(
-    bids: impl IntoIterator<Item = String>,
-    asks: impl IntoIterator<Item = String>,
-) -> i32 {
-    let (mut bids, mut asks) = (bids.into_iter().take(25), asks.into_iter().take(25));
-    let mut parts = Vec::new();
-    loop {
-        let (b, a) = (bids.next(), asks.next());
-        if b.is_none() && a.is_none() {
-            break;
-        }
-        parts.extend(b);
-        parts.extend(a);
-    }
-    crc32fast::hash(parts.join(":").as_bytes()) as i32
-}
-
 /// Local receive time used by the tests.
 pub(super) const LOCAL_TS: i64 = 1_700_000_000_000_000_000;
 

@@ -5,21 +5,11 @@ use serde_json::{Value, json};
 use super::*;
 use crate::Venue;
 use crate::sim::Fault;
+use crate::testing::okx_docs_checksum;
 
 fn checksum(book: &Book) -> i32 {
-    let (b, a): (Vec<_>, Vec<_>) = (
-        book.bids.iter().rev().take(25).collect(),
-        book.asks.iter().take(25).collect(),
-    );
-    let mut parts = Vec::new();
-    for i in 0..25 {
-        for side in [&b, &a] {
-            if let Some((p, s)) = side.get(i) {
-                parts.push(format!("{}:{}", p.normalize(), s.normalize()));
-            }
-        }
-    }
-    crc32fast::hash(parts.join(":").as_bytes()) as i32
+    let text = |(p, s): (&Decimal, &Decimal)| format!("{}:{}", p.normalize(), s.normalize());
+    okx_docs_checksum(book.bids.iter().rev().map(text), book.asks.iter().map(text))
 }
 
 #[tokio::test]
